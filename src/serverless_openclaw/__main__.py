@@ -1,0 +1,3 @@
+from serverless_openclaw.cli import main
+
+main()

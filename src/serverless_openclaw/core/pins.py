@@ -1,0 +1,20 @@
+"""Versions of the third-party runtimes we ship. The only place they are written down.
+
+The OpenClaw gateway's protocol and config schema change between releases (see
+docs/deployment.md, "Updating OpenClaw"), so the version is pinned, the contract tests run
+against exactly this version, and the container image installs it through the same installer.
+"""
+
+from typing import Final
+
+OPENCLAW_VERSION: Final = "2026.9.6"
+"""The npm version of `openclaw` every agent runs."""
+
+NODE_VERSION: Final = "24.21.0"
+"""Node.js installed from the npm registry when no suitable Node is on PATH."""
+
+NODE_MIN: Final = (24, 16)
+"""OpenClaw's engines field: >=24.16 <25 or >=26.1."""
+
+GATEWAY_PROTOCOL_MIN: Final = 3
+GATEWAY_PROTOCOL_MAX: Final = 4

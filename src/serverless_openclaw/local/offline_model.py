@@ -1,0 +1,311 @@
+"""The offline model: an OpenAI-compatible chat completions server that needs no network.
+
+It lets the whole product run (and be tested) without an LLM key. It is honest about what it
+is: every reply starts with OFFLINE_LABEL. OpenClaw sends a large system prompt and injected
+context; the person's words are the final text part of the last user message, and that is
+what the model answers.
+
+Tests script it over HTTP (`POST /_script`) so that it works the same in-process and when it
+runs inside the dev stack: fixed replies, slow token streams, long replies, errors and stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+OFFLINE_LABEL = "[offline model]"
+MODEL_ID = "offline-echo"
+
+
+class ScriptRule(BaseModel):
+    """What to do when the person's text matches `match` (a regex, searched, case-insensitive).
+
+    `reply` replaces the default answer; `{text}` in it is the person's text. `repeat_to`
+    pads the reply to that many characters (long replies). `chunk_chars` and `delay_ms` shape
+    the stream. `error_status` answers with that HTTP status instead; `stall_after_chunks`
+    stops sending (without closing) after that many chunks. `times` limits how often the rule
+    fires (None = always).
+    """
+
+    match: str = ".*"
+    reply: str | None = None
+    repeat_to: int | None = Field(default=None, ge=1, le=1_000_000)
+    chunk_chars: int = Field(default=12, ge=1)
+    delay_ms: float = Field(default=0, ge=0)
+    error_status: int | None = Field(default=None, ge=400, le=599)
+    error_message: str = "offline model: scripted failure"
+    stall_after_chunks: int | None = Field(default=None, ge=0)
+    times: int | None = Field(default=None, ge=1)
+
+
+@dataclass
+class Script:
+    rules: list[ScriptRule] = field(default_factory=list)
+    default_chunk_chars: int = 12
+    default_delay_ms: float = 15.0
+    requests: int = 0
+
+    def take(self, text: str) -> ScriptRule | None:
+        for rule in self.rules:
+            if re.search(rule.match, text, flags=re.IGNORECASE | re.DOTALL):
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self.rules.remove(rule)
+                return rule
+        return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: Literal["text", "tool_call", "error"]
+    text: str = ""
+    chunk_chars: int = 12
+    delay_ms: float = 0.0
+    stall_after_chunks: int | None = None
+    error_status: int = 500
+    tool_name: str = ""
+    tool_arguments: dict[str, Any] = field(default_factory=dict)
+
+
+# --- reading what OpenClaw sends -----------------------------------------------------------
+_INTERNAL_CONTEXT = re.compile(
+    r"<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>.*?<<<END_OPENCLAW_INTERNAL_CONTEXT>>>", re.S
+)
+_ENVELOPE = re.compile(r"^\[[^\]\n]{1,80}\]\s*")  # "[Thu 2026-11-26 05:53 UTC] "
+_RUNTIME_FOOTER = re.compile(r"\n+Runtime: agent=.*\Z", re.S)
+
+
+def _clean(text: str) -> str:
+    text = _INTERNAL_CONTEXT.sub("", text)
+    text = _RUNTIME_FOOTER.sub("", text.strip())
+    return _ENVELOPE.sub("", text.strip(), count=1).strip()
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return _clean(content)
+    if isinstance(content, list):
+        parts = [_clean(p.get("text", "")) for p in content if isinstance(p, dict)]
+        parts = [p for p in parts if p]
+        return parts[-1] if parts else ""
+    return ""
+
+
+def person_text(messages: list[dict[str, Any]]) -> str:
+    """The person's own words: the last user text once OpenClaw's wrapping is removed.
+
+    OpenClaw prefixes a time envelope, appends a `Runtime:` footer and may add a trailing
+    user message holding only internal context; none of that is the person's.
+    """
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            text = _text_of(message.get("content"))
+            if text:
+                return text
+    return ""
+
+
+def earlier_user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    texts = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    return [t for t in texts if t][:-1]
+
+
+_REMIND = re.compile(
+    r"remind me in (\d+)\s*(second|sec|minute|min|hour|h)s?\b[\s,:-]*(?:to\s+)?(.+)", re.I
+)
+
+
+def _scheduling_tool(tools: list[dict[str, Any]]) -> str | None:
+    names = [t.get("function", {}).get("name", "") for t in tools if isinstance(t, dict)]
+    for candidate in ("cron", "automations", "schedule"):
+        if candidate in names:
+            return candidate
+    return None
+
+
+def decide(body: dict[str, Any], script: Script) -> Answer:
+    messages: list[dict[str, Any]] = body.get("messages") or []
+    text = person_text(messages)
+    last = messages[-1] if messages else {}
+    rule = script.take(text)
+    chunk = script.default_chunk_chars
+    delay = script.default_delay_ms
+    if rule is not None:
+        if rule.error_status is not None:
+            return Answer(kind="error", text=rule.error_message, error_status=rule.error_status)
+        reply = (rule.reply or f"{OFFLINE_LABEL} You said: {text}").replace("{text}", text)
+        if rule.repeat_to:
+            reply = (reply + " ") * (rule.repeat_to // (len(reply) + 1) + 1)
+            reply = reply[: rule.repeat_to]
+        return Answer(
+            kind="text",
+            text=reply,
+            chunk_chars=rule.chunk_chars,
+            delay_ms=rule.delay_ms,
+            stall_after_chunks=rule.stall_after_chunks,
+        )
+    if last.get("role") == "tool":
+        result = _text_of(last.get("content"))[:300]
+        return Answer(kind="text", text=f"{OFFLINE_LABEL} Done. ({result})", chunk_chars=chunk,
+                      delay_ms=delay)
+    match = _REMIND.search(text)
+    tool = _scheduling_tool(body.get("tools") or [])
+    if match and tool:
+        amount, unit, what = int(match.group(1)), match.group(2).lower(), match.group(3).strip()
+        seconds = amount * {"s": 1, "m": 60, "h": 3600}[unit[0]]
+        return Answer(
+            kind="tool_call",
+            tool_name=tool,
+            tool_arguments=reminder_arguments(seconds, what),
+        )
+    if re.search(r"what did i (say|tell you)", text, re.I):
+        earlier = earlier_user_texts(messages)
+        said = "; ".join(t[-200:] for t in earlier) if earlier else "nothing yet"
+        return Answer(kind="text", text=f"{OFFLINE_LABEL} Earlier you said: {said}",
+                      chunk_chars=chunk, delay_ms=delay)
+    return Answer(kind="text", text=f"{OFFLINE_LABEL} You said: {text}", chunk_chars=chunk,
+                  delay_ms=delay)
+
+
+def reminder_arguments(seconds: int, what: str) -> dict[str, Any]:
+    """Arguments for OpenClaw's scheduling tool: a one-shot system event on the main session."""
+    at_ms = int((time.time() + seconds) * 1000)
+    return {
+        "action": "add",
+        "job": {
+            "name": f"Reminder: {what}"[:80],
+            "schedule": {"kind": "at", "atMs": at_ms},
+            "sessionTarget": "main",
+            "wakeMode": "now",
+            "payload": {"kind": "systemEvent", "text": f"Reminder: {what}"},
+            "deleteAfterRun": True,
+        },
+    }
+
+
+# --- wire format ---------------------------------------------------------------------------
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _usage(prompt: str, reply: str) -> dict[str, int]:
+    p, c = max(1, len(prompt) // 4), max(1, len(reply) // 4)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+def completion(answer: Answer, prompt: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    finish = "stop"
+    if answer.kind == "tool_call":
+        message = {"role": "assistant", "content": None, "tool_calls": [_tool_call(answer)]}
+        finish = "tool_calls"
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": _usage(prompt, answer.text),
+    }
+
+
+def _tool_call(answer: Answer) -> dict[str, Any]:
+    return {
+        "id": f"call_{uuid.uuid4().hex[:10]}",
+        "type": "function",
+        "function": {"name": answer.tool_name, "arguments": json.dumps(answer.tool_arguments)},
+    }
+
+
+async def stream(answer: Answer, prompt: str) -> AsyncIterator[bytes]:
+    cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+    created = int(time.time())
+
+    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(obj)}\n\n".encode()
+
+    yield frame({"role": "assistant", "content": ""})
+    if answer.kind == "tool_call":
+        call = _tool_call(answer)
+        yield frame({"tool_calls": [{"index": 0, **call}]})
+        yield frame({}, "tool_calls")
+    else:
+        for n, piece in enumerate(_chunks(answer.text, answer.chunk_chars)):
+            if answer.stall_after_chunks is not None and n >= answer.stall_after_chunks:
+                await asyncio.Event().wait()  # a stall: the connection stays open, silent
+            if answer.delay_ms:
+                await asyncio.sleep(answer.delay_ms / 1000)
+            yield frame({"content": piece})
+        yield frame({}, "stop")
+    yield frame({}, None, usage=_usage(prompt, answer.text))
+    yield b"data: [DONE]\n\n"
+
+
+# --- the app -------------------------------------------------------------------------------
+def create_app(script: Script | None = None) -> Starlette:
+    state = script or Script()
+
+    async def chat_completions(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return JSONResponse({"error": {"message": "body is not JSON"}}, status_code=400)
+        state.requests += 1
+        answer = decide(body, state)
+        prompt = json.dumps(body.get("messages", []))
+        if answer.kind == "error":
+            return JSONResponse(
+                {"error": {"message": answer.text, "type": "server_error"}},
+                status_code=answer.error_status,
+            )
+        if body.get("stream"):
+            return StreamingResponse(stream(answer, prompt), media_type="text/event-stream")
+        return JSONResponse(completion(answer, prompt))
+
+    async def models(_: Request) -> Response:
+        return JSONResponse(
+            {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "local"}]}
+        )
+
+    async def put_script(request: Request) -> Response:
+        body = await request.json()
+        state.rules = [ScriptRule.model_validate(r) for r in body.get("rules", [])]
+        if "default_delay_ms" in body:
+            state.default_delay_ms = float(body["default_delay_ms"])
+        if "default_chunk_chars" in body:
+            state.default_chunk_chars = int(body["default_chunk_chars"])
+        return JSONResponse({"rules": len(state.rules)})
+
+    async def get_stats(_: Request) -> Response:
+        return JSONResponse({"requests": state.requests, "rules": len(state.rules)})
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/_script", put_script, methods=["POST"]),
+            Route("/_stats", get_stats, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,86 @@
+"""Run an ASGI app with uvicorn on loopback, in a thread (tests, CLI) or as a task (dev stack)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws_max_size=16 * 1024 * 1024,
+        timeout_graceful_shutdown=2,
+    )
+
+
+@dataclass
+class ServerHandle:
+    """A running server. `stop()` is idempotent and waits for the thread to finish."""
+
+    host: str
+    port: int
+    _server: uvicorn.Server
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def serve_in_thread(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 10.0
+) -> ServerHandle:
+    port = port or free_port(host)
+    server = uvicorn.Server(_config(app, host, port))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        time.sleep(0.01)
+    return ServerHandle(host, port, server, thread)
+
+
+async def serve_task(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> tuple[
+    ServerHandle, asyncio.Task[None]
+]:
+    """Start a server inside the running event loop; cancel or `stop()` the handle to end it."""
+    port = port or free_port(host)
+    server = uvicorn.Server(_config(app, host, port))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(), name=f"uvicorn:{port}")
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        await asyncio.sleep(0.01)
+    return ServerHandle(host, port, server), task

@@ -1,0 +1,140 @@
+"""Settings, read once per entry point into frozen objects. The only module that reads the
+process environment (argument > environment > default).
+
+Environment names carry the prefix `SOC_` (serverless-openclaw). AWS's own variables
+(`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) are left to boto3, which is how the same code reaches
+moto locally and AWS in production.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serverless_openclaw.contracts.records import ModelProvider
+
+DEFAULT_PREFIX = "serverless-openclaw"
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOC_", frozen=True, extra="ignore")
+
+
+class NamesSettings(_Settings):
+    """Where the shared AWS resources are. Lambdas, the agent and the CLI all need these."""
+
+    prefix: str = DEFAULT_PREFIX
+    """Prefix of table names (`<prefix>-<table>`) and inbox queues (`<prefix>-inbox-<user>`)."""
+    state_bucket: str = f"{DEFAULT_PREFIX}-state"
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    connections_url: str | None = None
+    """The WebSocket API's @connections endpoint, e.g. https://abc.execute-api.../prod."""
+
+
+class AuthSettings(_Settings):
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    jwt_issuer: str | None = None
+    """Defaults to https://cognito-idp.<region>.amazonaws.com/<pool id>."""
+    jwks_url: str | None = None
+    """Defaults to <issuer>/.well-known/jwks.json."""
+
+
+class ComputeSettings(_Settings):
+    """How the control plane starts agent tasks (ECS RunTask)."""
+
+    ecs_cluster: str = ""
+    task_definition: str = ""
+    container_name: str = "agent"
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    capacity_provider: str = "FARGATE_SPOT"
+    assign_public_ip: bool = True
+
+
+class QuotaSettings(_Settings):
+    messages_per_minute: int = 20
+    task_hours_per_day: float = 12.0
+    pairing_attempts_per_hour: int = 5
+
+
+class TelegramSettings(_Settings):
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_bot_token_param: str | None = None
+    """SSM SecureString holding the bot token; None = Telegram is off."""
+    telegram_webhook_secret_param: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    """Direct value (agent task: injected by ECS from SSM; never named TELEGRAM_BOT_TOKEN,
+    which would make OpenClaw take the bot over and delete our webhook)."""
+    telegram_webhook_secret: SecretStr | None = None
+
+
+class HandlerSettings(_Settings):
+    """Everything a Lambda handler needs."""
+
+    names: NamesSettings = Field(default_factory=NamesSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    default_model_provider: ModelProvider = "offline"
+    min_uptime_seconds: int = 300
+    starting_timeout_seconds: int = 600
+    stopping_timeout_seconds: int = 300
+
+
+class ModelSettings(_Settings):
+    """Which LLM the agent talks to. Keys come from the environment (SSM in production)."""
+
+    model_provider: ModelProvider = "offline"
+    model_id: str | None = None
+    model_base_url: str | None = None
+    """OpenAI-compatible base URL (also the offline model's URL)."""
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    model_api_key: SecretStr | None = None
+    """Key for an OpenAI-compatible endpoint."""
+
+
+class AgentSettings(_Settings):
+    """What the agent task (supervisor + bridge) needs; set per task by RunTask overrides."""
+
+    user_id: str
+    inbox_queue_url: str
+    state_prefix: str
+    """Prefix of this user's backup in the state bucket, e.g. agents/<userId>/."""
+    names: NamesSettings = Field(default_factory=NamesSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    openclaw_state_dir: Path = Path.home() / ".openclaw"
+    openclaw_runtime_dir: Path | None = None
+    """Where Node + OpenClaw are installed (None = the per-user cache)."""
+    gateway_port: int = 18789
+    gateway_token: SecretStr | None = None
+    """None = generate one per start (it never leaves the task)."""
+    health_port: int = 8080
+    sync_interval_seconds: float = 300.0
+    sync_debounce_seconds: float = 2.0
+    drain_seconds: float = 60.0
+    """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
+    heartbeat_seconds: float = 30.0
+    task_id: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def runtime_cache_dir() -> Path:
+    """The per-user cache where Node and OpenClaw are installed when no other place is set."""
+    override = os.environ.get("SOC_RUNTIME_CACHE")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "serverless-openclaw"
+
+
+def environ_snapshot() -> dict[str, str]:
+    """A copy of the process environment, for building a child process's environment."""
+    return dict(os.environ)
