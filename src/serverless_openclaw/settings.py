@@ -33,6 +33,9 @@ class NamesSettings(_Settings):
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     connections_url: str | None = None
     """The WebSocket API's @connections endpoint, e.g. https://abc.execute-api.../prod."""
+    inbox_dlq_arn: str | None = None
+    """The shared dead-letter queue of every inbox (`<prefix>-inbox-dlq.fifo`, created by the
+    Storage stack and watched by an alarm); None = a dead-letter queue per inbox (local)."""
 
 
 class AuthSettings(_Settings):
@@ -82,6 +85,8 @@ class HandlerSettings(_Settings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     default_model_provider: ModelProvider = "offline"
+    default_idle_timeout_minutes: int = 15
+    """Idle timeout for users who did not choose one (deploy parameter `--idle-timeout`)."""
     min_uptime_seconds: int = 300
     starting_timeout_seconds: int = 600
     stopping_timeout_seconds: int = 300
