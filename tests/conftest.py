@@ -87,3 +87,43 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     }.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+# --- OpenClaw and the offline model ---------------------------------------------------------
+@dataclass(frozen=True)
+class OfflineModel:
+    """The offline model server; `script()` sets its rules for the next requests."""
+
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def script(self, rules: list[dict[str, object]], **defaults: object) -> None:
+        response = httpx.post(f"{self.url}/_script", json={"rules": rules, **defaults}, timeout=5)
+        response.raise_for_status()
+
+    def reset(self) -> None:
+        self.script([], default_delay_ms=15.0, default_chunk_chars=12)
+
+    def requests(self) -> int:
+        return int(httpx.get(f"{self.url}/_stats", timeout=5).json()["requests"])
+
+
+@pytest.fixture(scope="session")
+def offline_model() -> Iterator[OfflineModel]:
+    from serverless_openclaw.local.offline_model import create_app
+    from serverless_openclaw.local.serve import serve_in_thread
+
+    handle = serve_in_thread(create_app())
+    yield OfflineModel(handle.url)
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def openclaw_runtime():  # type: ignore[no-untyped-def]
+    """The pinned OpenClaw, installed on first use into the per-user cache (~30 s once)."""
+    from serverless_openclaw.agent.openclaw.runtime import install
+
+    return install(progress=lambda line: print(f"[openclaw install] {line}", flush=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pickle  # noqa: S403 - our own file in the user's state dir, never from elsewhere
+import pickle
 import threading
 from pathlib import Path
 from typing import Any

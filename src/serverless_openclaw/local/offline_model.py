@@ -160,8 +160,9 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
         )
     if last.get("role") == "tool":
         result = _text_of(last.get("content"))[:300]
-        return Answer(kind="text", text=f"{OFFLINE_LABEL} Done. ({result})", chunk_chars=chunk,
-                      delay_ms=delay)
+        return Answer(
+            kind="text", text=f"{OFFLINE_LABEL} Done. ({result})", chunk_chars=chunk, delay_ms=delay
+        )
     match = _REMIND.search(text)
     tool = _scheduling_tool(body.get("tools") or [])
     if match and tool:
@@ -175,10 +176,15 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
     if re.search(r"what did i (say|tell you)", text, re.I):
         earlier = earlier_user_texts(messages)
         said = "; ".join(t[-200:] for t in earlier) if earlier else "nothing yet"
-        return Answer(kind="text", text=f"{OFFLINE_LABEL} Earlier you said: {said}",
-                      chunk_chars=chunk, delay_ms=delay)
-    return Answer(kind="text", text=f"{OFFLINE_LABEL} You said: {text}", chunk_chars=chunk,
-                  delay_ms=delay)
+        return Answer(
+            kind="text",
+            text=f"{OFFLINE_LABEL} Earlier you said: {said}",
+            chunk_chars=chunk,
+            delay_ms=delay,
+        )
+    return Answer(
+        kind="text", text=f"{OFFLINE_LABEL} You said: {text}", chunk_chars=chunk, delay_ms=delay
+    )
 
 
 def reminder_arguments(seconds: int, what: str) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import uvicorn
@@ -16,6 +18,14 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handling: the owner of the process decides about signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
@@ -58,8 +68,7 @@ def serve_in_thread(
     app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 10.0
 ) -> ServerHandle:
     port = port or free_port(host)
-    server = uvicorn.Server(_config(app, host, port))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _Server(_config(app, host, port))
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout
@@ -70,13 +79,12 @@ def serve_in_thread(
     return ServerHandle(host, port, server, thread)
 
 
-async def serve_task(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> tuple[
-    ServerHandle, asyncio.Task[None]
-]:
+async def serve_task(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0
+) -> tuple[ServerHandle, asyncio.Task[None]]:
     """Start a server inside the running event loop; cancel or `stop()` the handle to end it."""
     port = port or free_port(host)
-    server = uvicorn.Server(_config(app, host, port))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _Server(_config(app, host, port))
     task = asyncio.create_task(server.serve(), name=f"uvicorn:{port}")
     while not server.started:
         if task.done():

@@ -1,0 +1,251 @@
+"""Build and patch `openclaw.json`, and have the real gateway validate it before start.
+
+Two rules learnt from the projects before us:
+- *Patch, don't overwrite.* The person (or their agent) may change settings we do not
+  manage; we only touch the keys listed in `MANAGED` and keep everything else.
+- *No secret in the file.* The state dir is backed up to S3, so the gateway token and API keys
+  are written as `${ENV_VAR}` references that OpenClaw resolves from its environment.
+
+OpenClaw's config schema is strict (an unknown key stops the gateway) and moves between
+releases, so `validate()` asks the pinned gateway itself (`openclaw config validate --json`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from serverless_openclaw.contracts.records import HeartbeatPolicy, ModelProvider
+from serverless_openclaw.core.errors import OpenClawError
+
+from .runtime import OpenClawRuntime
+
+TOKEN_ENV: Final = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - a variable name
+CUSTOM_KEY_ENV: Final = "SOC_MODEL_API_KEY"
+OFFLINE_PROVIDER: Final = "offline"
+CUSTOM_PROVIDER: Final = "custom"
+OFFLINE_MODEL: Final = "offline-echo"
+
+DEFAULT_MODELS: Final[Mapping[str, str]] = {
+    "anthropic": "claude-sonnet-5",
+    "openai": "gpt-6-astra",
+    "bedrock": "us.anthropic.claude-sonnet-4-6-v1",
+    "openai-compatible": "default",
+    "offline": OFFLINE_MODEL,
+}
+
+MANAGED: Final = (
+    "gateway.mode",
+    "gateway.bind",
+    "gateway.port",
+    "gateway.auth",
+    "models.providers.offline",
+    "models.providers.custom",
+    "models.providers.amazon-bedrock",
+    "agents.defaults.model.primary",
+    "agents.defaults.heartbeat.every",
+    "agents.defaults.heartbeat.activeHours",
+    "logging.file",
+)
+"""The only keys `patch_config` writes; everything else in the file is the person's."""
+
+
+class ConfigInvalid(OpenClawError):
+    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    provider: ModelProvider
+    model_id: str | None = None
+    base_url: str | None = None
+    """For `openai-compatible` and `offline`: the OpenAI-compatible base URL (…/v1)."""
+    region: str = "us-east-1"
+    """For `bedrock`."""
+
+    @property
+    def resolved_id(self) -> str:
+        return self.model_id or DEFAULT_MODELS[self.provider]
+
+    @property
+    def primary(self) -> str:
+        prefix = {
+            "anthropic": "anthropic",
+            "openai": "openai",
+            "bedrock": "amazon-bedrock",
+            "openai-compatible": CUSTOM_PROVIDER,
+            "offline": OFFLINE_PROVIDER,
+        }[self.provider]
+        return f"{prefix}/{self.resolved_id}"
+
+
+@dataclass(frozen=True)
+class HeartbeatChoice:
+    """`off` writes every "0m"; `active-hours` keeps OpenClaw's cadence inside a window;
+    `openclaw` leaves OpenClaw's own default (30 min) untouched."""
+
+    policy: HeartbeatPolicy = "off"
+    every: str = "30m"
+    active_start: str = "08:00"
+    active_end: str = "22:00"
+
+
+def _model_entry(model_id: str, *, context: int = 128_000) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "name": model_id,
+        "reasoning": False,
+        "input": ["text"],
+        "contextWindow": context,
+        "maxTokens": 8192,
+    }
+
+
+def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
+    node = config
+    *parents, last = dotted.split(".")
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[last] = value
+
+
+def _delete(config: dict[str, Any], dotted: str) -> None:
+    node: Any = config
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def patch_config(
+    existing: Mapping[str, Any] | None,
+    *,
+    port: int,
+    model: ModelChoice,
+    heartbeat: HeartbeatChoice | None = None,
+    log_file: Path | None = None,
+) -> dict[str, Any]:
+    """Return `existing` with our managed keys set; never contains a secret value."""
+    config: dict[str, Any] = copy.deepcopy(dict(existing or {}))
+    _set(config, "gateway.mode", "local")
+    _set(config, "gateway.bind", "loopback")
+    _set(config, "gateway.port", port)
+    _set(config, "gateway.auth", {"mode": "token", "token": f"${{{TOKEN_ENV}}}"})
+
+    for provider in (OFFLINE_PROVIDER, CUSTOM_PROVIDER, "amazon-bedrock"):
+        _delete(config, f"models.providers.{provider}")
+    if model.provider in ("offline", "openai-compatible"):
+        if not model.base_url:
+            raise ValueError(f"the {model.provider} model needs a base URL")
+        name = OFFLINE_PROVIDER if model.provider == "offline" else CUSTOM_PROVIDER
+        _set(config, "models.mode", config.get("models", {}).get("mode", "merge"))
+        _set(
+            config,
+            f"models.providers.{name}",
+            {
+                "baseUrl": model.base_url,
+                # The offline model needs no key; a custom endpoint's key stays in the env.
+                "apiKey": "offline" if name == OFFLINE_PROVIDER else f"${{{CUSTOM_KEY_ENV}}}",
+                "api": "openai-completions",
+                "models": [_model_entry(model.resolved_id, context=32_000)],
+            },
+        )
+    elif model.provider == "bedrock":
+        _set(config, "models.mode", config.get("models", {}).get("mode", "merge"))
+        _set(
+            config,
+            "models.providers.amazon-bedrock",
+            {
+                "baseUrl": f"https://bedrock-runtime.{model.region}.amazonaws.com",
+                "api": "bedrock-converse-stream",
+                "auth": "aws-sdk",
+                "models": [_model_entry(model.resolved_id, context=200_000)],
+            },
+        )
+    _set(config, "agents.defaults.model.primary", model.primary)
+
+    heartbeat = heartbeat or HeartbeatChoice()
+    if heartbeat.policy == "off":
+        _set(config, "agents.defaults.heartbeat.every", "0m")
+        _delete(config, "agents.defaults.heartbeat.activeHours")
+    elif heartbeat.policy == "active-hours":
+        _set(config, "agents.defaults.heartbeat.every", heartbeat.every)
+        _set(
+            config,
+            "agents.defaults.heartbeat.activeHours",
+            {"start": heartbeat.active_start, "end": heartbeat.active_end},
+        )
+    else:
+        _delete(config, "agents.defaults.heartbeat.every")
+        _delete(config, "agents.defaults.heartbeat.activeHours")
+
+    if log_file is not None:
+        _set(config, "logging.file", str(log_file))
+    return config
+
+
+def read_config(path: Path) -> dict[str, Any] | None:
+    """The current file, or None when missing. JSON5 files we cannot read as JSON are kept
+    aside (not overwritten blindly) so the person's edits are not lost."""
+    if not path.exists():
+        return None
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        aside = path.with_suffix(".json5.bak")
+        aside.write_text(text)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_config(path: Path, config: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def validate(runtime: OpenClawRuntime, state_dir: Path, env: Mapping[str, str]) -> list[str]:
+    """Ask the pinned OpenClaw to validate the config in `state_dir`.
+
+    Returns warnings; raises ConfigInvalid with the gateway's own issue list when it would
+    refuse to start.
+    """
+    child_env = runtime.env(env)
+    child_env["OPENCLAW_STATE_DIR"] = str(state_dir)
+    result = subprocess.run(
+        runtime.command("config", "validate", "--json"),
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise ConfigInvalid(
+            f"`openclaw config validate` gave no report (exit {result.returncode}): "
+            f"{(result.stderr or result.stdout)[-500:]}",
+            [],
+        ) from exc
+    if not report.get("valid", False):
+        issues = list(report.get("issues") or [])
+        listed = "; ".join(f"{i.get('path')}: {i.get('message')}" for i in issues)
+        raise ConfigInvalid(f"openclaw.json is invalid: {listed or report}", issues)
+    return [f"{w.get('path')}: {w.get('message')}" for w in report.get("warnings") or []]

@@ -1,0 +1,184 @@
+"""Run `openclaw gateway` as a child process on loopback and know when it is ready.
+
+The gateway gets its own process group (so that stopping it also stops the helpers it spawns),
+its own HOME and state dir, and an environment built from an allowlist: the LLM agent inside
+it runs tools, so it must not inherit our AWS endpoints, the Telegram token or anything else
+it does not need. The token travels in the environment, never on the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from serverless_openclaw.core.errors import GatewayError
+
+from .config import CUSTOM_KEY_ENV, TOKEN_ENV
+from .runtime import OpenClawRuntime
+
+_PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_EXTRA_CA_CERTS")
+_PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+_AWS_FOR_BEDROCK = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+)
+_NEVER = ("TELEGRAM_BOT_TOKEN",)
+"""OpenClaw's own Telegram plugin turns on when it sees this and deletes our webhook."""
+
+
+def gateway_environment(
+    base: Mapping[str, str],
+    *,
+    state_dir: Path,
+    home: Path,
+    token: str,
+    custom_api_key: str | None = None,
+    include_aws: bool = False,
+) -> dict[str, str]:
+    env = {key: base[key] for key in _PASS_THROUGH if key in base}
+    env.update({key: base[key] for key in _PROVIDER_KEYS if base.get(key)})
+    if include_aws:
+        env.update({key: base[key] for key in _AWS_FOR_BEDROCK if base.get(key)})
+    env["HOME"] = str(home)
+    env["OPENCLAW_STATE_DIR"] = str(state_dir)
+    env[TOKEN_ENV] = token
+    if custom_api_key:
+        env[CUSTOM_KEY_ENV] = custom_api_key
+    for key in _NEVER:
+        env.pop(key, None)
+    return env
+
+
+@dataclass
+class GatewayProcess:
+    runtime: OpenClawRuntime
+    state_dir: Path
+    port: int
+    env: Mapping[str, str]
+    log_path: Path
+    _process: asyncio.subprocess.Process | None = field(default=None, init=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - closed in _closed(); instant
+        self._process = await asyncio.create_subprocess_exec(
+            *self.runtime.command(
+                "gateway", "run", "--port", str(self.port), "--bind", "loopback", "--auth", "token"
+            ),
+            env=self.runtime.env(self.env),
+            cwd=str(self.state_dir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def wait_ready(self, timeout: float = 120.0, interval: float = 0.25) -> float:
+        """Poll /readyz until it says ready; returns the seconds waited."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while True:
+                if not self.running:
+                    raise GatewayError(
+                        f"openclaw gateway exited with {self.returncode} before it was ready:\n"
+                        f"{self.log_tail()}",
+                        code="GATEWAY_EXITED",
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await http.get(f"http://127.0.0.1:{self.port}/readyz")
+                    if response.status_code == 200 and response.json().get("ready"):
+                        return loop.time() - started
+                if loop.time() - started > timeout:
+                    raise GatewayError(
+                        f"openclaw gateway not ready after {timeout:.0f} s:\n{self.log_tail()}",
+                        code="GATEWAY_TIMEOUT",
+                    )
+                await asyncio.sleep(interval)
+
+    async def wait(self) -> int:
+        if self._process is None:
+            return 0
+        code = await self._process.wait()
+        self._closed()
+        return code
+
+    def _signal_leader(self, sig: signal.Signals) -> None:
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(sig)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        if self._process is None or self._process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, sig)
+
+    async def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM the gateway, then SIGKILL its process group after `timeout`.
+
+        Only the leader gets SIGTERM: it shuts its workers down itself (~1.5 s). Signalling
+        the whole group at once makes it wait for workers that are already gone.
+        """
+        if self._process is None:
+            return None
+        self._signal_leader(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout)
+        except TimeoutError:
+            self._signal_group(signal.SIGKILL)
+            await self._process.wait()
+        # Helpers may outlive the leader; make sure the group is gone.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._closed()
+        return self._process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: what a crash looks like."""
+        self._signal_group(signal.SIGKILL)
+
+    def _closed(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

