@@ -8,7 +8,23 @@ export default defineConfig({
   plugins: [react()],
   // amazon-cognito-identity-js pulls in the `buffer` package, which reads Node's `global`.
   define: { global: "globalThis" },
-  build: { outDir: "dist", sourcemap: true, target: "es2022" },
+  build: {
+    outDir: "dist",
+    sourcemap: true,
+    target: "es2022",
+    rolldownOptions: {
+      output: {
+        // Libraries change less often than the app: separate files cache across deploys.
+        codeSplitting: {
+          groups: [
+            { name: "react", test: /node_modules[\\/](react|react-dom|scheduler)[\\/]/ },
+            { name: "cognito", test: /node_modules[\\/](amazon-cognito-identity-js|@aws-crypto|buffer|base64-js|ieee754|js-cookie|isomorphic-unfetch|unfetch)[\\/]/ },
+            { name: "vendor", test: /node_modules[\\/]/ },
+          ],
+        },
+      },
+    },
+  },
   test: {
     include: ["src/**/*.test.{ts,tsx}"],
     environment: "node",

@@ -35,7 +35,7 @@ const send = (id: string, text = "hello", conversationId?: string) =>
 /** Let the token promise resolve and the socket be created. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
 
-async function connectOpen(h: Harness): Promise<FakeWebSocket> {
+async function connectOpen(_h: Harness): Promise<FakeWebSocket> {
   await settle();
   const ws = FakeWebSocket.latest();
   ws.serverOpen();

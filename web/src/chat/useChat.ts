@@ -1,0 +1,133 @@
+/**
+ * Wires the socket, the reducer and the REST history together for the React tree.
+ *
+ * History of the conversation on screen is (re)loaded when it is opened and after every
+ * reconnect, so replies that finished while the socket was down still show up.
+ */
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { ApiError, type ApiClient, allMessages } from "../api/client";
+import type { AuthClient } from "../auth/session";
+import { MAIN_CONVERSATION_ID, type ServerFrame } from "../generated/contracts";
+import { newMessageId } from "../lib/ids";
+import { type AgentState, chatReducer, initialChatState, isBusy, visibleMessages } from "./reducer";
+import { ChatSocket, type ConnectionInfo } from "./socket";
+
+export interface UseChatOptions {
+  wsUrl: string;
+  auth: AuthClient;
+  api: ApiClient;
+  conversationId: string;
+  /** A frame that changes the conversation list (ack, reply start or end). */
+  onActivity?: (frame: ServerFrame) => void;
+}
+
+export function useChat({ wsUrl, auth, api, conversationId, onActivity }: UseChatOptions) {
+  const [state, dispatch] = useReducer(chatReducer, conversationId, initialChatState);
+  const [connection, setConnection] = useState<ConnectionInfo>({ state: "idle", attempt: 0 });
+  const [historyError, setHistoryError] = useState<string | null>(null);
+  const [reconnects, setReconnects] = useState(0);
+  const socketRef = useRef<ChatSocket | null>(null);
+  const activityRef = useRef(onActivity);
+  activityRef.current = onActivity;
+
+  useEffect(() => {
+    let wasOpen = false;
+    const socket = new ChatSocket({
+      url: wsUrl,
+      getToken: (options) => auth.getIdToken(options),
+      onFrame: (frame) => {
+        dispatch({ type: "frame", frame, now: new Date().toISOString() });
+        if (frame.type === "ack" || frame.type === "stream_start" || frame.type === "stream_end") {
+          activityRef.current?.(frame);
+        }
+      },
+      onConnection: (info) => {
+        setConnection(info);
+        if (info.state === "open") {
+          if (wasOpen) setReconnects((n) => n + 1);
+          wasOpen = true;
+        }
+      },
+      onSignedOut: () => auth.signOut(),
+    });
+    socketRef.current = socket;
+    socket.start();
+    const retry = () => socket.reconnectNow();
+    const onVisible = () => document.visibilityState === "visible" && socket.reconnectNow();
+    window.addEventListener("online", retry);
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      window.removeEventListener("online", retry);
+      document.removeEventListener("visibilitychange", onVisible);
+      socket.stop();
+      socketRef.current = null;
+    };
+  }, [wsUrl, auth]);
+
+  useEffect(() => {
+    dispatch({ type: "open", conversationId });
+  }, [conversationId]);
+
+  useEffect(() => {
+    let live = true;
+    setHistoryError(null);
+    allMessages(api, conversationId)
+      .then((items) => live && dispatch({ type: "history", conversationId, items }))
+      .catch((error: unknown) => {
+        if (!live) return;
+        if (error instanceof ApiError && error.status === 404) {
+          // A conversation that has no message yet (just created here).
+          dispatch({ type: "history", conversationId, items: [] });
+        } else {
+          setHistoryError(error instanceof Error ? error.message : String(error));
+        }
+      });
+    return () => {
+      live = false;
+    };
+  }, [api, conversationId, reconnects]);
+
+  const send = useCallback(
+    (text: string) => {
+      const id = newMessageId();
+      dispatch({
+        type: "sent",
+        id,
+        conversationId,
+        text,
+        createdAt: new Date().toISOString(),
+      });
+      // No conversationId means the main conversation (shared with Telegram).
+      socketRef.current?.send(
+        conversationId === MAIN_CONVERSATION_ID
+          ? { action: "send", id, text }
+          : { action: "send", id, conversationId, text },
+      );
+    },
+    [conversationId],
+  );
+
+  const abort = useCallback(() => {
+    socketRef.current?.abort(conversationId === MAIN_CONVERSATION_ID ? undefined : conversationId);
+  }, [conversationId]);
+
+  const setAgent = useCallback((agent: AgentState, phase?: string | null) => {
+    dispatch({ type: "agent", state: agent, phase: phase ?? null });
+  }, []);
+
+  return {
+    state,
+    messages: visibleMessages(state),
+    busy: isBusy(state, conversationId),
+    connection,
+    historyError,
+    send,
+    abort,
+    setAgent,
+    retryNow: () => socketRef.current?.reconnectNow(),
+    forget: (id: string) => dispatch({ type: "forget", conversationId: id }),
+    dismissError: () => dispatch({ type: "dismissError" }),
+  };
+}
+
+export type ChatController = ReturnType<typeof useChat>;
