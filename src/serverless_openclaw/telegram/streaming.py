@@ -90,6 +90,7 @@ class ReplyStreamer:
         self._sent: list[_Sent] = []
         self._next_slot = float("-inf")
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._done = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
@@ -113,7 +114,21 @@ class ReplyStreamer:
         await self.start()
         self._raise_if_pump_failed()
         self._latest = text_so_far
+        self._idle.clear()
         self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until the newest text is shown (or its showing failed and was given up)."""
+        await self.start()
+        while not self._idle.is_set():
+            self._raise_if_pump_failed()
+            idle = asyncio.create_task(self._idle.wait())
+            assert self._pump is not None
+            await asyncio.wait({idle, self._pump}, return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
+            if self._pump.done():
+                self._raise_if_pump_failed()
+                return
 
     async def finish(self, final_text: str) -> list[int]:
         """Show exactly `final_text`; returns the ids of the messages that carry it."""
@@ -186,6 +201,8 @@ class ReplyStreamer:
 
     async def _run(self) -> None:
         while not self._finishing():
+            if not self._wake.is_set():
+                self._idle.set()
             await self._wake.wait()
             self._wake.clear()
             if self._finishing():
