@@ -1,0 +1,166 @@
+"""Telegram chat <-> user links and one-time pairing codes (decision D9).
+
+A web user asks for a code (`create_pairing_code`), sends it to the bot, and the webhook
+redeems it for the chat (`redeem_pairing_code`). Codes are stored only as SHA-256 hashes,
+expire after 10 minutes, work once (the redeeming delete is conditional), and each chat gets
+a few attempts per hour so guessing one is hopeless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+from serverless_openclaw.aws.stores._dynamo import (
+    converted,
+    deserialize,
+    epoch,
+    iso,
+    now_utc,
+    paginate,
+    parse_iso,
+    serialize,
+)
+from serverless_openclaw.aws.stores.counters import CounterStore
+from serverless_openclaw.aws.tables import PAIRING_CODES, TELEGRAM_LINKS
+from serverless_openclaw.contracts.records import PairingCode, TelegramLink
+from serverless_openclaw.core.errors import ConditionFailed, NotFound, QuotaExceeded
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH: Final = 8
+CODE_TTL: Final = timedelta(minutes=10)
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
+
+
+class TelegramStore:
+    def __init__(self, client: DynamoDBClient, prefix: str, counters: CounterStore) -> None:
+        self._db = client
+        self._counters = counters
+        self.links = TELEGRAM_LINKS.physical_name(prefix)
+        self.codes = PAIRING_CODES.physical_name(prefix)
+
+    # --- links -----------------------------------------------------------------------------
+    def link(self, chat_id: int, user_id: str, username: str | None = None) -> TelegramLink:
+        """Link `chat_id` to `user_id`, replacing the user's earlier chat, if any."""
+        for old in self._chats_of(user_id):
+            if old != str(chat_id):
+                self._delete_link(old)
+        linked = now_utc()
+        with converted():
+            self._db.put_item(
+                TableName=self.links,
+                Item=serialize(
+                    {
+                        "chatId": str(chat_id),
+                        "userId": user_id,
+                        "username": username,
+                        "linkedAt": iso(linked),
+                    }
+                ),
+            )
+        return TelegramLink(chatId=chat_id, username=username, linkedAt=linked)
+
+    def user_for_chat(self, chat_id: int) -> str | None:
+        """The web user a chat is paired with; None = an unpaired chat (it may not wake
+        anything)."""
+        with converted():
+            answer = self._db.get_item(
+                TableName=self.links, Key={"chatId": {"S": str(chat_id)}}, ConsistentRead=True
+            )
+        item = answer.get("Item")
+        return str(deserialize(item)["userId"]) if item else None
+
+    def link_of_user(self, user_id: str) -> TelegramLink | None:
+        for chat in self._chats_of(user_id):
+            with converted():
+                answer = self._db.get_item(
+                    TableName=self.links, Key={"chatId": {"S": chat}}, ConsistentRead=True
+                )
+            item = answer.get("Item")
+            if item:
+                row = deserialize(item)
+                if row.get("userId") == user_id:
+                    linked = parse_iso(row.get("linkedAt"))
+                    assert linked is not None
+                    return TelegramLink(
+                        chatId=int(row["chatId"]), username=row.get("username"), linkedAt=linked
+                    )
+        return None
+
+    def unlink_user(self, user_id: str) -> bool:
+        chats = self._chats_of(user_id)
+        for chat in chats:
+            self._delete_link(chat)
+        return bool(chats)
+
+    def _chats_of(self, user_id: str) -> list[str]:
+        rows = paginate(
+            self._db.query,
+            "Items",
+            TableName=self.links,
+            IndexName=TELEGRAM_LINKS.indexes[0].name,
+            KeyConditionExpression="userId = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+        )
+        return [str(deserialize(raw)["chatId"]) for raw in rows]
+
+    def _delete_link(self, chat: str) -> None:
+        with converted():
+            self._db.delete_item(TableName=self.links, Key={"chatId": {"S": chat}})
+
+    # --- pairing codes ---------------------------------------------------------------------
+    def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
+        """A new single-use code; only its hash is stored."""
+        issued = now or now_utc()
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        expires = issued + CODE_TTL
+        with converted():
+            self._db.put_item(
+                TableName=self.codes,
+                Item=serialize(
+                    {"codeHash": hash_code(code), "userId": user_id, "expiresAt": epoch(expires)}
+                ),
+            )
+        return PairingCode(code=code, expiresAt=expires)
+
+    def redeem_pairing_code(
+        self, chat_id: int, code: str, *, attempts_per_hour: int, now: datetime | None = None
+    ) -> str:
+        """The user the code was issued to; the code is consumed. `NotFound` for a wrong,
+        used or expired code; `QuotaExceeded` after `attempts_per_hour` tries of this chat."""
+        at = now or now_utc()
+        hour = epoch(at) // 3600
+        attempts = self._counters.increment(
+            f"pair#{chat_id}#{hour}", expires_at=at + timedelta(hours=2)
+        )
+        if attempts > attempts_per_hour:
+            raise QuotaExceeded(
+                "Too many pairing attempts from this chat; try again within the next hour.",
+                retry_after_s=3600 - epoch(at) % 3600,
+            )
+        if len(normalize_code(code)) != CODE_LENGTH:
+            raise NotFound("unknown or expired pairing code")
+        try:
+            with converted():
+                answer = self._db.delete_item(
+                    TableName=self.codes,
+                    Key={"codeHash": {"S": hash_code(code)}},
+                    ConditionExpression="attribute_exists(codeHash) AND expiresAt > :now",
+                    ExpressionAttributeValues={":now": {"N": str(epoch(at))}},
+                    ReturnValues="ALL_OLD",
+                )
+        except ConditionFailed as exc:
+            raise NotFound("unknown or expired pairing code") from exc
+        return str(deserialize(answer["Attributes"])["userId"])

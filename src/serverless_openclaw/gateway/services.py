@@ -1,0 +1,382 @@
+"""The control plane's shared operations and the container of what they need.
+
+`Services` is built lazily, once per Lambda container, from `settings.HandlerSettings`
+(`current()`); each client and store is created on first use, so `ws_disconnect` never pays
+for ECS. The operations below are what every entry point does — the WebSocket handlers, the
+HTTP API, the watchdog, and the Telegram webhook (written elsewhere) all call these:
+
+- `submit_chat_job(services, job)`: deduplicate, rate-limit, store the user's message, queue
+  the job durably, then wake the agent. Returns once the job is in the inbox (= ack).
+- `wake(services, user_id, reason)`: start the agent through the state machine; at most one
+  caller launches a task, whatever the concurrency.
+- `stop` / `restart` / `send_control` / `agent_status` / `push_status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Final, Literal
+
+from serverless_openclaw.aws.broadcast import Broadcaster
+from serverless_openclaw.aws.clients import AwsClients
+from serverless_openclaw.aws.compute import Compute, EcsCompute, EcsSettings, LaunchSpec
+from serverless_openclaw.aws.connections_api import ApiGatewayConnections, ConnectionsApi
+from serverless_openclaw.aws.inbox import Inbox
+from serverless_openclaw.aws.secrets import SecretReader
+from serverless_openclaw.aws.stores import (
+    ConnectionStore,
+    ConversationStore,
+    CounterStore,
+    SettingsStore,
+    TaskStateStore,
+    TelegramStore,
+)
+from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame
+from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
+from serverless_openclaw.contracts.records import AgentStatus, Message
+from serverless_openclaw.core.errors import (
+    Conflict,
+    StorageUnavailable,
+    TransitionRejected,
+)
+from serverless_openclaw.core.quotas import check_message_rate, minute_window
+from serverless_openclaw.core.task_state import (
+    RequestStop,
+    SetWakePending,
+    TaskState,
+    Wake,
+)
+from serverless_openclaw.core.wake import WakeDecision, decide_wake
+from serverless_openclaw.gateway.auth import TokenVerifier, default_issuer
+from serverless_openclaw.settings import HandlerSettings
+
+log = logging.getLogger(__name__)
+
+DEDUPE_TTL: Final = timedelta(hours=24)
+"""A client resending an accepted message id within this window gets the same ack."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """Everything the handlers use, created on first use. Pass `compute`, `connections_api`
+    or `verifier` to replace the production ones (the dev stack and tests may)."""
+
+    def __init__(
+        self,
+        settings: HandlerSettings,
+        *,
+        clients: AwsClients | None = None,
+        compute: Compute | None = None,
+        connections_api: ConnectionsApi | None = None,
+        verifier: TokenVerifier | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.clients = clients or AwsClients(settings.names.region)
+        self.clock = clock
+        self._compute = compute
+        self._connections_api = connections_api
+        self._verifier = verifier
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.names.prefix
+
+    @cached_property
+    def connections(self) -> ConnectionStore:
+        return ConnectionStore(self.clients.dynamodb(), self.prefix)
+
+    @cached_property
+    def task_state(self) -> TaskStateStore:
+        return TaskStateStore(self.clients.dynamodb(), self.prefix)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.clients.dynamodb(), self.prefix)
+
+    @cached_property
+    def user_settings(self) -> SettingsStore:
+        return SettingsStore(self.clients.dynamodb(), self.prefix)
+
+    @cached_property
+    def counters(self) -> CounterStore:
+        return CounterStore(self.clients.dynamodb(), self.prefix)
+
+    @cached_property
+    def telegram(self) -> TelegramStore:
+        return TelegramStore(self.clients.dynamodb(), self.prefix, self.counters)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        return Inbox(self.clients.sqs(), self.prefix)
+
+    @cached_property
+    def secrets(self) -> SecretReader:
+        return SecretReader(self.clients.ssm())
+
+    @cached_property
+    def compute(self) -> Compute:
+        if self._compute is not None:
+            return self._compute
+        c = self.settings.compute
+        return EcsCompute(
+            self.clients.ecs(),
+            EcsSettings(
+                cluster=c.ecs_cluster,
+                task_definition=c.task_definition,
+                container_name=c.container_name,
+                subnets=tuple(c.subnets),
+                security_groups=tuple(c.security_groups),
+                capacity_provider=c.capacity_provider,
+                assign_public_ip=c.assign_public_ip,
+            ),
+        )
+
+    @cached_property
+    def broadcaster(self) -> Broadcaster | None:
+        """None when no @connections endpoint is configured (pushes are then skipped)."""
+        api = self._connections_api
+        if api is None and self.settings.names.connections_url:
+            api = ApiGatewayConnections(
+                self.clients.connections(self.settings.names.connections_url)
+            )
+        return Broadcaster(self.connections, api) if api is not None else None
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is not None:
+            return self._verifier
+        auth = self.settings.auth
+        issuer = auth.jwt_issuer or default_issuer(self.settings.names.region, auth.user_pool_id)
+        return TokenVerifier(
+            issuer=issuer, client_id=auth.user_pool_client_id, jwks_url=auth.jwks_url
+        )
+
+
+_lock = threading.Lock()
+_current: Services | None = None
+
+
+def current() -> Services:
+    """This container's Services, built from the environment on first call."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Services(HandlerSettings())
+        return _current
+
+
+def reset(services: Services | None = None) -> None:
+    """Forget (or replace) this container's Services: the dev stack after changing its
+    settings, and tests, whose resource prefix changes per test."""
+    global _current
+    with _lock:
+        _current = services
+
+
+# --- status --------------------------------------------------------------------------------
+def agent_status(services: Services, user_id: str) -> AgentStatus:
+    return services.task_state.get(user_id).to_status()
+
+
+def status_frame(state: TaskState) -> StatusFrame:
+    return StatusFrame(agent=state.state, phase=state.phase)
+
+
+def push_status(services: Services, state: TaskState) -> None:
+    """Tell every open tab of the user what the agent is doing (best effort)."""
+    if services.broadcaster is None:
+        return
+    try:
+        services.broadcaster.send(state.user_id, status_frame(state))
+    except StorageUnavailable as exc:
+        log.warning("status push failed: %s", exc)
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+def new_launch_id() -> str:
+    return uuid.uuid4().hex
+
+
+def wake(services: Services, user_id: str, reason: str) -> TaskState:
+    """Make sure the agent is (or will be) running; returns the state afterwards.
+
+    Idle -> Starting is one conditional write: of many concurrent callers exactly one wins
+    and calls RunTask, the others see Starting and return. `QuotaExceeded` when today's
+    task hours are used up; `StorageUnavailable` when the task could not be started (the
+    row is back to Idle with `lastError`).
+    """
+    now = services.clock()
+    state = services.task_state.get(user_id)
+    decision = decide_wake(
+        state, now, task_hours_per_day=services.settings.quotas.task_hours_per_day
+    )
+    if decision is WakeDecision.ALREADY_AWAKE:
+        return state
+    if decision is WakeDecision.AFTER_STOP:
+        try:
+            return services.task_state.transition(user_id, SetWakePending(now))[1]
+        except TransitionRejected:
+            return services.task_state.get(user_id)
+    launch_id = new_launch_id()
+    try:
+        _, state = services.task_state.transition(user_id, Wake(launch_id, now))
+    except TransitionRejected:
+        return services.task_state.get(user_id)  # someone else is starting it
+    log.info("starting agent", extra={"user_id": user_id, "reason": reason, "launch_id": launch_id})
+    push_status(services, state)
+    try:
+        queue_url = services.inbox.queue_url(user_id)
+        arn = services.compute.run_task(LaunchSpec(user_id, launch_id, queue_url))
+    except StorageUnavailable as exc:
+        try:
+            failed = services.task_state.record_launch_failure(user_id, launch_id, str(exc))
+            push_status(services, failed)
+        except TransitionRejected:
+            pass
+        raise
+    try:
+        return services.task_state.record_launch(user_id, launch_id, arn)
+    except TransitionRejected:
+        # The launch was given up on (the watchdog) before RunTask answered: stop the task
+        # rather than leave it running unowned.
+        services.compute.stop_task(arn, "launch superseded")
+        return services.task_state.get(user_id)
+
+
+def stop(services: Services, user_id: str, reason: str, *, error: str | None = None) -> TaskState:
+    """Starting/Running -> Stopping, then StopTask. Idle or stopping: nothing to do."""
+    now = services.clock()
+    try:
+        _, state = services.task_state.transition(
+            user_id, RequestStop(now, reason=reason, error=error)
+        )
+    except TransitionRejected:
+        return services.task_state.get(user_id)
+    if state.task_arn:
+        services.compute.stop_task(state.task_arn, reason)
+    push_status(services, state)
+    return state
+
+
+def send_control(
+    services: Services,
+    user_id: str,
+    command: ControlCommand,
+    conversation_id: str | None = None,
+) -> ControlJob:
+    """Queue a control job; it travels in the user's control group, so it is not stuck
+    behind the chat turn it is about."""
+    job = ControlJob(
+        jobId=f"ctl-{secrets.token_hex(12)}",
+        userId=user_id,
+        command=command,
+        conversationId=conversation_id,
+        receivedAt=services.clock(),
+    )
+    services.inbox.send(job)
+    return job
+
+
+def restart(services: Services, user_id: str) -> TaskState:
+    """Running: the agent restarts OpenClaw in place. Idle: start it. Otherwise unchanged."""
+    state = services.task_state.get(user_id)
+    if state.state == "running":
+        send_control(services, user_id, "restart")
+        return state
+    if state.state == "idle":
+        return wake(services, user_id, "restart")
+    return state
+
+
+def request_backup(services: Services, user_id: str) -> ControlJob:
+    state = services.task_state.get(user_id)
+    if state.state != "running":
+        raise Conflict("the agent is not running; its state was saved when it stopped")
+    return send_control(services, user_id, "backup")
+
+
+# --- chat ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Submitted:
+    job: ChatJob
+    duplicate: bool
+    """The job id was accepted before: not queued again."""
+    state: TaskState | None
+    """The agent's state after waking it (None for duplicates or when the wake failed)."""
+    wake_error: str | None = None
+
+
+def _dedupe_key(job: ChatJob) -> str:
+    return f"job#{job.userId}#{job.jobId}"
+
+
+def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
+    """Hand a person's message to their agent: returns once it is durably queued.
+
+    Order matters: the message is queued before the dedupe marker is set, so a crash in
+    between makes a resend queue it again (SQS drops the copy within 5 minutes), never lose
+    it. Raises `QuotaExceeded` (messages per minute, or task hours when the agent is not
+    running), `StorageUnavailable`.
+    """
+    now = services.clock()
+    if services.counters.is_marked(_dedupe_key(job), now=now):
+        return Submitted(job=job, duplicate=True, state=None)
+    quotas = services.settings.quotas
+    window = minute_window(now)
+    count = services.counters.increment(
+        f"rate#msg#{job.userId}#{window}", expires_at=now + timedelta(minutes=5)
+    )
+    check_message_rate(count, quotas.messages_per_minute, now)
+    state = services.task_state.get(job.userId)
+    decide_wake(state, now, task_hours_per_day=quotas.task_hours_per_day)  # quota before queuing
+    services.conversations.put_message(
+        job.userId,
+        Message(
+            id=job.jobId,
+            conversationId=job.conversationId,
+            role="user",
+            text=job.text,
+            createdAt=job.receivedAt,
+            source=job.source,
+        ),
+    )
+    services.inbox.send(job)
+    services.counters.mark(_dedupe_key(job), expires_at=now + DEDUPE_TTL, now=now)
+    try:
+        woken = wake(services, job.userId, f"{job.source} message")
+    except StorageUnavailable as exc:
+        log.warning("agent did not start; the message stays queued: %s", exc)
+        return Submitted(job=job, duplicate=False, state=None, wake_error=str(exc))
+    return Submitted(job=job, duplicate=False, state=woken)
+
+
+def chat_job_from_frame(
+    services: Services, user_id: str, frame: SendFrame, source: Literal["web"] = "web"
+) -> ChatJob:
+    return ChatJob(
+        jobId=frame.id,
+        userId=user_id,
+        source=source,
+        conversationId=frame.conversationId or MAIN_CONVERSATION_ID,
+        text=frame.text,
+        replyTo=WebReplyTo(),
+        receivedAt=services.clock(),
+    )
+
+
+def submit_chat(services: Services, user_id: str, frame: SendFrame) -> AckFrame:
+    """A browser's `send` frame -> the ack frame."""
+    submitted = submit_chat_job(services, chat_job_from_frame(services, user_id, frame))
+    return AckFrame(id=frame.id, conversationId=submitted.job.conversationId)
