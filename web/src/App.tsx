@@ -97,6 +97,24 @@ function Workspace({
   const [cursor, setCursor] = useState<string | null>(null);
   const [listError, setListError] = useState<string | null>(null);
   const [sidebarOpen, setSidebarOpen] = useState(false);
+  const toggleRef = useRef<HTMLButtonElement>(null);
+
+  // The drawer (phone-sized screens): focus moves into it, Escape closes it and goes back.
+  useEffect(() => {
+    if (!sidebarOpen) return;
+    const current = document.querySelector<HTMLElement>(
+      "#sidebar [aria-current='page'], #sidebar button",
+    );
+    current?.focus();
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") {
+        setSidebarOpen(false);
+        toggleRef.current?.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [sidebarOpen]);
 
   const loadList = useCallback(async () => {
     try {
@@ -186,6 +204,7 @@ function Workspace({
         {route.view === "chat" ? (
           <button
             type="button"
+            ref={toggleRef}
             className="icon-button sidebar-toggle"
             aria-expanded={sidebarOpen}
             aria-controls="sidebar"

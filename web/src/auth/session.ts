@@ -58,6 +58,26 @@ const FATAL_REFRESH = new Set(["NotAuthorizedException", "UserNotFoundException"
 
 export const MIN_VALIDITY_MS = 2 * 60 * 1000;
 
+/** What the person typed to sign in; shown when the token carries no email. */
+const LOGIN_KEY = "openclaw.login";
+
+function rememberLogin(name: string | null): void {
+  try {
+    if (name) localStorage.setItem(LOGIN_KEY, name);
+    else localStorage.removeItem(LOGIN_KEY);
+  } catch {
+    // Storage disabled: the header shows the account id instead.
+  }
+}
+
+function rememberedLogin(): string | null {
+  try {
+    return localStorage.getItem(LOGIN_KEY);
+  } catch {
+    return null;
+  }
+}
+
 export class AuthClient {
   private readonly pool: CognitoUserPool;
   private user: CognitoUser | null = null;
@@ -91,7 +111,8 @@ export class AuthClient {
       (typeof payload["cognito:username"] === "string" && payload["cognito:username"]) ||
       this.user?.getUsername() ||
       "";
-    const email = typeof payload.email === "string" ? payload.email : undefined;
+    const email =
+      typeof payload.email === "string" ? payload.email : (rememberedLogin() ?? undefined);
     return email ? { username, email } : { username };
   }
 
@@ -115,6 +136,7 @@ export class AuthClient {
   }
 
   signIn(username: string, password: string): Promise<SignInResult> {
+    rememberLogin(username.trim());
     const user = new CognitoUser({ Username: username.trim(), Pool: this.pool });
     user.setAuthenticationFlowType("USER_SRP_AUTH");
     const details = new AuthenticationDetails({ Username: username.trim(), Password: password });
@@ -205,6 +227,7 @@ export class AuthClient {
   }
 
   private forget(): void {
+    rememberLogin(null);
     this.user?.signOut();
     this.user = null;
     this.session = null;

@@ -87,7 +87,7 @@ describe("chatReducer", () => {
     );
     expect(texts(s, "c-2")).toEqual([
       ["user", "hi", "sent"],
-      ["assistant", "partial", "streaming"],
+      ["assistant", "… partial", "streaming"],
     ]);
     const ended = run(
       initialChatState("main"),

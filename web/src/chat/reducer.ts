@@ -82,6 +82,9 @@ export function initialChatState(current: string): ChatState {
   };
 }
 
+/** Marks a reply shown from the middle (its start arrived before this page connected). */
+export const MISSED_START = "… ";
+
 const userKey = (id: string) => `user:${id}`;
 const assistantKey = (id: string) => `assistant:${id}`;
 
@@ -191,7 +194,11 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
           { type: "stream_start", id: frame.id, conversationId, proactive: false },
           now,
         );
-        return reduceFrame(started, frame, now);
+        // The beginning went by while we were disconnected; stream_end brings the full text.
+        return updateMessage(started, conversationId, key, (m) => ({
+          ...m,
+          text: `${MISSED_START}${frame.text}`,
+        }));
       }
       return updateMessage(state, conversationId, key, (m) =>
         m.status === "streaming" ? { ...m, text: m.text + frame.text } : m,

@@ -118,23 +118,21 @@ function Composer({ busy, onSend, onStop }: ComposerProps) {
       <label htmlFor="message-input" className="visually-hidden">
         Message
       </label>
+      <div className="composer-row">
       <textarea
         id="message-input"
         ref={input}
         data-testid="message-input"
         value={text}
         rows={1}
-        placeholder="Message your agent (Enter to send, Shift+Enter for a new line)"
+        placeholder="Message your agent"
+        aria-keyshortcuts="Enter Shift+Enter"
+        title="Enter sends, Shift+Enter starts a new line, Escape stops the reply"
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
         aria-invalid={tooLong}
         aria-describedby={tooLong ? "message-too-long" : undefined}
       />
-      {tooLong ? (
-        <p id="message-too-long" className="field-error">
-          Too long: {Math.ceil(size / 1024)} KB of at most {MAX_TEXT_BYTES / 1024} KB.
-        </p>
-      ) : null}
       <div className="composer-actions">
         {busy ? (
           <button
@@ -151,6 +149,12 @@ function Composer({ busy, onSend, onStop }: ComposerProps) {
           Send
         </button>
       </div>
+      </div>
+      {tooLong ? (
+        <p id="message-too-long" className="field-error">
+          Too long: {Math.ceil(size / 1024)} KB of at most {MAX_TEXT_BYTES / 1024} KB.
+        </p>
+      ) : null}
     </form>
   );
 }
