@@ -132,12 +132,13 @@ class TaskStateStore:
             if before == after and old.version != 0:
                 continue
             attr = _ATTRS[f.name]
-            names[f"#{attr}"] = attr
             converted_value = _to_attr(f.name, after)
             if converted_value is None:
                 if old.version != 0:
+                    names[f"#{attr}"] = attr
                     removes.append(f"#{attr}")
             else:
+                names[f"#{attr}"] = attr
                 sets.append(f"#{attr} = :{attr}")
                 values[f":{attr}"] = value(converted_value)
         expression = "SET " + ", ".join(sets)
