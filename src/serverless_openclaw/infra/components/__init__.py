@@ -1,0 +1,1 @@
+"""One construct per component, each with typed keyword-only settings."""
