@@ -115,13 +115,20 @@ class AgentSettings(_Settings):
     names: NamesSettings = Field(default_factory=NamesSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-    openclaw_state_dir: Path = Path.home() / ".openclaw"
+    work_dir: Path = Field(default_factory=Path.cwd)
+    """The task's scratch space (the container's WORKDIR; a fresh folder per local task):
+    OpenClaw's state dir, its HOME and logs live below it."""
+    openclaw_state_dir_override: Path | None = Field(
+        default=None, validation_alias="SOC_OPENCLAW_STATE_DIR"
+    )
     openclaw_runtime_dir: Path | None = None
     """Where Node + OpenClaw are installed (None = the per-user cache)."""
     gateway_port: int = 18789
+    """0 = any free port (several local agents on one machine)."""
     gateway_token: SecretStr | None = None
     """None = generate one per start (it never leaves the task)."""
     health_port: int = 8080
+    """0 = any free port; the port in use is written to <work_dir>/agent.json."""
     sync_interval_seconds: float = 300.0
     sync_debounce_seconds: float = 2.0
     drain_seconds: float = 60.0
@@ -129,6 +136,10 @@ class AgentSettings(_Settings):
     heartbeat_seconds: float = 30.0
     task_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def openclaw_state_dir(self) -> Path:
+        return self.openclaw_state_dir_override or self.work_dir / "openclaw-state"
 
 
 def runtime_cache_dir() -> Path:

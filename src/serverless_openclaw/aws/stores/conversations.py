@@ -172,6 +172,20 @@ class ConversationStore:
         item = answer.get("Item")
         return _conversation(deserialize(item)) if item else None
 
+    def has_message(self, user_id: str, conversation_id: str, message_id: str) -> bool:
+        """Whether a message with this id is stored (the bridge's "answered already?")."""
+        with converted():
+            answer = self._db.get_item(
+                TableName=self.messages,
+                Key={
+                    "conversationKey": {"S": conversation_key(user_id, conversation_id)},
+                    "messageId": {"S": message_id},
+                },
+                ConsistentRead=True,
+                ProjectionExpression="messageId",
+            )
+        return "Item" in answer
+
     def list_conversations(
         self, user_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Conversation]:

@@ -1,0 +1,311 @@
+"""The bridge: the user's inbox queue in, OpenClaw turns out (decision D1).
+
+One receive loop long-polls the inbox. Chat jobs share the FIFO message group of the user, so
+SQS hands out the next one only after the previous one is deleted: turns run one at a time,
+in order. Control jobs (abort, backup, ...) use a second group and arrive while a turn runs.
+
+Per chat job: a job whose reply is already stored is acknowledged without a second turn;
+otherwise the person's message is stored, the turn streams to the reply sinks, the reply is
+stored, the sinks finish, and only then is the queue message deleted (at-least-once delivery,
+deduplicated by job id). While a turn runs its message stays invisible (visibility extended)
+and the task's `lastActivity` is refreshed so the watchdog never stops a busy agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from serverless_openclaw.aws.inbox import InboxConsumer, ReceivedJob
+from serverless_openclaw.aws.stores.conversations import ConversationStore
+from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
+from serverless_openclaw.contracts.records import Message
+from serverless_openclaw.core.errors import (
+    GatewayError,
+    OpenClawError,
+    RunFailed,
+    StorageUnavailable,
+)
+
+from .delivery import ReplySink
+from .openclaw.client import ChatRun, GatewayClient, RunDelta, RunEnd
+from .reporter import AgentReporter
+
+log = logging.getLogger(__name__)
+
+MODEL_ERROR_PREFIX = "⚠️ The model could not answer: "
+
+
+def session_key(conversation_id: str) -> str:
+    """The main conversation is OpenClaw's main session (shared by web and Telegram)."""
+    if conversation_id == MAIN_CONVERSATION_ID:
+        return "agent:main:main"
+    return f"agent:main:conv-{conversation_id}"
+
+
+def reply_id(job_id: str) -> str:
+    return f"{job_id}:r"
+
+
+class SinkFactory(Protocol):
+    def __call__(self, job: ChatJob) -> ReplySink: ...
+
+
+@dataclass
+class TurnRecord:
+    """Timings of one turn, for /status and the benchmarks."""
+
+    job_id: str
+    started: float
+    first_text: float | None = None
+    ended: float | None = None
+    outcome: str = "running"
+
+
+@dataclass
+class _Current:
+    job: ChatJob
+    received: ReceivedJob
+    run: ChatRun | None = None
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class BridgeOptions:
+    receive_wait_s: int = 20
+    visibility_s: int = 30
+    extend_every_s: float = 10.0
+    heartbeat_every_s: float = 30.0
+    history: int = 50
+    poison_after_receives: int = 3
+
+
+@dataclass
+class Bridge:
+    user_id: str
+    consumer: InboxConsumer
+    gateway: GatewayClient
+    conversations: ConversationStore
+    reporter: AgentReporter
+    sinks: SinkFactory
+    on_turn_done: Callable[[], None]
+    on_control: Callable[[ControlJob], Awaitable[None]]
+    options: BridgeOptions = field(default_factory=BridgeOptions)
+    turns: list[TurnRecord] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _current: _Current | None = None
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current_job_id(self) -> str | None:
+        return self._current.job.jobId if self._current else None
+
+    # --- receiving -------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Receive until `stop_receiving()`; turns run as tasks owned by this loop."""
+        while not self._stopping.is_set():
+            try:
+                batch = await asyncio.to_thread(
+                    self.consumer.receive,
+                    max_messages=1,
+                    wait_seconds=self.options.receive_wait_s,
+                    visibility_timeout=self.options.visibility_s,
+                )
+            except StorageUnavailable as exc:
+                log.warning("inbox receive failed: %s", exc)
+                await asyncio.sleep(2)
+                continue
+            for received in batch:
+                await self._dispatch(received)
+
+    async def _dispatch(self, received: ReceivedJob) -> None:
+        if self._stopping.is_set():
+            await self._release(received)
+            return
+        job = received.job
+        if job is None:
+            log.error("dropping a malformed inbox message %s", received.message_id)
+            await self._delete(received)
+            return
+        if isinstance(job, ControlJob):
+            try:
+                await self.on_control(job)
+            except OpenClawError as exc:
+                log.warning("control job %s failed: %s", job.command, exc)
+            await self._delete(received)
+            return
+        if self._current is not None and self._current.task is not None:
+            # FIFO should prevent this; never run two turns at once.
+            await self._current.task
+        current = _Current(job=job, received=received)
+        self._current = current
+        self._idle.clear()
+        current.task = asyncio.create_task(self._turn(current), name=f"turn-{job.jobId}")
+
+    # --- one turn --------------------------------------------------------------------------
+    async def _turn(self, current: _Current) -> None:
+        job, received = current.job, current.received
+        record = TurnRecord(job.jobId, time.monotonic())
+        self.turns.append(record)
+        del self.turns[: -self.options.history]
+        keeper = asyncio.create_task(self._keep_alive(received), name="turn-keepalive")
+        try:
+            if await asyncio.to_thread(
+                self.conversations.has_message,
+                self.user_id,
+                job.conversationId,
+                reply_id(job.jobId),
+            ):
+                log.info("job %s was answered before: acknowledging", job.jobId)
+                record.outcome = "duplicate"
+                await self._delete(received)
+                return
+            await asyncio.to_thread(
+                self.conversations.put_message,
+                self.user_id,
+                Message(
+                    id=job.jobId,
+                    conversationId=job.conversationId,
+                    role="user",
+                    text=job.text,
+                    createdAt=job.receivedAt,
+                    source=job.source,
+                ),
+            )
+            await self.reporter.heartbeat()
+            sink = self.sinks(job)
+            try:
+                await sink.start()
+                text, aborted = await self._converse(current, sink, record)
+                reply = Message(
+                    id=reply_id(job.jobId),
+                    conversationId=job.conversationId,
+                    role="assistant",
+                    text=text,
+                    createdAt=max(datetime.now(UTC), job.receivedAt),
+                    source="agent",
+                    aborted=aborted,
+                )
+                await asyncio.to_thread(self.conversations.put_message, self.user_id, reply)
+                await sink.finish(text, aborted=aborted)
+            finally:
+                await sink.aclose()
+            await self._delete(received)
+            record.outcome = "aborted" if aborted else "answered"
+            self.on_turn_done()
+        except GatewayError as exc:
+            # The gateway went away mid-turn: hand the job back for another try.
+            log.warning("turn %s interrupted (%s): job returns to the inbox", job.jobId, exc)
+            record.outcome = "released"
+            await self._release(received)
+        except StorageUnavailable as exc:
+            log.error("turn %s could not be stored (%s): job returns to the inbox", job.jobId, exc)
+            record.outcome = "released"
+            await self._release(received)
+        except asyncio.CancelledError:
+            record.outcome = "cancelled"
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(received))
+            raise
+        finally:
+            record.ended = time.monotonic()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            self._current = None
+            self._idle.set()
+
+    async def _converse(
+        self, current: _Current, sink: ReplySink, record: TurnRecord
+    ) -> tuple[str, bool]:
+        job = current.job
+        try:
+            run = await self.gateway.chat_send(
+                session_key(job.conversationId), job.text, idempotency_key=job.jobId
+            )
+            current.run = run
+            async for event in run:
+                if isinstance(event, RunDelta):
+                    if record.first_text is None:
+                        record.first_text = time.monotonic()
+                    await sink.update(event.update.text)
+                elif isinstance(event, RunEnd):
+                    return event.text or "(no reply)", event.aborted
+        except RunFailed as exc:
+            log.warning("model error in turn %s: %s", job.jobId, exc)
+            return f"{MODEL_ERROR_PREFIX}{exc}", False
+        raise GatewayError("the run ended without a final event")  # pragma: no cover
+
+    async def _keep_alive(self, received: ReceivedJob) -> None:
+        """Keep the job invisible and the task visibly busy while the turn runs."""
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(self.options.extend_every_s)
+            try:
+                await asyncio.to_thread(
+                    self.consumer.change_visibility,
+                    received.receipt_handle,
+                    self.options.visibility_s,
+                )
+                if time.monotonic() - last_beat >= self.options.heartbeat_every_s:
+                    await self.reporter.heartbeat()
+                    last_beat = time.monotonic()
+            except StorageUnavailable as exc:
+                log.warning("keep-alive failed: %s", exc)
+
+    async def _delete(self, received: ReceivedJob) -> None:
+        try:
+            await asyncio.to_thread(self.consumer.delete, received.receipt_handle)
+        except StorageUnavailable as exc:
+            # Not fatal: the job comes back and is recognised as answered.
+            log.warning("could not delete job %s: %s", received.message_id, exc)
+
+    async def _release(self, received: ReceivedJob) -> None:
+        try:
+            await asyncio.to_thread(self.consumer.change_visibility, received.receipt_handle, 0)
+        except StorageUnavailable as exc:
+            log.warning("could not release job %s: %s", received.message_id, exc)
+
+    # --- control ---------------------------------------------------------------------------
+    async def abort(self, conversation_id: str | None = None) -> bool:
+        current = self._current
+        if current is None or current.run is None:
+            return False
+        if conversation_id and conversation_id != current.job.conversationId:
+            return False
+        await self.gateway.chat_abort(current.run.session_key, current.run.run_id)
+        return True
+
+    def stop_receiving(self) -> None:
+        self._stopping.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for the running turn; past `timeout`, abort it and hand its job back."""
+        current = self._current
+        if current is None or current.task is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._idle.wait()), timeout)
+            return True
+        except TimeoutError:
+            log.warning(
+                "turn %s did not finish in %.0f s: handing it back", current.job.jobId, timeout
+            )
+            current.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await current.task
+            return False

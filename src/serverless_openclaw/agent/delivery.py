@@ -1,0 +1,195 @@
+"""Where a reply goes while it is being written: the web (API Gateway @connections) and
+Telegram. The bridge drives one sink per turn: `start`, `update(text so far)`, `finish`.
+
+Web replies are coalesced: at most one @connections post per `interval` (100 ms), plus start
+and end — not one post per delta, which is what made the public implementation slow and
+expensive. The connection list is read once per reply and refreshed every few seconds, so a
+browser that reconnects mid-reply still gets the rest and the final text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from serverless_openclaw.aws.broadcast import Broadcaster
+from serverless_openclaw.aws.stores.connections import ConnectionStore
+from serverless_openclaw.contracts.frames import (
+    ServerFrame,
+    StreamChunkFrame,
+    StreamEndFrame,
+    StreamStartFrame,
+)
+from serverless_openclaw.core.errors import StorageUnavailable, TelegramError
+from serverless_openclaw.telegram import bot_api as tg
+from serverless_openclaw.telegram.streaming import ReplyStreamer
+
+log = logging.getLogger(__name__)
+
+
+class ReplySink(Protocol):
+    async def start(self) -> None: ...
+    async def update(self, text_so_far: str) -> None: ...
+    async def finish(self, text: str, *, aborted: bool = False) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class WebReply:
+    """Streams one reply to every open WebSocket connection of a user."""
+
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        connections: ConnectionStore,
+        *,
+        user_id: str,
+        message_id: str,
+        conversation_id: str,
+        proactive: bool = False,
+        interval: float = 0.1,
+        refresh_every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._broadcaster = broadcaster
+        self._connections = connections
+        self._user_id = user_id
+        self._message_id = message_id
+        self._conversation_id = conversation_id
+        self._proactive = proactive
+        self._interval = interval
+        self._refresh_every = refresh_every
+        self._clock = clock
+        self._targets: list[str] = []
+        self._targets_at = float("-inf")
+        self._latest = ""
+        self._sent = ""
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self.posts = 0
+
+    async def _connection_ids(self) -> list[str]:
+        if self._clock() - self._targets_at >= self._refresh_every:
+            try:
+                records = await asyncio.to_thread(self._connections.for_user, self._user_id)
+                fresh = [r.connection_id for r in records]
+                new = [c for c in fresh if c not in self._targets]
+                self._targets = fresh
+                self._targets_at = self._clock()
+                if new and self._sent:
+                    # A browser that (re)connected mid-reply: show it the reply from the top.
+                    await self._post(new, self._start_frame())
+                    await self._post(new, StreamChunkFrame(id=self._message_id, text=self._sent))
+            except StorageUnavailable as exc:
+                log.warning("could not list connections: %s", exc)
+        return self._targets
+
+    def _start_frame(self) -> StreamStartFrame:
+        return StreamStartFrame(
+            id=self._message_id, conversationId=self._conversation_id, proactive=self._proactive
+        )
+
+    async def _post(self, targets: Sequence[str], frame: ServerFrame) -> None:
+        for connection_id in list(targets):
+            self.posts += 1
+            try:
+                delivered = await asyncio.to_thread(self._broadcaster.send_to, connection_id, frame)
+            except StorageUnavailable as exc:
+                log.warning("post to a connection failed: %s", exc)
+                continue
+            if not delivered:
+                with contextlib.suppress(ValueError):
+                    self._targets.remove(connection_id)
+
+    async def start(self) -> None:
+        await self._post(await self._connection_ids(), self._start_frame())
+        self._flusher = asyncio.create_task(self._flush_loop(), name="web-reply-flusher")
+
+    async def update(self, text_so_far: str) -> None:
+        self._latest = text_so_far
+        self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            started = self._clock()
+            latest = self._latest
+            if latest.startswith(self._sent) and len(latest) > len(self._sent):
+                chunk = latest[len(self._sent) :]
+                self._sent = latest
+                await self._post(
+                    await self._connection_ids(), StreamChunkFrame(id=self._message_id, text=chunk)
+                )
+            # A rewrite of earlier text is not sent as chunks: stream_end carries the truth.
+            remaining = self._interval - (self._clock() - started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+
+    async def finish(self, text: str, *, aborted: bool = False) -> None:
+        await self._stop_flusher()
+        await self._post(
+            await self._connection_ids(),
+            StreamEndFrame(id=self._message_id, text=text, aborted=aborted),
+        )
+
+    async def _stop_flusher(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+
+    async def aclose(self) -> None:
+        await self._stop_flusher()
+
+
+class TelegramReply:
+    """Adapts the Telegram package's ReplyStreamer (typing, paced edits, 4096 splits)."""
+
+    def __init__(self, api: tg.AsyncTelegramApi, chat_id: int, reply_to: int | None) -> None:
+        self._streamer = ReplyStreamer(api, chat_id, reply_to_message_id=reply_to)
+
+    async def start(self) -> None:
+        await self._streamer.start()
+
+    async def update(self, text_so_far: str) -> None:
+        await self._streamer.update(text_so_far)
+
+    async def finish(self, text: str, *, aborted: bool = False) -> None:
+        try:
+            await self._streamer.finish(text + ("\n\n(stopped)" if aborted else ""))
+        except TelegramError as exc:
+            log.warning("telegram reply could not be completed: %s", exc)
+
+    async def aclose(self) -> None:
+        await self._streamer.aclose()
+
+
+class FanOut:
+    """Several sinks as one; a failing sink is logged and does not stop the others."""
+
+    def __init__(self, sinks: Sequence[ReplySink]) -> None:
+        self._sinks = list(sinks)
+
+    async def _each(self, name: str, *args: object, **kwargs: object) -> None:
+        for sink in self._sinks:
+            try:
+                await getattr(sink, name)(*args, **kwargs)
+            except (StorageUnavailable, TelegramError) as exc:
+                log.warning("%s on %s failed: %s", name, type(sink).__name__, exc)
+
+    async def start(self) -> None:
+        await self._each("start")
+
+    async def update(self, text_so_far: str) -> None:
+        await self._each("update", text_so_far)
+
+    async def finish(self, text: str, *, aborted: bool = False) -> None:
+        await self._each("finish", text, aborted=aborted)
+
+    async def aclose(self) -> None:
+        await self._each("aclose")

@@ -1,0 +1,101 @@
+"""The agent's voice towards the control plane: task-state writes made as its own launch, and
+status frames pushed to the person's open browsers.
+
+Every write is conditioned on the launch id (SOC_TASK_ID). When that condition fails, another
+launch owns the row: this task is an orphan and must stop (`Superseded`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from serverless_openclaw.aws.broadcast import Broadcaster
+from serverless_openclaw.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.contracts.frames import AgentState, StatusFrame
+from serverless_openclaw.core.errors import (
+    ConditionFailed,
+    OpenClawError,
+    StorageUnavailable,
+    TransitionRejected,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Superseded(OpenClawError):
+    """The task-state row belongs to another launch now."""
+
+
+class AgentReporter:
+    def __init__(
+        self,
+        store: TaskStateStore,
+        broadcaster: Broadcaster | None,
+        *,
+        user_id: str,
+        launch_id: str,
+    ) -> None:
+        self._store = store
+        self._broadcaster = broadcaster
+        self.user_id = user_id
+        self.launch_id = launch_id
+
+    async def _own(self, what: str, func: object, *args: object) -> None:
+        try:
+            await asyncio.to_thread(func, self.user_id, self.launch_id, *args)  # type: ignore[arg-type]
+        except (ConditionFailed, TransitionRejected) as exc:
+            raise Superseded(f"{what}: launch {self.launch_id} no longer owns the row") from exc
+
+    async def push(self, state: AgentState, phase: str | None = None) -> None:
+        if self._broadcaster is None:
+            return
+        try:
+            await asyncio.to_thread(
+                self._broadcaster.send, self.user_id, StatusFrame(agent=state, phase=phase)
+            )
+        except StorageUnavailable as exc:
+            log.warning("status push failed: %s", exc)
+
+    async def phase(self, phase: str) -> None:
+        log.info("phase: %s", phase)
+        await self._own("set phase", self._store.set_phase, phase)
+        await self.push("starting", phase)
+
+    async def running(self) -> None:
+        await self._own("mark running", self._store.mark_running)
+        await self.push("running")
+
+    async def heartbeat(self) -> None:
+        await self._own("heartbeat", self._store.heartbeat)
+
+    async def backup(self, at: datetime, size: int) -> None:
+        await self._own("record backup", self._store.record_backup, at, size)
+
+    async def next_wake(self, at: datetime | None, job: str | None) -> None:
+        await self._own("set next wake", self._store.set_next_wake, at, job)
+
+    async def stopping(self, reason: str) -> None:
+        try:
+            await self._own("mark stopping", self._store.mark_stopping, reason)
+        except Superseded:
+            log.warning("mark stopping: superseded")
+        await self.push("stopping")
+
+    async def failed(self, error: str) -> None:
+        try:
+            await self._own("record failure", self._store.record_failure, error)
+        except Superseded:
+            log.warning("record failure: superseded")
+
+    async def idle(self, error: str | None = None) -> None:
+        try:
+            await self._own("mark idle", self._store.mark_idle, error)
+        except Superseded:
+            log.warning("mark idle: superseded")
+        await self.push("idle")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
