@@ -310,7 +310,11 @@ class Cognito:
         pool = idp.create_user_pool(PoolName=f"other-{uuid.uuid4().hex[:6]}")["UserPool"]["Id"]
         client = self.new_client(pool)
         return Cognito(
-            self.clients, pool, client, f"{self.endpoint}/{pool}/.well-known/jwks.json", self.endpoint
+            self.clients,
+            pool,
+            client,
+            f"{self.endpoint}/{pool}/.well-known/jwks.json",
+            self.endpoint,
         )
 
 

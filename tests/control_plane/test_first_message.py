@@ -93,17 +93,24 @@ def test_a_resent_message_is_acknowledged_again_and_queued_once(
 ) -> None:
     bob = cognito.user()
     connection = "Abc123ConnB="
-    assert ws_connect.handler(connect_event(connection, bob.id_token), FakeLambdaContext())[
-        "statusCode"
-    ] == 200
+    assert (
+        ws_connect.handler(connect_event(connection, bob.id_token), FakeLambdaContext())[
+            "statusCode"
+        ]
+        == 200
+    )
     frame = {"action": "send", "id": "resend-0001", "conversationId": "trip", "text": "hello"}
     first = ws_message.handler(message_event(connection, frame), FakeLambdaContext())
     again = ws_message.handler(message_event(connection, frame), FakeLambdaContext())
-    assert body_of(first) == body_of(again) == {
-        "type": "ack",
-        "id": "resend-0001",
-        "conversationId": "trip",
-    }
+    assert (
+        body_of(first)
+        == body_of(again)
+        == {
+            "type": "ack",
+            "id": "resend-0001",
+            "conversationId": "trip",
+        }
+    )
     assert _drain(services, bob.sub) == ["resend-0001"]
     messages = services.conversations.list_messages(bob.sub, "trip").items
     assert [(m.id, m.role, m.text) for m in messages] == [("resend-0001", "user", "hello")]

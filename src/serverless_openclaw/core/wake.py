@@ -68,6 +68,8 @@ class WatchdogAction(Enum):
 class WatchdogDecision:
     action: WatchdogAction
     reason: str = ""
+    error: str | None = None
+    """What to show the user as `lastError` (None: keep what is there)."""
 
 
 _NONE = WatchdogDecision(WatchdogAction.NONE)
@@ -108,14 +110,18 @@ def decide_watchdog(
     if not alive and (state.task_arn is not None or state.state != "starting"):
         if task is None and in_state < limits.missing_grace_s:
             return _NONE
-        return WatchdogDecision(WatchdogAction.RESET, "task is gone")
+        if state.state == "stopping":
+            return WatchdogDecision(WatchdogAction.RESET, "stopped")
+        return WatchdogDecision(WatchdogAction.RESET, "task is gone", "task is gone")
 
     if state.state == "starting":
         if in_state < limits.starting_timeout_s:
             return _NONE
         if state.task_arn is None:
-            return WatchdogDecision(WatchdogAction.RESET, "start timed out before launch")
-        return WatchdogDecision(WatchdogAction.STOP, "start timed out")
+            return WatchdogDecision(
+                WatchdogAction.RESET, "start timed out", "start timed out before launch"
+            )
+        return WatchdogDecision(WatchdogAction.STOP, "start timed out", "start timed out")
 
     if state.state == "stopping":
         if in_state >= limits.stopping_timeout_s:
@@ -124,7 +130,9 @@ def decide_watchdog(
 
     # running
     if task_hours_exceeded(state, now, limits.task_hours_per_day):
-        return WatchdogDecision(WatchdogAction.STOP, "daily task hours used")
+        return WatchdogDecision(
+            WatchdogAction.STOP, "daily task hours used", "daily task hours used"
+        )
     idle_for = _age(state.last_activity_at, now)
     up_for = _age(state.started_at, now)
     if idle_for >= limits.idle_timeout_s and up_for >= limits.min_uptime_s:

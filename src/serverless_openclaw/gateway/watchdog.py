@@ -84,7 +84,7 @@ def _carry_out(
         case WatchdogAction.WAKE:
             ops.wake(services, user, decision.reason)
         case WatchdogAction.RESET:
-            services.task_state.transition(user, Stopped(state.launch_id, now, decision.reason))
+            services.task_state.transition(user, Stopped(state.launch_id, now, decision.error))
         case WatchdogAction.STOP_AGAIN:
             if state.task_arn:
                 services.compute.stop_task(state.task_arn, decision.reason)
@@ -94,7 +94,7 @@ def _carry_out(
             again = decide_watchdog(fresh, _observe(fresh, tasks), now, _limits(services, fresh))
             if again.action is not WatchdogAction.STOP:
                 return
-            error = None if again.reason == "idle" else again.reason
+            error = again.error
             stopped = services.task_state.write(
                 fresh,
                 apply(
