@@ -29,7 +29,6 @@ from serverless_openclaw.core.errors import TelegramError
 from serverless_openclaw.telegram.updates import BotCommand, Message, Update, User, WebhookInfo
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 DEFAULT_API_BASE: Final = "https://api.telegram.org"
 DEFAULT_TIMEOUT: Final = 10.0
@@ -107,6 +106,7 @@ _AS_EDITED: Final = _reader(TypeAdapter(Message | bool))
 _AS_BOOL: Final = _reader(TypeAdapter(bool))
 _AS_USER: Final = _reader(TypeAdapter(User))
 _AS_UPDATES: Final = _reader(TypeAdapter(list[Update]))
+_AS_RAW_UPDATES: Final = _reader(TypeAdapter(list[dict[str, Any]]))
 _AS_WEBHOOK_INFO: Final = _reader(TypeAdapter(WebhookInfo))
 
 
@@ -208,6 +208,17 @@ def set_my_commands(commands: Sequence[BotCommand]) -> ApiCall[bool]:
     )
 
 
+def _get_updates_params(
+    offset: int | None, limit: int, timeout: int, allowed_updates: Sequence[str] | None
+) -> dict[str, Any]:
+    return _params(
+        offset=offset,
+        limit=limit,
+        timeout=timeout,
+        allowed_updates=list(allowed_updates) if allowed_updates is not None else None,
+    )
+
+
 def get_updates(
     *,
     offset: int | None = None,
@@ -218,13 +229,25 @@ def get_updates(
     """A long poll: the HTTP timeout is the poll's own plus the usual margin."""
     return ApiCall(
         "getUpdates",
-        _params(
-            offset=offset,
-            limit=limit,
-            timeout=timeout,
-            allowed_updates=list(allowed_updates) if allowed_updates is not None else None,
-        ),
+        _get_updates_params(offset, limit, timeout, allowed_updates),
         _AS_UPDATES,
+        timeout=timeout + DEFAULT_TIMEOUT,
+    )
+
+
+def get_updates_raw(
+    *,
+    offset: int | None = None,
+    limit: int = 100,
+    timeout: int = 0,
+    allowed_updates: Sequence[str] | None = None,
+) -> ApiCall[list[dict[str, Any]]]:
+    """`get_updates` as Telegram sent them, unknown fields included (to pass them on as a
+    webhook would)."""
+    return ApiCall(
+        "getUpdates",
+        _get_updates_params(offset, limit, timeout, allowed_updates),
+        _AS_RAW_UPDATES,
         timeout=timeout + DEFAULT_TIMEOUT,
     )
 

@@ -1,0 +1,356 @@
+"""POST /telegram/webhook: Telegram's updates in, work handed to the user's inbox (D3, D9).
+
+1. The `X-Telegram-Bot-Api-Secret-Token` header is compared in constant time with the
+   webhook secret. Wrong, missing, or Telegram not configured: 401 and nothing else (no
+   store read or write, no queue, no Bot API call).
+2. Each update is processed once: powertools idempotency on the idempotency table, keyed by
+   `update_id` (Telegram redelivers until it sees a 2xx). A failure deletes the record and
+   answers 500, so Telegram's retry does the work; a copy arriving while the first is still
+   being processed answers 503 and is retried too.
+3. Processing is quick: a message from a paired chat becomes a `ChatJob` (`tg-<update_id>`,
+   reply to this chat) through `services.submit_chat_job`, which queues it and wakes the
+   agent; when the agent is not awake the chat hears so at once. Commands are answered here.
+   An unpaired chat only ever gets pairing instructions: it has no user, so it cannot reach
+   a queue or a task.
+
+The bot's own notices are best effort: a Bot API failure is logged, never a reason to have
+Telegram redeliver (the job is already queued; the bridge answers in any case).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from pydantic import SecretStr, ValidationError
+
+from serverless_openclaw.aws.secrets import SecretReader
+from serverless_openclaw.aws.tables import IDEMPOTENCY
+from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID, MAX_TEXT_BYTES
+from serverless_openclaw.core.errors import (
+    NotFound,
+    QuotaExceeded,
+    StorageUnavailable,
+    TelegramError,
+)
+from serverless_openclaw.gateway import services as ops
+from serverless_openclaw.gateway.observability import entry, logger
+from serverless_openclaw.gateway.services import Services
+from serverless_openclaw.settings import TelegramSettings
+from serverless_openclaw.telegram import bot_api as tg
+from serverless_openclaw.telegram import pairing, replies
+from serverless_openclaw.telegram.updates import (
+    Command,
+    EditedMessage,
+    GroupMessage,
+    Ignored,
+    Intent,
+    PrivateText,
+    UnsupportedMedia,
+    Update,
+    classify,
+)
+
+SECRET_HEADER: Final = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+DEDUPE_WINDOW: Final = timedelta(hours=24)
+"""Telegram gives up redelivering an update well within a day."""
+MAX_BODY_BYTES: Final = 1024 * 1024
+
+_EMPTY: Final = ""
+
+
+def _response(status: int) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "text/plain"}, "body": _EMPTY}
+
+
+# --- secrets -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TelegramSecrets:
+    bot_token: SecretStr
+    webhook_secret: SecretStr
+
+
+def _one(direct: SecretStr | None, parameter: str | None, reader: SecretReader) -> SecretStr | None:
+    if direct is not None and direct.get_secret_value():
+        return direct
+    if not parameter:
+        return None
+    try:
+        value = reader.get(parameter)
+    except NotFound:
+        logger.error("telegram: SSM parameter missing", extra={"parameter": parameter})
+        return None
+    return value if value.get_secret_value() else None
+
+
+def resolve_secrets(settings: TelegramSettings, reader: SecretReader) -> TelegramSecrets | None:
+    """Bot token and webhook secret: direct values (dev stack) or SSM parameters; None when
+    Telegram is not configured."""
+    token = _one(settings.telegram_bot_token, settings.telegram_bot_token_param, reader)
+    secret = _one(settings.telegram_webhook_secret, settings.telegram_webhook_secret_param, reader)
+    if token is None or secret is None:
+        return None
+    return TelegramSecrets(token, secret)
+
+
+def secret_matches(presented: str | None, expected: SecretStr) -> bool:
+    """Constant time, also in the length (both sides are hashed to the same size first)."""
+    if presented is None:
+        return False
+    return hmac.compare_digest(
+        _digest(presented.encode()), _digest(expected.get_secret_value().encode())
+    )
+
+
+def _digest(value: bytes) -> bytes:
+    return hmac.new(b"telegram-webhook-secret", value, "sha256").digest()
+
+
+# --- per-container caches ------------------------------------------------------------------
+_lock = threading.Lock()
+_bots: dict[tuple[str, str], tg.BotApi] = {}
+_persistence: dict[str, DynamoDBPersistenceLayer] = {}
+_lambda_context: ContextVar[Any] = ContextVar("telegram_webhook_lambda_context", default=None)
+
+
+def bot_for(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
+    """One client (and connection pool) per container and token."""
+    key = (settings.telegram_api_base, token.get_secret_value())
+    with _lock:
+        bot = _bots.get(key)
+        if bot is None:
+            bot = _bots[key] = tg.BotApi(token, base_url=settings.telegram_api_base)
+        return bot
+
+
+def _persistence_for(services: Services) -> DynamoDBPersistenceLayer:
+    table = IDEMPOTENCY.physical_name(services.prefix)
+    with _lock:
+        layer = _persistence.get(table)
+        if layer is None:
+            layer = _persistence[table] = DynamoDBPersistenceLayer(
+                table_name=table, boto3_client=services.clients.dynamodb()
+            )
+        return layer
+
+
+# --- the handler ---------------------------------------------------------------------------
+def handle(raw: Any, services: Services) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return _response(400)
+    event = APIGatewayProxyEventV2(raw)
+    secrets = resolve_secrets(services.settings.telegram, services.secrets)
+    if secrets is None or not secret_matches(
+        event.headers.get(SECRET_HEADER), secrets.webhook_secret
+    ):
+        logger.warning("telegram: webhook call without the right secret")
+        return _response(401)
+    body = event.decoded_body or ""
+    if len(body) > MAX_BODY_BYTES:
+        return _response(413)
+    try:
+        update = Update.model_validate_json(body)
+    except ValidationError:
+        # From Telegram (the secret matched) but unreadable: redelivery would not help.
+        logger.warning("telegram: unreadable update ignored")
+        return _response(200)
+    logger.append_keys(update_id=update.update_id)
+    webhook = _Webhook(services, bot_for(services.settings.telegram, secrets.bot_token))
+    config = IdempotencyConfig(
+        event_key_jmespath="update_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=int(DEDUPE_WINDOW.total_seconds()),
+        lambda_context=_lambda_context.get(),
+    )
+    process = idempotent_function(
+        data_keyword_argument="update",
+        persistence_store=_persistence_for(services),
+        config=config,
+        key_prefix="telegram-update",
+    )(webhook.process)
+    try:
+        process(update={"update_id": update.update_id, "raw": body})
+    except IdempotencyAlreadyInProgressError:
+        return _response(503)  # Telegram retries; by then the first copy has finished
+    except IdempotencyPersistenceLayerError as exc:
+        logger.error("telegram: idempotency store unavailable", extra={"error": str(exc)})
+        return _response(503)
+    except StorageUnavailable as exc:
+        logger.error("telegram: storage unavailable", extra={"error": str(exc)})
+        return _response(500)
+    return _response(200)
+
+
+@dataclass(frozen=True)
+class _Webhook:
+    services: Services
+    bot: tg.BotApi
+
+    def process(self, update: dict[str, Any]) -> dict[str, str]:
+        """Once per update_id. The returned summary is what a duplicate gets back."""
+        parsed = Update.model_validate_json(update["raw"])
+        intent = classify(parsed)
+        outcome = self._dispatch(intent)
+        logger.info("telegram update", extra={"intent": type(intent).__name__, "outcome": outcome})
+        return {"outcome": outcome}
+
+    def _dispatch(self, intent: Intent) -> str:
+        match intent:
+            case Ignored():
+                return "ignored"
+            case GroupMessage(chat_id=chat_id, is_command=is_command):
+                if is_command:
+                    self._say(chat_id, replies.GROUPS_UNSUPPORTED)
+                return "group"
+            case EditedMessage(chat_id=chat_id):
+                self._say(chat_id, replies.EDITS_UNSUPPORTED)
+                return "edit"
+            case UnsupportedMedia(chat_id=chat_id, kind=kind):
+                self._say(chat_id, replies.unsupported_media(kind))
+                return "media"
+            case Command():
+                return self._command(intent)
+            case PrivateText():
+                return self._text(intent)
+
+    # --- commands --------------------------------------------------------------------------
+    def _command(self, command: Command) -> str:
+        chat_id = command.chat_id
+        if command.name == "pair" or (command.name == "start" and command.args):
+            # `/start CODE` is what a t.me/<bot>?start=CODE link sends.
+            return self._pair(command)
+        user_id = self.services.telegram.user_for_chat(chat_id)
+        if user_id is None:
+            self._say(chat_id, replies.UNPAIRED)
+            return "unpaired"
+        logger.append_keys(user_id=user_id)
+        match command.name:
+            case "start" | "help":
+                self._say(chat_id, replies.WELCOME)
+            case "status":
+                status = ops.agent_status(self.services, user_id)
+                self._say(chat_id, replies.status(status, self.services.clock()))
+            case "new":
+                ops.send_control(self.services, user_id, "new_conversation", MAIN_CONVERSATION_ID)
+                self._say(chat_id, replies.NEW_CONVERSATION)
+            case "stop":
+                state = ops.stop(self.services, user_id, "stopped from Telegram")
+                self._say(
+                    chat_id, replies.STOPPING if state.state == "stopping" else replies.NOT_RUNNING
+                )
+        return command.name
+
+    def _pair(self, command: Command) -> str:
+        chat_id = command.chat_id
+        if not command.args:
+            self._say(chat_id, replies.PAIR_USAGE)
+            return "pair_usage"
+        code = pairing.normalize(command.args)
+        if code is None:
+            self._say(chat_id, replies.PAIR_MALFORMED)
+            return "pair_malformed"
+        try:
+            user_id = self.services.telegram.redeem_pairing_code(
+                chat_id,
+                code,
+                attempts_per_hour=self.services.settings.quotas.pairing_attempts_per_hour,
+                now=self.services.clock(),
+            )
+        except QuotaExceeded:
+            self._say(chat_id, replies.PAIR_RATE_LIMITED)
+            return "pair_rate_limited"
+        except NotFound:
+            self._say(chat_id, replies.PAIR_REFUSED)
+            return "pair_refused"
+        username = command.user.username if command.user is not None else None
+        self.services.telegram.link(chat_id, user_id, username)
+        logger.append_keys(user_id=user_id)
+        self._say(chat_id, replies.PAIRED)
+        return "paired"
+
+    # --- messages for the agent ------------------------------------------------------------
+    def _text(self, message: PrivateText) -> str:
+        chat_id = message.chat_id
+        user_id = self.services.telegram.user_for_chat(chat_id)
+        if user_id is None:
+            self._say(chat_id, replies.UNPAIRED)
+            return "unpaired"
+        logger.append_keys(user_id=user_id)
+        text = message.text
+        if len(text.encode()) > MAX_TEXT_BYTES:  # Telegram's 4096 characters always fit
+            text = text.encode()[:MAX_TEXT_BYTES].decode(errors="ignore")
+        job = ChatJob(
+            jobId=f"tg-{message.update_id}",
+            userId=user_id,
+            source="telegram",
+            conversationId=MAIN_CONVERSATION_ID,
+            text=text,
+            replyTo=TelegramReplyTo(chatId=chat_id, messageId=message.message_id),
+            receivedAt=self.services.clock(),
+        )
+        before = self.services.task_state.get(user_id).state
+        try:
+            submitted = ops.submit_chat_job(self.services, job)
+        except QuotaExceeded as exc:
+            self._say(chat_id, replies.quota_exceeded(str(exc)))
+            return "quota_exceeded"
+        if submitted.duplicate:
+            return "duplicate"
+        after = submitted.state.state if submitted.state is not None else None
+        if submitted.wake_error is not None:
+            self._say(chat_id, replies.WAKE_FAILED)
+        elif before == "idle" and after == "starting":
+            self._say(chat_id, replies.WAKING)  # once per wake, not for every message
+        elif before == "stopping":
+            self._say(chat_id, replies.RESTARTING)
+        elif after == "running":
+            self._typing(chat_id)
+        return "queued"
+
+    # --- Bot API, best effort --------------------------------------------------------------
+    def _say(self, chat_id: int, text: str) -> None:
+        try:
+            self.bot.call(tg.send_message(chat_id, text))
+        except TelegramError as exc:
+            logger.warning("telegram: notice not delivered", extra={"error": str(exc)})
+
+    def _typing(self, chat_id: int) -> None:
+        try:
+            self.bot.call(tg.send_chat_action(chat_id, "typing"))
+        except TelegramError as exc:
+            logger.info("telegram: typing not shown", extra={"error": str(exc)})
+
+
+_entry = entry(
+    "telegram_webhook",
+    correlation_paths.API_GATEWAY_HTTP,
+    handle,
+    on_crash=_response(500),
+)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda entry point. The context goes to the idempotency layer, whose in-progress
+    marker must expire with this invocation (so a retry after a timeout is not blocked)."""
+    usable = context if hasattr(context, "get_remaining_time_in_millis") else None
+    token = _lambda_context.set(usable)
+    try:
+        return _entry(event, context)
+    finally:
+        _lambda_context.reset(token)
