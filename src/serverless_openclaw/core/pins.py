@@ -18,3 +18,6 @@ NODE_MIN: Final = (24, 16)
 
 GATEWAY_PROTOCOL_MIN: Final = 3
 GATEWAY_PROTOCOL_MAX: Final = 4
+
+CDK_CLI_VERSION: Final = "2.1148.1"
+"""The AWS CDK CLI (npm `aws-cdk`) that `deploy`/`destroy` install; synth does not need it."""
