@@ -19,6 +19,14 @@ describe("config", () => {
     expect(parseConfig(local).cognitoEndpoint).toBe("http://127.0.0.1:5123");
   });
 
+  it("defaults to SRP and accepts USER_PASSWORD_AUTH only as an explicit local choice", () => {
+    expect(parseConfig(good).authFlow).toBeUndefined();
+    expect(parseConfig({ ...good, authFlow: "USER_PASSWORD_AUTH" }).authFlow).toBe(
+      "USER_PASSWORD_AUTH",
+    );
+    expect(() => parseConfig({ ...good, authFlow: "CUSTOM_AUTH" })).toThrow(/authFlow/);
+  });
+
   it("names what is missing or malformed", () => {
     expect(() => parseConfig({ ...good, userPoolId: "" })).toThrow(/userPoolId/);
     expect(() => parseConfig({ ...good, wsUrl: "https://x" })).toThrow(/wsUrl/);

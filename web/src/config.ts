@@ -10,7 +10,15 @@ export interface AppConfig {
   httpUrl: string;
   /** Only locally: the embedded moto server standing in for Cognito. */
   cognitoEndpoint?: string;
+  /**
+   * Only locally, optional: moto answers SRP with the user's `sub` as USER_ID_FOR_SRP and then
+   * cannot find a user of a pool with plain usernames, and it never checks SRP proofs at all.
+   * A dev stack may ask for USER_PASSWORD_AUTH instead (the deployed client allows SRP only).
+   */
+  authFlow?: AuthFlow;
 }
+
+export type AuthFlow = "USER_SRP_AUTH" | "USER_PASSWORD_AUTH";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -36,6 +44,10 @@ export function parseConfig(value: unknown): AppConfig {
   if (endpoint !== undefined && endpoint !== null && typeof endpoint !== "string") {
     throw new ConfigError("cognitoEndpoint must be a string");
   }
+  const flow = record.authFlow;
+  if (flow !== undefined && flow !== null && flow !== "USER_SRP_AUTH" && flow !== "USER_PASSWORD_AUTH") {
+    throw new ConfigError("authFlow must be USER_SRP_AUTH or USER_PASSWORD_AUTH");
+  }
   return {
     region: String(record.region),
     userPoolId: String(record.userPoolId),
@@ -43,6 +55,7 @@ export function parseConfig(value: unknown): AppConfig {
     wsUrl: ws,
     httpUrl: http.replace(/\/+$/, ""),
     ...(typeof endpoint === "string" && endpoint ? { cognitoEndpoint: endpoint } : {}),
+    ...(flow ? { authFlow: flow } : {}),
   };
 }
 

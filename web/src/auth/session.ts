@@ -14,7 +14,7 @@ import {
   type CognitoUserSession,
 } from "amazon-cognito-identity-js";
 import { SignedOutError } from "../chat/socket";
-import type { AppConfig } from "../config";
+import type { AppConfig, AuthFlow } from "../config";
 
 export interface SignedInUser {
   username: string;
@@ -80,6 +80,7 @@ function rememberedLogin(): string | null {
 
 export class AuthClient {
   private readonly pool: CognitoUserPool;
+  private readonly flow: AuthFlow;
   private user: CognitoUser | null = null;
   private session: CognitoUserSession | null = null;
   private challengeUser: CognitoUser | null = null;
@@ -87,7 +88,10 @@ export class AuthClient {
   private refreshing: Promise<CognitoUserSession> | null = null;
   private readonly listeners = new Set<(user: SignedInUser | null) => void>();
 
-  constructor(config: Pick<AppConfig, "userPoolId" | "userPoolClientId" | "cognitoEndpoint">) {
+  constructor(
+    config: Pick<AppConfig, "userPoolId" | "userPoolClientId" | "cognitoEndpoint" | "authFlow">,
+  ) {
+    this.flow = config.authFlow ?? "USER_SRP_AUTH";
     this.pool = new CognitoUserPool({
       UserPoolId: config.userPoolId,
       ClientId: config.userPoolClientId,
@@ -138,7 +142,7 @@ export class AuthClient {
   signIn(username: string, password: string): Promise<SignInResult> {
     rememberLogin(username.trim());
     const user = new CognitoUser({ Username: username.trim(), Pool: this.pool });
-    user.setAuthenticationFlowType("USER_SRP_AUTH");
+    user.setAuthenticationFlowType(this.flow);
     const details = new AuthenticationDetails({ Username: username.trim(), Password: password });
     return new Promise<SignInResult>((resolve, reject) => {
       user.authenticateUser(details, {
