@@ -26,6 +26,10 @@ def _register() -> None:
     from serverless_openclaw.cli import cost_cmd
 
     cost_cmd.register(app)
+    from serverless_openclaw.cli import deploy_cmd, users_cmd
+
+    deploy_cmd.register(app)
+    users_cmd.register(app)
 
 
 def main() -> None:
