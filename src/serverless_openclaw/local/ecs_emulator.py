@@ -278,12 +278,15 @@ class EcsEmulator:
             **spec.environment,
             **_override_env(overrides, spec.container_name),
         }
+        # Like a container, every task starts in an empty folder of its own.
+        workdir = spec.cwd or self.log_dir / task_id
+        workdir.mkdir(parents=True, exist_ok=True)
         with open(task.log_path, "ab") as log:
             try:
                 task.process = subprocess.Popen(
                     list(spec.command),
                     env=env,
-                    cwd=spec.cwd,
+                    cwd=workdir,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -310,7 +313,7 @@ class EcsEmulator:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(task.process.pid, signal.SIGKILL)  # whatever the container left behind
         with self._lock:
-            task.exit_code = code
+            task.exit_code = 128 - code if code < 0 else code  # as Docker reports signals
             task.last_status = "STOPPED"
             task.desired_status = "STOPPED"
             task.stopped_at = time.time()
