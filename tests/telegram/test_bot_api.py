@@ -135,3 +135,15 @@ def test_fake_accepts_form_bodies_as_telegram_does(fake_bot: FakeBot) -> None:
     assert answer["ok"] is True
     assert answer["result"]["chat"]["id"] == 9
     assert fake_bot.fake.texts(9) == ["from a form"]
+
+
+def test_fake_can_be_driven_over_http(fake_bot: FakeBot, bot_api: BotApi) -> None:
+    """A dev stack in another process injects a person's message and reads the bot's."""
+    created = httpx.post(f"{fake_bot.url}/_fake/updates", json={"chatId": 31, "text": "hi bot"})
+    assert created.status_code == 201
+    [update] = bot_api.call(tg.get_updates(timeout=0))
+    assert update.update_id == created.json()["update_id"]
+    assert update.message is not None and update.message.text == "hi bot"
+    bot_api.call(tg.send_message(31, "hello person"))
+    shown = httpx.get(f"{fake_bot.url}/_fake/messages", params={"chatId": "31"}).json()
+    assert [m["text"] for m in shown] == ["hello person"]

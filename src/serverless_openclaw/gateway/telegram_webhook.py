@@ -71,6 +71,8 @@ SECRET_HEADER: Final = "x-telegram-bot-api-secret-token"  # noqa: S105 - a heade
 DEDUPE_WINDOW: Final = timedelta(hours=24)
 """Telegram gives up redelivering an update well within a day."""
 MAX_BODY_BYTES: Final = 1024 * 1024
+NOTICE_TIMEOUT_S: Final = 5.0
+"""The bot's own notices must not hold the webhook answer (and Telegram's next update) up."""
 
 _EMPTY: Final = ""
 
@@ -135,7 +137,9 @@ def bot_for(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
     with _lock:
         bot = _bots.get(key)
         if bot is None:
-            bot = _bots[key] = tg.BotApi(token, base_url=settings.telegram_api_base)
+            bot = _bots[key] = tg.BotApi(
+                token, base_url=settings.telegram_api_base, timeout=NOTICE_TIMEOUT_S
+            )
         return bot
 
 
