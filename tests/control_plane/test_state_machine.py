@@ -8,6 +8,7 @@ plane's own operations and watchdog, the test playing the agent — fewer exampl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -22,8 +23,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from serverless_openclaw.core.errors import TransitionRejected
 from serverless_openclaw.core.task_state import (
-    LaunchFailed,
     Launched,
+    LaunchFailed,
     MarkRunning,
     RequestStop,
     Stopped,
@@ -173,10 +174,8 @@ class RealLifecycle(RuleBasedStateMachine):
     def agent_marks_running(self) -> None:
         row = self.services.task_state.get(self.user)
         if row.launch_id and row.task_arn in self._alive():
-            try:
+            with contextlib.suppress(TransitionRejected):
                 self.services.task_state.mark_running(self.user, row.launch_id)
-            except TransitionRejected:
-                pass
 
     @rule()
     def stop(self) -> None:
@@ -189,10 +188,8 @@ class RealLifecycle(RuleBasedStateMachine):
         row = self.services.task_state.get(self.user)
         for arn in self._alive():
             if clean and row.launch_id and arn == row.task_arn:
-                try:  # the agent's last write, then exit
+                with contextlib.suppress(TransitionRejected):  # the agent's last write
                     self.services.task_state.mark_idle(self.user, row.launch_id)
-                except TransitionRejected:
-                    pass
             else:
                 self.crashed_since_sweep = True
             process = self.emulator._tasks[arn].process

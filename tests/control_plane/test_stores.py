@@ -25,7 +25,6 @@ from serverless_openclaw.core.errors import (
 )
 from serverless_openclaw.core.task_state import Wake, apply
 
-
 NOW = datetime.now(UTC)
 
 

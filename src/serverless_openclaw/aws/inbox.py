@@ -87,7 +87,12 @@ class Inbox:
         except NotFound:
             if not create:
                 raise
-            url = self._create(user_id)
+            try:
+                url = self._create(user_id)
+            except StorageUnavailable:
+                # A concurrent first message may have created it a moment ago.
+                with _converted("get queue url"):
+                    url = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
         with self._lock:
             self._urls[user_id] = url
         return url
