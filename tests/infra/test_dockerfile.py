@@ -1,0 +1,86 @@
+"""The agent image's Dockerfile, checked statically (no Docker engine here)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from serverless_openclaw.core.pins import OPENCLAW_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "container" / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def last(keyword: str) -> str:
+    values = [rest for kw, rest in instructions() if kw == keyword]
+    assert values, f"no {keyword}"
+    return values[-1]
+
+
+def test_arm64_python312_slim_base_for_every_stage() -> None:
+    froms = [rest for kw, rest in instructions() if kw == "FROM"]
+    assert len(froms) == 2
+    assert all(f.startswith("--platform=linux/arm64") for f in froms)
+    assert "ARG PYTHON_IMAGE=python:3.12-slim" in DOCKERFILE.read_text()
+
+
+def test_installs_the_pinned_openclaw_with_the_project_installer() -> None:
+    runs = " ".join(rest for kw, rest in instructions() if kw == "RUN")
+    assert "-m serverless_openclaw.agent.openclaw.runtime install --prefix /opt/openclaw" in runs
+    # One place pins the version (core/pins.py); the Dockerfile must not pin another.
+    assert "openclaw@" not in DOCKERFILE.read_text()
+    assert OPENCLAW_VERSION not in DOCKERFILE.read_text()
+    assert "COPY --from=build /opt/openclaw /opt/openclaw" in DOCKERFILE.read_text()
+
+
+def test_runs_as_non_root_with_init_as_pid1() -> None:
+    assert last("USER") not in {"root", "0", "0:0"}
+    entrypoint = json.loads(last("ENTRYPOINT"))
+    assert entrypoint[0].endswith("tini") and entrypoint[1] == "--"
+    assert json.loads(last("CMD")) == ["python", "-m", "serverless_openclaw.agent"]
+    assert last("STOPSIGNAL") == "SIGTERM"
+    user_index = max(i for i, (kw, _) in enumerate(instructions()) if kw == "USER")
+    assert all(kw != "RUN" for kw, _ in instructions()[user_index:])
+
+
+def test_healthcheck_probes_health_on_loopback() -> None:
+    health = last("HEALTHCHECK")
+    assert "http://127.0.0.1:8080/health" in health
+    assert "--start-period=" in health
+    assert not any(kw == "EXPOSE" for kw, _ in instructions())
+
+
+def test_no_secret_in_the_image() -> None:
+    text = DOCKERFILE.read_text()
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "AWS_SECRET",
+                 "MODEL_API_KEY", "PASSWORD"):  # fmt: skip
+        assert name not in text.upper()
+    for kw, rest in instructions():
+        if kw in {"ENV", "ARG"}:
+            assert not re.search(r"(KEY|TOKEN|SECRET)\w*=", rest), rest
+
+
+def test_build_context_sends_only_what_the_dockerfile_copies() -> None:
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignore[[line.strip() for line in ignore].index("*")] == "*"
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copies = [
+        rest.split()[0] for kw, rest in instructions() if kw == "COPY" and "--from" not in rest
+    ]
+    for source in copies:
+        assert source.rstrip("/") in allowed or source == ".", source
+    assert {"src", "pyproject.toml"} <= allowed

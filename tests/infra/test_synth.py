@@ -1,0 +1,477 @@
+"""What the synthesized templates promise about the deployed system (offline, no credentials).
+
+Assertions are on properties, never on generated logical ids or whole-template snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from typing import Any
+
+import pytest
+from tests.infra.conftest import CliSynth, Synthesized
+
+from serverless_openclaw.aws.tables import ALL_TABLES
+from serverless_openclaw.infra.config import STACK_KINDS
+
+pytestmark = pytest.mark.infra
+
+
+def statements(synth: Synthesized) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+        for resource in synth.resources(policy_type).values():
+            props = resource["Properties"]
+            documents = [props["PolicyDocument"]] if "PolicyDocument" in props else []
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+            for document in documents:
+                found += document["Statement"]
+    return found
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement.get("Action", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resources(statement: dict[str, Any]) -> list[Any]:
+    value = statement.get("Resource", [])
+    return value if isinstance(value, list) else [value]
+
+
+def granting(synth: Synthesized, action: str) -> list[dict[str, Any]]:
+    return [s for s in statements(synth) if action in actions(s) and s["Effect"] == "Allow"]
+
+
+def test_cli_synth_writes_every_stack_template_offline(cli_synth: CliSynth) -> None:
+    names = {path.name.split(".")[0] for path in cli_synth.templates}
+    assert names == {kind.capitalize() for kind in STACK_KINDS}
+    for kind in STACK_KINDS:
+        assert f"serverless-openclaw-{kind}" in cli_synth.stdout
+
+
+def test_no_nat_gateway_anywhere(synthesized: Synthesized) -> None:
+    for template in synthesized.templates.values():
+        template.resource_count_is("AWS::EC2::NatGateway", 0)
+        template.resource_count_is("AWS::EC2::EIP", 0)
+    network = synthesized.templates["network"]
+    network.resource_count_is("AWS::EC2::InternetGateway", 1)
+    subnets = synthesized.resources("AWS::EC2::Subnet")
+    assert len(subnets) == 2
+    # Only public subnets: every route table sends 0.0.0.0/0 to the internet gateway.
+    for route in synthesized.resources("AWS::EC2::Route").values():
+        assert "GatewayId" in route["Properties"]
+
+
+def test_s3_and_dynamodb_gateway_endpoints(synthesized: Synthesized) -> None:
+    endpoints = synthesized.resources("AWS::EC2::VPCEndpoint").values()
+    services = {json.dumps(e["Properties"]["ServiceName"]) for e in endpoints}
+    assert any(".s3" in s for s in services) and any(".dynamodb" in s for s in services)
+    assert all(e["Properties"]["VpcEndpointType"] == "Gateway" for e in endpoints)
+
+
+def test_task_security_group_has_no_inbound_rule(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    for template in synthesized.templates.values():
+        template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    groups = synthesized.resources("AWS::EC2::SecurityGroup")
+    assert groups, "the task security group is missing"
+    for group in groups.values():
+        assert not group["Properties"].get("SecurityGroupIngress")
+    synthesized.templates["network"].has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "SecurityGroupEgress": [
+                Match.object_like({"CidrIp": "0.0.0.0/0", "FromPort": 443, "ToPort": 443})
+            ]
+        },
+    )
+
+
+def test_every_lambda_is_arm64_and_outside_the_vpc(synthesized: Synthesized) -> None:
+    functions = synthesized.resources("AWS::Lambda::Function")
+    assert len(functions) >= 6
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props.get("Architectures") == ["arm64"], name
+        assert "VpcConfig" not in props, name
+
+
+def test_handlers_are_python312_with_the_gateway_entry_points(synthesized: Synthesized) -> None:
+    handlers = {
+        f["Properties"]["Handler"]
+        for f in synthesized.resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Runtime") == "python3.12"
+    }
+    assert handlers == {
+        f"serverless_openclaw.gateway.{name}.handler"
+        for name in (
+            "ws_connect",
+            "ws_message",
+            "ws_disconnect",
+            "http_api",
+            "watchdog",
+            "telegram_webhook",
+        )
+    }
+
+
+def test_handlers_get_the_settings_they_read(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    synthesized.templates["api"].has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "serverless_openclaw.gateway.ws_message.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "SOC_PREFIX": "serverless-openclaw",
+                        "SOC_STATE_BUCKET": Match.any_value(),
+                        "SOC_USER_POOL_ID": Match.any_value(),
+                        "SOC_USER_POOL_CLIENT_ID": Match.any_value(),
+                        "SOC_CONNECTIONS_URL": Match.any_value(),
+                        "SOC_ECS_CLUSTER": Match.any_value(),
+                        "SOC_TASK_DEFINITION": Match.any_value(),
+                        "SOC_SUBNETS": Match.any_value(),
+                        "SOC_SECURITY_GROUPS": Match.any_value(),
+                        "SOC_CONTAINER_NAME": "agent",
+                        "SOC_CAPACITY_PROVIDER": "FARGATE_SPOT",
+                        "SOC_INBOX_DLQ_ARN": Match.any_value(),
+                        "SOC_TELEGRAM_BOT_TOKEN_PARAM": "/serverless-openclaw/telegram/bot-token",
+                    }
+                )
+            },
+        },
+    )
+
+
+def test_agent_task_is_spot_arm64_with_graceful_stop(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    compute = synthesized.templates["compute"]
+    compute.has_resource_properties(
+        "AWS::ECS::ClusterCapacityProviderAssociations",
+        {
+            "DefaultCapacityProviderStrategy": [
+                Match.object_like({"CapacityProvider": "FARGATE_SPOT"})
+            ]
+        },
+    )
+    compute.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Cpu": "1024",
+            "Memory": "2048",
+            "RequiresCompatibilities": ["FARGATE"],
+            "RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+            "ContainerDefinitions": [
+                Match.object_like(
+                    {
+                        "Name": "agent",
+                        "Essential": True,
+                        "StopTimeout": 120,
+                        "PortMappings": Match.absent(),
+                        "HealthCheck": Match.object_like({"Command": Match.array_with(["CMD"])}),
+                        "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_secrets_reach_the_task_from_ssm_never_in_plain_environment(
+    synthesized: Synthesized,
+) -> None:
+    (task,) = synthesized.resources("AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    env_names = {item["Name"] for item in container.get("Environment", [])}
+    secret_names = {item["Name"] for item in container["Secrets"]}
+    assert {"ANTHROPIC_API_KEY", "SOC_TELEGRAM_BOT_TOKEN", "SOC_CONNECTIONS_URL"} <= secret_names
+    assert "TELEGRAM_BOT_TOKEN" not in env_names | secret_names
+    assert not any("KEY" in name or "TOKEN" in name for name in env_names)
+    for secret in container["Secrets"]:
+        assert ":parameter/serverless-openclaw/" in json.dumps(secret["ValueFrom"])
+    health = " ".join(container["HealthCheck"]["Command"])
+    assert "/health" in health and "127.0.0.1:8080" in health
+
+
+def test_tables_match_the_shared_definitions(synthesized: Synthesized) -> None:
+    tables = {
+        t["Properties"]["TableName"]: t["Properties"]
+        for t in synthesized.resources("AWS::DynamoDB::Table").values()
+    }
+    assert set(tables) == {spec.physical_name("serverless-openclaw") for spec in ALL_TABLES}
+    for spec in ALL_TABLES:
+        props = tables[spec.physical_name("serverless-openclaw")]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        if spec.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {
+                "AttributeName": spec.ttl_attribute,
+                "Enabled": True,
+            }
+        indexes = {
+            index["IndexName"]
+            for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+            for index in props.get(key, [])
+        }
+        assert indexes == {index.name for index in spec.indexes}
+
+
+def test_buckets_are_encrypted_private_and_state_is_versioned(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    synthesized.templates["storage"].has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "NoncurrentVersionExpiration": {"NoncurrentDays": 3},
+                                "Status": "Enabled",
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    # TLS only, on both buckets.
+    policies = synthesized.resources("AWS::S3::BucketPolicy").values()
+    denies = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s)
+    ]
+    assert len(denies) == 2
+
+
+def test_inbox_dead_letter_queue_is_encrypted_fifo(synthesized: Synthesized) -> None:
+    synthesized.templates["storage"].has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "QueueName": "serverless-openclaw-inbox-dlq.fifo",
+            "FifoQueue": True,
+            "SqsManagedSseEnabled": True,
+        },
+    )
+    for queue in synthesized.resources("AWS::SQS::Queue").values():
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True
+
+
+def test_cognito_only_admins_create_users(synthesized: Synthesized) -> None:
+    auth = synthesized.templates["auth"]
+    auth.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
+    )
+    auth.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        },
+    )
+
+
+def test_websocket_routes_and_http_routes_with_jwt_authorizer(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    routes = [r["Properties"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()]
+    keys = {r["RouteKey"] for r in routes}
+    assert {"$connect", "$default", "$disconnect"} <= keys
+    api_routes = [r for r in routes if r["RouteKey"].endswith("/api/{proxy+}")]
+    assert {r["RouteKey"].split()[0] for r in api_routes} == {"GET", "POST", "PUT", "DELETE"}
+    assert all(r["AuthorizationType"] == "JWT" for r in api_routes)
+    (webhook,) = [r for r in routes if r["RouteKey"] == "POST /telegram/webhook"]
+    assert webhook.get("AuthorizationType", "NONE") == "NONE"
+    synthesized.templates["api"].has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {
+                "Audience": [Match.any_value()],
+                "Issuer": Match.any_value(),
+            },
+        },
+    )
+    (authorizer,) = synthesized.resources("AWS::ApiGatewayV2::Authorizer").values()
+    assert "https://cognito-idp.us-east-1.amazonaws.com/" in json.dumps(
+        authorizer["Properties"]["JwtConfiguration"]["Issuer"]
+    )
+
+
+def test_watchdog_runs_every_minute(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    synthesized.templates["api"].has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 minute)",
+            "Targets": [Match.object_like({"Arn": Match.any_value()})],
+        },
+    )
+
+
+def test_least_privilege_for_starting_and_stopping_tasks(synthesized: Synthesized) -> None:
+    (run,) = granting(synthesized, "ecs:RunTask")
+    assert len(resources(run)) == 1 and "TaskDefinition" in json.dumps(resources(run))
+    assert "ecs:cluster" in json.dumps(run["Condition"])
+    (pass_role,) = granting(synthesized, "iam:PassRole")
+    assert len(resources(pass_role)) == 2
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    for action in ("ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"):
+        (statement,) = granting(synthesized, action)
+        assert "ecs:cluster" in json.dumps(statement["Condition"]), action
+    for statement in statements(synthesized):
+        assert "*" not in actions(statement), "no statement may allow every action"
+
+
+def test_queue_bucket_and_connections_grants_are_scoped(synthesized: Synthesized) -> None:
+    for statement in granting(synthesized, "sqs:ReceiveMessage") + granting(
+        synthesized, "sqs:SendMessage"
+    ):
+        assert resources(statement) == [
+            {
+                "Fn::Join": [
+                    "",
+                    ["arn:aws:sqs:us-east-1:", {"Ref": "AWS::AccountId"},
+                     ":serverless-openclaw-inbox-*"],
+                ]
+            }
+        ]  # fmt: skip
+    for statement in granting(synthesized, "s3:GetObject"):
+        if "ServiceRole" in json.dumps(statement):  # CDK's own web deployment helper
+            continue
+        text = json.dumps(resources(statement))
+        assert "/agents/*" in text or "cdk-" in text
+    for statement in granting(synthesized, "execute-api:ManageConnections"):
+        assert "/prod/*/@connections/*" in json.dumps(resources(statement))
+    assert len(granting(synthesized, "execute-api:ManageConnections")) == 2  # handlers + task
+
+
+def test_log_groups_have_retention_and_lambdas_use_them(synthesized: Synthesized) -> None:
+    groups = synthesized.resources("AWS::Logs::LogGroup")
+    assert groups
+    for name, group in groups.items():
+        assert group["Properties"].get("RetentionInDays") == 30, name
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        if function["Properties"].get("Runtime") == "python3.12":
+            assert "LogGroup" in function["Properties"]["LoggingConfig"]
+
+
+def test_alarms_for_failed_tasks_and_dead_letters(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Match
+
+    monitoring = synthesized.templates["monitoring"]
+    monitoring.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Namespace": "AWS/SQS",
+            "Threshold": 1,
+        },
+    )
+    monitoring.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "TriggeredRules", "Namespace": "AWS/Events", "Threshold": 1},
+    )
+    monitoring.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]}
+            )
+        },
+    )
+    monitoring.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "owner@example.com"}
+    )
+
+
+def test_web_is_private_bucket_behind_cloudfront_with_security_headers(
+    synthesized: Synthesized,
+) -> None:
+    from aws_cdk.assertions import Match
+
+    web = synthesized.templates["web"]
+    web.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    web.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "DefaultRootObject": "index.html",
+                    "DefaultCacheBehavior": Match.object_like(
+                        {"ViewerProtocolPolicy": "redirect-to-https"}
+                    ),
+                    "Origins": [Match.object_like({"OriginAccessControlId": Match.any_value()})],
+                }
+            )
+        },
+    )
+    (policy,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = json.dumps(security["ContentSecurityPolicy"])
+    for directive in ("default-src 'self'", "frame-ancestors 'none'", "connect-src 'self'",
+                      "https://cognito-idp.us-east-1.amazonaws.com"):  # fmt: skip
+        assert directive in csp
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
+
+
+def test_runtime_config_json_comes_from_stack_outputs(synthesized: Synthesized) -> None:
+    deployments = [
+        d["Properties"]
+        for d in synthesized.resources("Custom::CDKBucketDeployment").values()
+        if d["Properties"].get("DistributionPaths") == ["/config.json"]
+    ]
+    (deployment,) = deployments
+    markers = json.dumps(deployment["SourceMarkers"])
+    assert "UserPool" in markers and "WebSocketApi" in markers and "HttpApi" in markers
+    (key,) = deployment["SourceObjectKeys"]
+    staged = synthesized.assembly_dir / f"asset.{key.removesuffix('.zip')}"
+    if staged.is_dir():
+        text = (staged / "config.json").read_text()
+    else:
+        with zipfile.ZipFile(staged.with_suffix(".zip")) as archive:
+            text = archive.read("config.json").decode()
+    # Deploy-time values are markers the deployment replaces with quoted JSON strings.
+    config = json.loads(re.sub(r"<<marker:0xbaba:(\d+)>>", r'"marker-\1"', text))
+    assert set(config) == {"region", "userPoolId", "userPoolClientId", "wsUrl", "httpUrl"}
+    assert config["region"] == "us-east-1"
+
+
+def test_stack_outputs_the_cli_reads(synthesized: Synthesized) -> None:
+    expected = {
+        "auth": {"UserPoolId", "UserPoolClientId"},
+        "api": {"WebSocketUrl", "HttpApiUrl", "TelegramWebhookUrl"},
+        "web": {"WebUrl"},
+        "compute": {"ClusterName", "AgentLogGroup"},
+    }
+    for kind, outputs in expected.items():
+        assert outputs <= set(synthesized.template_json(kind).get("Outputs", {})), kind

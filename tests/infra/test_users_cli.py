@@ -1,0 +1,99 @@
+"""`serverless-openclaw user ...` against moto's Cognito, and `deploy`'s first checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from tests.conftest import AwsEnv
+from tests.infra.conftest import offline_env
+
+from serverless_openclaw.aws.users import UserAdmin
+from serverless_openclaw.core.errors import Conflict, NotFound
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "serverless_openclaw", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd, env=env or dict(os.environ),
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def pool(aws: AwsEnv) -> str:
+    cognito = boto3.client("cognito-idp", region_name=aws.region)
+    return cognito.create_user_pool(
+        PoolName=f"{aws.prefix}-users",
+        UsernameAttributes=["email"],
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+    )["UserPool"]["Id"]
+
+
+def test_user_admin_adds_lists_and_removes(aws: AwsEnv, pool: str) -> None:
+    admin = UserAdmin(boto3.client("cognito-idp", region_name=aws.region), pool)
+    added = admin.add("ada@example.com", temporary_password="Temp-Passw0rd!x", send_invite=False)
+    assert added.email == "ada@example.com"
+    assert added.status == "FORCE_CHANGE_PASSWORD"
+    assert [u.email for u in admin.list()] == ["ada@example.com"]
+    with pytest.raises(Conflict):
+        admin.add("ada@example.com", temporary_password="Temp-Passw0rd!x", send_invite=False)
+    admin.remove("ada@example.com")
+    assert admin.list() == []
+    with pytest.raises(NotFound):
+        admin.remove("ada@example.com")
+
+
+def test_user_commands_with_the_pool_from_the_deployed_auth_stack(
+    aws: AwsEnv, pool: str, tmp_path: Path
+) -> None:
+    # What `deploy` leaves behind: a <prefix>-auth stack whose outputs name the pool.
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"UserPoolId": {"Value": pool}},
+    }  # fmt: skip
+    boto3.client("cloudformation", region_name=aws.region).create_stack(
+        StackName=f"{aws.prefix}-auth", TemplateBody=json.dumps(template)
+    )
+    common = ("--prefix", aws.prefix)
+    added = cli("user", "add", "grace@example.com", "--no-invite",
+                "--temporary-password", "Temp-Passw0rd!x", *common, cwd=tmp_path)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "added grace@example.com" in added.stdout
+    listed = cli("user", "list", "--json", *common, cwd=tmp_path)
+    assert [u["email"] for u in json.loads(listed.stdout)] == ["grace@example.com"]
+    again = cli("user", "add", "grace@example.com", "--no-invite",
+                "--temporary-password", "Temp-Passw0rd!x", *common, cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 1 and "already exists" in again.stderr
+    removed = cli("user", "remove", "grace@example.com", "--pool-id", pool, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(cli("user", "list", "--json", *common, cwd=tmp_path).stdout) == []
+
+
+def test_user_commands_say_when_nothing_is_deployed(aws: AwsEnv, tmp_path: Path) -> None:
+    result = cli("user", "list", "--prefix", f"{aws.prefix}-none", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "is not deployed" in result.stderr and "serverless-openclaw deploy" in result.stderr
+
+
+def test_deploy_without_credentials_explains_what_to_do(tmp_path: Path) -> None:
+    result = cli("deploy", "--agent-image", "example/agent:1", cwd=tmp_path,
+                 env=offline_env(tmp_path))  # fmt: skip
+    assert result.returncode == 1
+    assert "No AWS credentials found" in result.stderr
+    assert "aws sso login" in result.stderr
+    assert not (tmp_path / ".serverless-openclaw").exists()  # nothing synthesized or deployed
+
+
+def test_deploy_rejects_an_impossible_task_size(tmp_path: Path) -> None:
+    result = cli("synth", "--task-cpu", "1024", "--task-memory", "512", cwd=tmp_path,
+                 env=offline_env(tmp_path))  # fmt: skip
+    assert result.returncode == 1
+    assert "Fargate has no 1024 CPU units / 512 MiB size" in result.stderr
