@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -97,3 +98,53 @@ def test_deploy_rejects_an_impossible_task_size(tmp_path: Path) -> None:
                  env=offline_env(tmp_path))  # fmt: skip
     assert result.returncode == 1
     assert "Fargate has no 1024 CPU units / 512 MiB size" in result.stderr
+
+
+def test_logs_prints_the_agent_log_group(aws: AwsEnv, tmp_path: Path) -> None:
+    logs = boto3.client("logs", region_name=aws.region)
+    group = f"/{aws.prefix}/agent"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="agent/agent/task1")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="agent/agent/task1",
+        logEvents=[
+            {"timestamp": now - 2000, "message": "restored state from S3"},
+            {"timestamp": now - 1000, "message": "gateway ready"},
+        ],
+    )
+    result = cli("logs", "agent", "--since", "5m", "--prefix", aws.prefix, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("restored state from S3" in line for line in lines)
+    order = [line for line in lines if "restored" in line or "gateway ready" in line]
+    assert ["restored" in order[0], "gateway ready" in order[1]] == [True, True]
+    missing = cli("logs", "watchdog", "--prefix", aws.prefix, cwd=tmp_path)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_status_shows_stacks_urls_and_running_tasks(aws: AwsEnv, tmp_path: Path) -> None:
+    cloudformation = boto3.client("cloudformation", region_name=aws.region)
+    cluster = f"{aws.prefix}-agents"
+    boto3.client("ecs", region_name=aws.region).create_cluster(clusterName=cluster)
+    for kind, outputs in {
+        "auth": {"UserPoolId": "us-east-1_example"},
+        "compute": {"ClusterName": cluster},
+        "web": {"WebUrl": "https://d111.cloudfront.net"},
+    }.items():
+        template = {
+            "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+        }
+        cloudformation.create_stack(
+            StackName=f"{aws.prefix}-{kind}", TemplateBody=json.dumps(template)
+        )
+    result = cli(
+        "status", "--prefix", aws.prefix, cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{aws.prefix}-web" in result.stdout and "CREATE_COMPLETE" in result.stdout
+    assert f"{aws.prefix}-api" in result.stdout and "not deployed" in result.stdout
+    assert "WebUrl: https://d111.cloudfront.net" in result.stdout
+    assert "running agent tasks: 0" in result.stdout
