@@ -39,6 +39,7 @@ WORKED_EXAMPLE = {
     "s3_puts_per_task_hour": 20,
     "logs_gb_per_month": 0.1,
     # not in the example
+    "dynamodb_pitr": False,
     "http_requests_per_day": 0,
     "sqs_requests_per_message": 0,
     "sqs_polls_per_task_minute": 0,
@@ -168,6 +169,7 @@ def test_full_default_profile_adds_what_the_example_leaves_out() -> None:
     full = estimate(UsageProfile(hours_per_day=2))
     extras = (
         2 * 0.10  # two alarms
+        + 0.1 * 0.20  # point-in-time recovery of 0.1 GB
         + 0.5 * 0.10  # image in ECR
         + (1_500 * 3 + 60 * 60 * 3) * 0.50 / 1e6  # FIFO requests + empty long polls
         + 30 * 20 * 1.00 / 1e6  # HTTP API
@@ -206,10 +208,11 @@ def test_idle_month_costs_cents() -> None:
     assert idle.item("fargate_vcpu").usd == 0
     assert idle.item("public_ipv4").usd == 0
     beyond_image = idle.total_usd_per_month - idle.item("ecr_storage").usd
-    # Watchdog Lambda + alarms + table storage + logs: under 0.30 without free tiers.
+    # Watchdog Lambda + alarms + table storage and backups + logs: under 0.30 without free tiers.
     assert 0.2 < beyond_image < 0.30
     with_free_tier = estimate(idle.profile, free_tier=True)
-    assert with_free_tier.total_usd_per_month - with_free_tier.item("ecr_storage").usd < 0.01
+    # Left: table backups (0.02, no free tier) and S3 state.
+    assert with_free_tier.total_usd_per_month - with_free_tier.item("ecr_storage").usd < 0.025
 
 
 def test_llm_tokens_are_priced_apart_only_when_prices_are_given() -> None:

@@ -73,6 +73,8 @@ class UsageProfile(BaseModel):
     dynamodb_reads_per_message: float = Field(default=40, ge=0)
     """Strongly consistent reads of up to 4 KB (one read request unit each)."""
     dynamodb_storage_gb: float = Field(default=0.1, ge=0)
+    dynamodb_pitr: bool = True
+    """Point-in-time recovery is on for every table (the Storage stack)."""
 
     # --- SQS (FIFO inbox per user) ----------------------------------------------------------
     sqs_requests_per_message: float = Field(default=3, ge=0)
@@ -374,6 +376,18 @@ def estimate(
             else 0.0,
         )
     )
+
+    if p.dynamodb_pitr:
+        add(
+            CostItem(
+                key="dynamodb_backups",
+                service="DynamoDB",
+                description="point-in-time recovery (continuous backups)",
+                quantity=p.dynamodb_storage_gb,
+                unit="GB-month",
+                unit_usd=prices.dynamodb_pitr_gb_month,
+            )
+        )
 
     # --- SQS --------------------------------------------------------------------------------
     sqs_requests = (

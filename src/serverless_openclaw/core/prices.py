@@ -58,6 +58,9 @@ class PriceTable:
     dynamodb_per_million_wru: float
     dynamodb_per_million_rru: float
     dynamodb_gb_month: float
+    dynamodb_pitr_gb_month: float
+    """Continuous backups (point-in-time recovery), per GB of table data; not in the shared
+    snapshot (DynamoDB pricing page)."""
 
     sqs_standard_per_million: float
     sqs_fifo_per_million: float
@@ -88,8 +91,8 @@ US_EAST_1: Final = PriceTable(
     as_of="2026-09-28",
     source=(
         "AWS price list for us-east-1 as quoted by dated public sources (Aug-Oct 2026); "
-        "Fargate Spot ARM snapshot of 2026-09-28; CloudWatch alarm from the CloudWatch "
-        "pricing page. See docs/cost.md."
+        "Fargate Spot ARM snapshot of 2026-09-28; CloudWatch alarm and DynamoDB "
+        "point-in-time recovery from the services' pricing pages. See docs/cost.md."
     ),
     fargate_vcpu_hour=0.03238,
     fargate_gb_hour=0.00356,
@@ -107,6 +110,7 @@ US_EAST_1: Final = PriceTable(
     dynamodb_per_million_wru=0.625,
     dynamodb_per_million_rru=0.125,
     dynamodb_gb_month=0.25,
+    dynamodb_pitr_gb_month=0.20,
     sqs_standard_per_million=0.40,
     sqs_fifo_per_million=0.50,
     s3_gb_month=0.023,
