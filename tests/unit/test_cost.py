@@ -230,3 +230,15 @@ def test_users_multiply_per_user_items_but_not_shared_ones() -> None:
     assert three.item("fargate_vcpu").usd == pytest.approx(3 * one.item("fargate_vcpu").usd)
     assert three.item("alarms").usd == one.item("alarms").usd
     assert three.item("ecr_storage").usd == one.item("ecr_storage").usd
+
+
+def test_docs_show_the_figures_the_cli_prints() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cost.md").read_text()
+    row = next(line for line in docs.splitlines() if "Total, no free tiers**" in line)
+    free_row = next(line for line in docs.splitlines() if "Total with `--free-tier`" in line)
+    for hours, shown, shown_free in zip(
+        (1, 2, 8), row.split("|")[2:5], free_row.split("|")[2:5], strict=True
+    ):
+        profile = UsageProfile(hours_per_day=hours)
+        assert f"{estimate(profile).total_usd_per_month:.2f}" == shown.strip(" *")
+        assert f"{estimate(profile, free_tier=True).total_usd_per_month:.2f}" == shown_free.strip()
