@@ -142,6 +142,55 @@ class AgentSettings(_Settings):
         return self.openclaw_state_dir_override or self.work_dir / "openclaw-state"
 
 
+class DevSettings(BaseSettings):
+    """`serverless-openclaw dev`: flags > environment (SOC_DEV_*) > `.env` > defaults.
+
+    Model keys use their usual names (ANTHROPIC_API_KEY, OPENAI_API_KEY, SOC_MODEL_API_KEY with
+    SOC_MODEL_BASE_URL); with none of them the offline model answers.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SOC_DEV_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    state_dir: Path = Path(".dev-state")
+    host: str = "127.0.0.1"
+    port: int = 8800
+    moto_port: int = 8801
+    region: str = "us-east-1"
+    prefix: str = "soc-dev"
+    watchdog_interval_seconds: float = 60.0
+    agent_sync_interval_seconds: float = 300.0
+    web_dir: Path | None = None
+    """The built web app (default: web/dist next to the package source, when present)."""
+    model_provider: ModelProvider | None = Field(
+        default=None, validation_alias="SOC_MODEL_PROVIDER"
+    )
+    model_id: str | None = Field(default=None, validation_alias="SOC_MODEL_ID")
+    model_base_url: str | None = Field(default=None, validation_alias="SOC_MODEL_BASE_URL")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    model_api_key: SecretStr | None = Field(default=None, validation_alias="SOC_MODEL_API_KEY")
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias="SOC_DEV_TELEGRAM_BOT_TOKEN"
+    )
+    """A real bot token: the dev stack polls getUpdates itself (no public URL needed).
+    Without one, a local fake Bot API server stands in."""
+    first_user: str = "me@example.com"
+    """Email of the user created on the first start (people sign in with their email)."""
+
+    def resolved_provider(self) -> ModelProvider:
+        if self.model_provider:
+            return self.model_provider
+        if self.anthropic_api_key:
+            return "anthropic"
+        if self.openai_api_key:
+            return "openai"
+        if self.model_base_url and self.model_api_key:
+            return "openai-compatible"
+        return "offline"
+
+
 def runtime_cache_dir() -> Path:
     """The per-user cache where Node and OpenClaw are installed when no other place is set."""
     override = os.environ.get("SOC_RUNTIME_CACHE")

@@ -30,6 +30,9 @@ def _register() -> None:
 
     deploy_cmd.register(app)
     users_cmd.register(app)
+    from serverless_openclaw.cli import dev_cmd
+
+    app.command("dev")(dev_cmd.dev)
     from serverless_openclaw.cli import telegram_cmd
 
     app.add_typer(telegram_cmd.app, name="telegram")

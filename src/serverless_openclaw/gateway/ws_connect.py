@@ -58,13 +58,17 @@ def handle(raw: Any, services: Services) -> dict[str, Any]:
         return _refuse(401)
     user_id = identity.user_id
     connection_id = event.requestContext.connectionId
+    logger.append_keys(user_id=user_id)
+    # Wake first: the wake pushes a status frame to the user's connections, and API Gateway
+    # answers 410 Gone for a connection whose $connect has not returned yet — which would
+    # make the broadcaster forget this very connection. The client asks for the status once
+    # the socket is open.
+    _wake_on_connect(services, user_id)
     try:
         services.connections.put(connection_id, user_id, services.clock())
     except OpenClawError as exc:
         logger.error("connect: cannot store the connection", extra={"error": str(exc)})
         return _refuse(503 if isinstance(exc, StorageUnavailable) else 400)
-    logger.append_keys(user_id=user_id)
-    _wake_on_connect(services, user_id)
     response: dict[str, Any] = {"statusCode": 200}
     if subprotocol:
         response["headers"] = {SUBPROTOCOL_HEADER: subprotocol}

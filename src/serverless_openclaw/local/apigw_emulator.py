@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import secrets
+import string
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -138,9 +139,12 @@ def _request_time() -> str:
     return datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
 def _connection_id() -> str:
-    # API Gateway ids look like "SfbTDeJ5IAMCJ2g=": base64 of 10 random bytes.
-    return base64.b64encode(secrets.token_bytes(10)).decode()
+    # API Gateway ids look like "SfbTDeJ5IAMCJ2g=": 14 letters/digits and "=".
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(14)) + "="
 
 
 class ApiGatewayEmulator:

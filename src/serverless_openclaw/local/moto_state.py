@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import pickle
 import threading
@@ -125,6 +126,7 @@ class EmbeddedMoto:
         from moto.server import ThreadedMotoServer
 
         restored = load_snapshot(self.snapshot) if self.snapshot else False
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         return restored
