@@ -50,7 +50,10 @@ class Synthesized:
 @pytest.fixture(scope="session")
 def lambda_bundle() -> Path:
     from serverless_openclaw.infra.bundle import build_lambda_bundle
+    from serverless_openclaw.infra.node import use_project_node
 
+    # Before any test imports aws_cdk: jsii starts its Node process on the first import.
+    use_project_node()
     return build_lambda_bundle()
 
 
