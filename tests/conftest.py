@@ -127,3 +127,378 @@ def openclaw_runtime():  # type: ignore[no-untyped-def]
     from serverless_openclaw.agent.openclaw.runtime import install
 
     return install(progress=lambda line: print(f"[openclaw install] {line}", flush=True))
+
+
+# --- the whole local stack (`serverless-openclaw dev`) ---------------------------------------
+DEV_TEST_ENV = {
+    # Fast control-plane clocks so that idle-outs and wake-ups fit in a test run.
+    "SOC_DEV_WATCHDOG_INTERVAL_SECONDS": "2",
+    "SOC_MIN_UPTIME_SECONDS": "0",
+    "SOC_DEV_AGENT_SYNC_INTERVAL_SECONDS": "300",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class TestUser:
+    email: str
+    password: str
+    user_id: str
+    stack: DevStackHandle
+
+    def tokens(self) -> dict[str, str]:
+        from serverless_openclaw.local.cognito import sign_in
+
+        return sign_in(
+            self.stack.idp(), self.stack.info["user_pool_client_id"], self.email, self.password
+        )
+
+    def token(self) -> str:
+        return self.tokens()["IdToken"]
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.stack.url,
+            headers={"Authorization": f"Bearer {self.token()}"},
+            timeout=30,
+        )
+
+    def ws(self) -> WsClient:
+        return WsClient(f"{self.stack.ws_url}?token={self.token()}")
+
+    def settings(self, **changes: object) -> dict[str, object]:
+        with self.http() as client:
+            response = client.put("/api/settings", json=changes)
+            response.raise_for_status()
+            return dict(response.json())
+
+    def agent(self) -> dict[str, object]:
+        with self.http() as client:
+            return dict(client.get("/api/agent").json())
+
+    def messages(self, conversation: str = "main") -> list[dict[str, object]]:
+        with self.http() as client:
+            response = client.get(f"/api/conversations/{conversation}/messages?limit=100")
+            if response.status_code == 404:
+                return []
+            response.raise_for_status()
+            return list(response.json()["items"])
+
+
+class WsClient:
+    """A browser stand-in: one WebSocket, every frame it receives kept in order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames: list[dict[str, object]] = []
+        self._socket: object = None
+        self._reader: object = None
+        self._changed: object = None
+        self.closed = False
+
+    async def __aenter__(self) -> WsClient:
+        import asyncio
+
+        import websockets
+
+        self._changed = asyncio.Event()
+        self._socket = await websockets.connect(self.url, open_timeout=30)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import json as _json
+
+        import websockets
+
+        try:
+            async for raw in self._socket:  # type: ignore[attr-defined]
+                self.frames.append(_json.loads(raw))
+                self._changed.set()  # type: ignore[attr-defined]
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self._changed.set()  # type: ignore[attr-defined]
+
+    async def send(self, frame: dict[str, object]) -> None:
+        import json as _json
+
+        await self._socket.send(_json.dumps(frame))  # type: ignore[attr-defined]
+
+    async def wait_for(
+        self, predicate: object, timeout: float = 120, *, after: int = 0
+    ) -> dict[str, object]:
+        """The first frame (from index `after`) for which predicate(frame) is true."""
+        import asyncio
+        import contextlib
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for frame in self.frames[after:]:
+                if predicate(frame):  # type: ignore[operator]
+                    return frame
+            if self.closed:
+                raise AssertionError(f"socket closed; frames: {self.frames[-5:]}")
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no matching frame in {timeout} s; last: {self.frames[-5:]}")
+            self._changed.clear()  # type: ignore[attr-defined]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)  # type: ignore[attr-defined]
+
+    async def reply_to(self, message_id: str, timeout: float = 180) -> dict[str, object]:
+        return await self.wait_for(
+            lambda f: f.get("type") == "stream_end" and f.get("id") == message_id, timeout
+        )
+
+    def chunks(self, message_id: str) -> list[str]:
+        return [
+            str(f["text"])
+            for f in self.frames
+            if f.get("type") == "stream_chunk" and f.get("id") == message_id
+        ]
+
+    async def close(self) -> None:
+        import contextlib
+
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close()  # type: ignore[attr-defined]
+        if self._reader is not None:
+            with contextlib.suppress(BaseException):
+                await self._reader  # type: ignore[misc]
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+class DevStackHandle:
+    """`serverless-openclaw dev` in a child process, as a person would run it."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.moto_port = free_port()
+        self.env = {**os.environ, **DEV_TEST_ENV, **(env or {})}
+        for key in (
+            "ANTHROPIC_API_KEY",
+            "OPENAI_API_KEY",
+            "SOC_MODEL_API_KEY",
+            "SOC_MODEL_PROVIDER",
+            "AWS_ENDPOINT_URL",
+            "SOC_PREFIX",
+            "SOC_STATE_BUCKET",
+        ):
+            self.env.pop(key, None)
+        self.env["SOC_DEV_MOTO_PORT"] = str(self.moto_port)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, object] = {}
+        self.users: list[TestUser] = []
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / f"dev-{self.starts}.log"
+
+    def start(self, timeout: float = 120) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "dev.json").unlink(missing_ok=True)
+        self.starts += 1
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "serverless_openclaw",
+                    "dev",
+                    "--port",
+                    str(self.port),
+                    "--state-dir",
+                    str(self.state_dir),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=ROOT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dev stack exited:\n{self.log.read_text()[-3000:]}")
+            info = self.state_dir / "dev.json"
+            if info.exists():
+                try:
+                    if httpx.get(f"{self.url}/config.json", timeout=2).status_code == 200:
+                        import json as _json
+
+                        self.info = _json.loads(info.read_text())
+                        return
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dev stack not ready:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 120) -> None:
+        if self.proc is None:
+            return
+        import signal as _signal
+
+        self.proc.send_signal(_signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def idp(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def aws(self, service: str):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def create_user(self, *, idle_minutes: int | None = None) -> TestUser:
+        from serverless_openclaw.local.cognito import add_user, generate_password
+
+        email = f"u{uuid.uuid4().hex[:10]}@example.com"
+        password = generate_password()
+        user_id = add_user(self.idp(), str(self.info["user_pool_id"]), email, password)
+        user = TestUser(email, password, user_id, self)
+        self.users.append(user)
+        if idle_minutes is not None:
+            user.settings(idleTimeoutMinutes=idle_minutes)
+        return user
+
+    def offline_model(self) -> OfflineModel:
+        return OfflineModel(str(self.info["offline_model_url"]))
+
+    def task_log(self, user: TestUser) -> str:
+        """Everything the user's agent processes wrote (for failure messages)."""
+        logs = sorted((self.state_dir / "tasks").glob("*.log"))
+        return "\n".join(p.read_text(errors="replace")[-2000:] for p in logs[-3:])
+
+    def task_row(self, user: TestUser) -> dict[str, object]:
+        return task_row(self, user)
+
+    def agent_work_dir(self, user: TestUser) -> Path | None:
+        return agent_work_dir(self, user)
+
+    def agent_process(self, user: TestUser, timeout: float = 120) -> dict[str, object]:
+        return agent_process(self, user, timeout)
+
+    def stop_agents(self) -> None:
+        for user in self.users:
+            try:
+                with user.http() as client:
+                    client.post("/api/agent/stop")
+            except httpx.HTTPError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def dev_stack(
+    tmp_path_factory: pytest.TempPathFactory, openclaw_runtime
+) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
+    """One dev stack for the e2e, browser and fault tests that do not restart it."""
+    stack = DevStackHandle(tmp_path_factory.mktemp("dev-stack") / "state")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def fresh_dev_stack(tmp_path: Path, openclaw_runtime) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
+    """A dev stack of this test's own (tests that restart or break it)."""
+    stack = DevStackHandle(tmp_path / "state")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+# --- figures measured by tests (printed in the summary; targets live in bench/) -------------
+_FIGURES: list[tuple[str, str, float]] = []
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """`figure("name", value)`: a measurement shown at the end of the run, never asserted."""
+
+    def record(name: str, value: float) -> None:
+        _FIGURES.append((request.node.nodeid, name, value))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _FIGURES:
+        terminalreporter.section("figures measured by tests")
+        for nodeid, name, value in _FIGURES:
+            terminalreporter.write_line(f"{name} = {value:.3f}   ({nodeid})")
+
+
+# --- a user's agent task on the dev stack (its row, process and work dir) -------------------
+
+
+def task_row(stack: DevStackHandle, user: TestUser) -> dict[str, object]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    item = (
+        stack.aws("dynamodb")
+        .get_item(
+            TableName=f"{stack.info['prefix']}-task-state",
+            Key={"userId": {"S": user.user_id}},
+            ConsistentRead=True,
+        )
+        .get("Item", {})
+    )
+    return {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+
+
+def agent_work_dir(stack: DevStackHandle, user: TestUser) -> Path | None:
+    arn = task_row(stack, user).get("taskArn")
+    if not arn:
+        return None
+    return stack.state_dir / "tasks" / str(arn).rsplit("/", 1)[-1]
+
+
+def agent_process(stack: DevStackHandle, user: TestUser, timeout: float = 120) -> dict[str, object]:
+    """agent.json of the user's running agent: pid, healthPort, gatewayPort, launchId."""
+    import json as _json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        work = agent_work_dir(stack, user)
+        if work is not None and (work / "agent.json").exists():
+            return dict(_json.loads((work / "agent.json").read_text()))
+        time.sleep(0.2)
+    raise AssertionError("the agent did not start")

@@ -176,6 +176,8 @@ class DevSettings(BaseSettings):
     )
     """A real bot token: the dev stack polls getUpdates itself (no public URL needed).
     Without one, a local fake Bot API server stands in."""
+    agent_env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment for every agent task (JSON), e.g. a log level while debugging."""
     first_user: str = "me@example.com"
     """Email of the user created on the first start (people sign in with their email)."""
 

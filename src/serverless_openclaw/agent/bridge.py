@@ -36,7 +36,7 @@ from serverless_openclaw.core.errors import (
 
 from .delivery import ReplySink
 from .openclaw.client import ChatRun, GatewayClient, RunDelta, RunEnd
-from .reporter import AgentReporter
+from .reporter import AgentReporter, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class _Current:
 @dataclass
 class BridgeOptions:
     receive_wait_s: int = 20
+    busy_receive_wait_s: int = 1
+    """While a turn runs only control jobs can arrive; a short poll also means the next chat
+    job is picked up within a second of the turn's end even where a long poll started
+    during the turn would not see the group unlocked (moto snapshots in-flight groups)."""
     visibility_s: int = 30
     extend_every_s: float = 10.0
     heartbeat_every_s: float = 30.0
@@ -97,6 +101,7 @@ class Bridge:
     sinks: SinkFactory
     on_turn_done: Callable[[], None]
     on_control: Callable[[ControlJob], Awaitable[None]]
+    on_fatal: Callable[[BaseException], None] = lambda _: None
     options: BridgeOptions = field(default_factory=BridgeOptions)
     turns: list[TurnRecord] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -122,7 +127,11 @@ class Bridge:
                 batch = await asyncio.to_thread(
                     self.consumer.receive,
                     max_messages=1,
-                    wait_seconds=self.options.receive_wait_s,
+                    wait_seconds=(
+                        self.options.busy_receive_wait_s
+                        if self.busy
+                        else self.options.receive_wait_s
+                    ),
                     visibility_timeout=self.options.visibility_s,
                 )
             except StorageUnavailable as exc:
@@ -174,7 +183,9 @@ class Bridge:
                 record.outcome = "duplicate"
                 await self._delete(received)
                 return
-            await asyncio.to_thread(
+            # The handler stored the person's message before queuing it; storing it again
+            # (idempotent) and announcing the reply run beside the turn, not before it.
+            store_user = asyncio.to_thread(
                 self.conversations.put_message,
                 self.user_id,
                 Message(
@@ -186,11 +197,13 @@ class Bridge:
                     source=job.source,
                 ),
             )
-            await self.reporter.heartbeat()
             sink = self.sinks(job)
+            side_work = asyncio.ensure_future(
+                asyncio.gather(store_user, self.reporter.heartbeat(), sink.start())
+            )
             try:
-                await sink.start()
                 text, aborted = await self._converse(current, sink, record)
+                await side_work
                 reply = Message(
                     id=reply_id(job.jobId),
                     conversationId=job.conversationId,
@@ -203,6 +216,10 @@ class Bridge:
                 await asyncio.to_thread(self.conversations.put_message, self.user_id, reply)
                 await sink.finish(text, aborted=aborted)
             finally:
+                if not side_work.done():
+                    side_work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, OpenClawError):
+                    await side_work
                 await sink.aclose()
             await self._delete(received)
             record.outcome = "aborted" if aborted else "answered"
@@ -216,6 +233,11 @@ class Bridge:
             log.error("turn %s could not be stored (%s): job returns to the inbox", job.jobId, exc)
             record.outcome = "released"
             await self._release(received)
+        except Superseded as exc:
+            log.error("turn %s: %s; this task stops", job.jobId, exc)
+            record.outcome = "released"
+            await self._release(received)
+            self.on_fatal(exc)
         except asyncio.CancelledError:
             record.outcome = "cancelled"
             with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     TransitionRejected,
 )
+from serverless_openclaw.core.task_state import SetWakePending
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,13 @@ class AgentReporter:
         except Superseded:
             log.warning("mark stopping: superseded")
         await self.push("stopping")
+
+    async def wake_pending(self) -> None:
+        """Ask the watchdog to start a new task after this one (a job was handed back)."""
+        try:
+            await asyncio.to_thread(self._store.transition, self.user_id, SetWakePending(utcnow()))
+        except (ConditionFailed, TransitionRejected, StorageUnavailable) as exc:
+            log.warning("could not ask for a new task: %s", exc)
 
     async def failed(self, error: str) -> None:
         try:

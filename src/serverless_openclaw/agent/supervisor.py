@@ -372,6 +372,7 @@ class Supervisor:
             sinks=self._sinks,
             on_turn_done=self._poke_sync,
             on_control=self._control,
+            on_fatal=lambda exc: self.request_stop(f"superseded: {exc}"),
             options=BridgeOptions(),
         )
         assert self._stop is not None
@@ -394,6 +395,8 @@ class Supervisor:
             drained = await self.bridge.drain(self.settings.drain_seconds)
             if not drained:
                 log.warning("the running turn was handed back to the inbox")
+                # A new task should answer it once this one is gone.
+                await self.reporter.wake_pending()
             for task in (*tasks, stop_waiter):
                 task.cancel()
             for task in (*tasks, stop_waiter):

@@ -51,7 +51,7 @@ class UserSettings(_Record):
     modelProvider: ModelProvider | None = None
     """None = the deployment's default provider."""
     modelId: str | None = Field(default=None, max_length=200)
-    idleTimeoutMinutes: int = Field(default=15, ge=5, le=24 * 60)
+    idleTimeoutMinutes: int = Field(default=15, ge=1, le=24 * 60)
     wakeOnConnect: bool = True
     heartbeat: HeartbeatPolicy = "off"
     activeHoursStart: int = Field(default=8, ge=0, le=23)

@@ -138,3 +138,14 @@ def decide_watchdog(
     if idle_for >= limits.idle_timeout_s and up_for >= limits.min_uptime_s:
         return WatchdogDecision(WatchdogAction.STOP, "idle")
     return _NONE
+
+
+CRASH_RESTARTS_PER_HOUR = 3
+
+
+def restart_after_crash(pending_jobs: int, restarts_this_hour: int) -> bool:
+    """A task that vanished (killed, out of memory, Spot without notice) may leave jobs in the
+    inbox that nobody would answer until the person writes again. Start it again for them —
+    but only a few times an hour, so that a task that crashes on start cannot burn money in
+    a loop."""
+    return pending_jobs > 0 and restarts_this_hour < CRASH_RESTARTS_PER_HOUR

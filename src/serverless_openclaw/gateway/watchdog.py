@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -28,6 +28,7 @@ from serverless_openclaw.core.wake import (
     WatchdogDecision,
     WatchdogLimits,
     decide_watchdog,
+    restart_after_crash,
 )
 from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.observability import entry, logger
@@ -85,6 +86,8 @@ def _carry_out(
             ops.wake(services, user, decision.reason)
         case WatchdogAction.RESET:
             services.task_state.transition(user, Stopped(state.launch_id, now, decision.error))
+            if decision.error is not None:
+                _restart_for_waiting_jobs(services, user, now)
         case WatchdogAction.STOP_AGAIN:
             if state.task_arn:
                 services.compute.stop_task(state.task_arn, decision.reason)
@@ -105,6 +108,19 @@ def _carry_out(
             if stopped.task_arn:
                 services.compute.stop_task(stopped.task_arn, again.reason)
             ops.push_status(services, stopped)
+
+
+def _restart_for_waiting_jobs(services: Services, user: str, now: datetime) -> None:
+    pending = services.inbox.depth(user)
+    if not pending:
+        return
+    key = f"crash-restart#{user}#{now.strftime('%Y%m%d%H')}"
+    attempt = services.counters.increment(key, expires_at=now + timedelta(hours=2))
+    if not restart_after_crash(pending, attempt - 1):
+        logger.warning("not restarting after a crash", extra={"user_id": user, "jobs": pending})
+        return
+    logger.info("restarting for jobs left by a crashed task", extra={"user_id": user})
+    ops.wake(services, user, "jobs waiting after a crash")
 
 
 def sweep(services: Services, now: datetime | None = None) -> WatchdogReport:

@@ -20,7 +20,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-SERVICES = ("cognitoidp", "dynamodb", "s3", "sqs", "ssm", "logs")
+SERVICES = ("cognitoidp", "dynamodb", "s3", "sqs", "logs")
+"""SSM is not kept (its backend holds lambdas); the dev stack writes its parameters anew at
+every start."""
 
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 
@@ -31,14 +33,12 @@ def _backends() -> dict[str, Any]:
     from moto.logs.models import logs_backends
     from moto.s3.models import s3_backends
     from moto.sqs.models import sqs_backends
-    from moto.ssm.models import ssm_backends
 
     return {
         "cognitoidp": cognitoidp_backends,
         "dynamodb": dynamodb_backends,
         "s3": s3_backends,
         "sqs": sqs_backends,
-        "ssm": ssm_backends,
         "logs": logs_backends,
     }
 

@@ -326,6 +326,7 @@ class DevStack:
         ):
             if secret is not None:
                 env[name] = secret.get_secret_value()
+        env.update(self.settings.agent_env)
         env.update(self.agent_env)
         self.ecs = EcsEmulator(
             default=TaskDefinition(command=self.agent_command, environment=env),
@@ -408,12 +409,15 @@ class DevStack:
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(60)
-            for _ in range(3):
+            for attempt in range(3):
                 try:
                     await asyncio.to_thread(self.moto.save)
                     break
                 except RuntimeError:  # state changed while pickling; try again
                     await asyncio.sleep(0.5)
+                except Exception:
+                    log.exception("snapshot of local AWS failed (attempt %d)", attempt + 1)
+                    break
 
     async def _poll_telegram(self) -> None:
         from serverless_openclaw.telegram import bot_api as tg
