@@ -65,8 +65,12 @@ async def test_round_trip_restores_state_and_leaves_out_caches_and_secrets(
     await StateSync(bucket, target).restore()
     assert (target / "workspace" / "MEMORY.md").read_text() == "- the cat is called Miso\n"
     assert (target / "openclaw.json").exists()
-    for left_out in ("cache/big.bin", "soc/device-key.pem", "config-journal-fingerprint.key",
-                     "tmp/gateway.lock.sqlite"):
+    for left_out in (
+        "cache/big.bin",
+        "soc/device-key.pem",
+        "config-journal-fingerprint.key",
+        "tmp/gateway.lock.sqlite",
+    ):
         assert not (target / left_out).exists(), left_out
 
 
