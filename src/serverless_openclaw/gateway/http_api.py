@@ -190,7 +190,8 @@ def create_pairing_code() -> Response[str]:
 def get_telegram_link() -> Response[str]:
     link = _services().telegram.link_of_user(_user())
     if link is None:
-        raise NotFound("no Telegram chat is linked")
+        # "Nothing linked" is a normal answer, not an error (browsers log every 4xx).
+        return _json(200, None)
     return _model(200, link)
 
 

@@ -57,7 +57,7 @@ describe("ApiClient", () => {
   });
 
   it("reads 204 as nothing and a missing Telegram link as null", async () => {
-    const { fn } = fakeFetch([() => new Response(null, { status: 204 }), json({ error: { code: "not_found", message: "" } }, 404)]);
+    const { fn } = fakeFetch([() => new Response(null, { status: 204 }), json(null)]);
     const api = new ApiClient({ baseUrl: "https://api.test", getToken: async () => "t", fetchFn: fn });
     await expect(api.deleteConversation("c 1")).resolves.toBeUndefined();
     await expect(api.getTelegramLink()).resolves.toBeNull();

@@ -131,14 +131,9 @@ export class ApiClient {
     return this.request<PairingCode>("POST", "/api/telegram/pairing-code");
   }
 
-  /** The linked chat, or null when none is linked (the API answers 404). */
+  /** The linked chat, or null when none is linked (the API answers `null`). */
   async getTelegramLink(): Promise<TelegramLink | null> {
-    try {
-      return await this.request<TelegramLink>("GET", "/api/telegram");
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404) return null;
-      throw error;
-    }
+    return (await this.request<TelegramLink | null>("GET", "/api/telegram")) ?? null;
   }
 
   unlinkTelegram() {
