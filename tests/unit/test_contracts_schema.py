@@ -114,7 +114,7 @@ def test_records_as_the_api_returns_them_match() -> None:
     settings = json.loads(records.UserSettings().model_dump_json())
     _validator("UserSettings").validate(settings)
     _validator("UserSettingsUpdate").validate({"idleTimeoutMinutes": 30})
-    assert not _validator("UserSettingsUpdate").is_valid({"idleTimeoutMinutes": 1})
+    assert not _validator("UserSettingsUpdate").is_valid({"idleTimeoutMinutes": 0})
 
 
 def test_shared_limits_travel_with_the_schema() -> None:
