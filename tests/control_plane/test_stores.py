@@ -163,7 +163,7 @@ def test_task_state_writes_are_conditional_and_agent_writes_need_the_launch(
 
 def test_counters_mark_once_until_expiry(provisioned: AwsClients, aws: Any) -> None:
     counters = CounterStore(provisioned.dynamodb(), aws.prefix)
-    NOW = datetime.now(UTC)  # noqa: N806 - the module's NOW is from collection time
+    NOW = datetime.now(UTC)  # the module NOW dates from collection time
     assert counters.increment("k", expires_at=NOW + timedelta(minutes=1)) == 1
     assert counters.increment("k", expires_at=NOW + timedelta(minutes=1), amount=2) == 3
     assert counters.mark("m", expires_at=NOW + timedelta(minutes=1))
