@@ -176,6 +176,20 @@ class TestUser:
         with self.http() as client:
             return dict(client.get("/api/agent").json())
 
+    def pair_telegram(self, chat_id: int) -> None:
+        """Link a chat of the fake Telegram to this user, as a person would: code from the
+        web app, `/pair CODE` sent to the bot."""
+        with self.http() as client:
+            code = client.post("/api/telegram/pairing-code").json()["code"]
+        base = str(self.stack.info["telegram_api_base"])
+        httpx.post(f"{base}/_fake/updates", json={"chatId": chat_id, "text": f"/pair {code}"})
+        httpx.post(f"{base}/_fake/deliver", timeout=60).raise_for_status()
+
+    def telegram_texts(self, chat_id: int) -> list[str]:
+        base = str(self.stack.info["telegram_api_base"])
+        messages = httpx.get(f"{base}/_fake/messages", params={"chatId": chat_id}).json()
+        return [str(m["text"]) for m in messages]
+
     def messages(self, conversation: str = "main") -> list[dict[str, object]]:
         with self.http() as client:
             response = client.get(f"/api/conversations/{conversation}/messages?limit=100")
@@ -387,10 +401,10 @@ class DevStackHandle:
             aws_secret_access_key="local",
         )
 
-    def create_user(self, *, idle_minutes: int | None = None) -> TestUser:
+    def create_user(self, *, idle_minutes: int | None = None, email: str | None = None) -> TestUser:
         from serverless_openclaw.local.cognito import add_user, generate_password
 
-        email = f"u{uuid.uuid4().hex[:10]}@example.com"
+        email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
         password = generate_password()
         user_id = add_user(self.idp(), str(self.info["user_pool_id"]), email, password)
         user = TestUser(email, password, user_id, self)
@@ -415,6 +429,26 @@ class DevStackHandle:
 
     def agent_process(self, user: TestUser, timeout: float = 120) -> dict[str, object]:
         return agent_process(self, user, timeout)
+
+    def gateway_admin(self, user: TestUser):  # type: ignore[no-untyped-def]
+        """An operator client with admin scope on the user's running OpenClaw gateway (for
+        tests that create scheduled jobs with cron.add). The token never leaves the agent
+        task; a test on the same machine reads it from the gateway process's environment."""
+        from serverless_openclaw.agent.openclaw.client import GatewayClient
+
+        info = self.agent_process(user)
+        status = httpx.get(f"http://127.0.0.1:{info['healthPort']}/status", timeout=10).json()
+        environ = Path(f"/proc/{status['gatewayPid']}/environ").read_bytes().split(b"\0")
+        token = next(
+            v.split(b"=", 1)[1].decode()
+            for v in environ
+            if v.startswith(b"OPENCLAW_GATEWAY_TOKEN=")
+        )
+        return GatewayClient(
+            f"ws://127.0.0.1:{info['gatewayPort']}",
+            token,
+            scopes=("operator.read", "operator.write", "operator.admin"),
+        )
 
     def stop_agents(self) -> None:
         for user in self.users:

@@ -242,3 +242,20 @@ def test_docs_show_the_figures_the_cli_prints() -> None:
         profile = UsageProfile(hours_per_day=hours)
         assert f"{estimate(profile).total_usd_per_month:.2f}" == shown.strip(" *")
         assert f"{estimate(profile, free_tier=True).total_usd_per_month:.2f}" == shown_free.strip()
+
+
+def test_heartbeat_policy_costs_what_its_wake_ups_keep_running() -> None:
+    from serverless_openclaw.core.cost import estimate, with_heartbeat
+
+    base = UsageProfile(hours_per_day=2)
+    off = estimate(with_heartbeat(base, "off")).total_usd_per_month
+    active = with_heartbeat(base, "active-hours", idle_timeout_minutes=15)
+    always = with_heartbeat(base, "openclaw", idle_timeout_minutes=15)
+    # 30-minute cadence, 2.5 min wake + 15 min idle tail: 17.5/30 of every hour of the window.
+    assert active.hours_per_day == pytest.approx(14 * 17.5 / 30)
+    assert always.hours_per_day == pytest.approx(24 * 17.5 / 30)
+    assert active.task_starts_per_day == base.task_starts_per_day + 14 * 2
+    assert off < estimate(active).total_usd_per_month < estimate(always).total_usd_per_month
+    # A short idle timeout makes each heartbeat cheaper; a 30-minute one keeps it always up.
+    assert with_heartbeat(base, "openclaw", idle_timeout_minutes=1).hours_per_day < 24 * 0.2
+    assert with_heartbeat(base, "openclaw", idle_timeout_minutes=30).hours_per_day == 24

@@ -104,6 +104,8 @@ class Bridge:
     on_fatal: Callable[[BaseException], None] = lambda _: None
     options: BridgeOptions = field(default_factory=BridgeOptions)
     turns: list[TurnRecord] = field(default_factory=list)
+    run_ids: set[str] = field(default_factory=set)
+    """OpenClaw runs started for inbox jobs; any other assistant output is proactive."""
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _current: _Current | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -260,6 +262,7 @@ class Bridge:
                 session_key(job.conversationId), job.text, idempotency_key=job.jobId
             )
             current.run = run
+            self.run_ids.add(run.run_id)
             async for event in run:
                 if isinstance(event, RunDelta):
                     if record.first_text is None:

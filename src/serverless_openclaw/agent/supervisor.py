@@ -33,9 +33,12 @@ from serverless_openclaw.aws.inbox import InboxConsumer
 from serverless_openclaw.aws.state_bucket import StateBucket
 from serverless_openclaw.aws.stores.connections import ConnectionStore
 from serverless_openclaw.aws.stores.conversations import ConversationStore
+from serverless_openclaw.aws.stores.counters import CounterStore
 from serverless_openclaw.aws.stores.settings import SettingsStore
 from serverless_openclaw.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.aws.stores.telegram import TelegramStore
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import UserSettings
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import (
@@ -54,8 +57,10 @@ from .openclaw import config as oc_config
 from .openclaw.client import GatewayClient
 from .openclaw.device import DeviceIdentity
 from .openclaw.gateway_process import GatewayProcess, gateway_environment
+from .openclaw.protocol import EventFrame
 from .openclaw.runtime import OpenClawRuntime, install, locate
 from .reporter import AgentReporter
+from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
 
 log = logging.getLogger(__name__)
@@ -105,6 +110,7 @@ class Supervisor:
         self.process: GatewayProcess | None = None
         self.client: GatewayClient | None = None
         self.bridge: Bridge | None = None
+        self.scheduler: Scheduler | None = None
         self.gateway_restarts = 0
 
         prefix = settings.names.prefix
@@ -113,6 +119,7 @@ class Supervisor:
         self.conversations = ConversationStore(dynamodb, prefix)
         self.connections = ConnectionStore(dynamodb, prefix)
         self.user_settings = SettingsStore(dynamodb, prefix)
+        self.telegram_links = TelegramStore(dynamodb, prefix, CounterStore(dynamodb, prefix))
         self.broadcaster: Broadcaster | None = None
         if settings.names.connections_url:
             api = ApiGatewayConnections(self.clients.connections(settings.names.connections_url))
@@ -250,6 +257,7 @@ class Supervisor:
             token,
             identity=DeviceIdentity.load_or_create(self.state_dir),
             backoff=Backoff(base=0.2, cap=5.0),
+            on_event=self._on_gateway_event,
         )
         await self.client.start(timeout=120)
         self.timings.mark("connected")
@@ -348,6 +356,35 @@ class Supervisor:
     def _poke_sync(self) -> None:
         if self._sync_poke is not None:
             self._sync_poke.set()
+        if self.scheduler is not None:
+            self.scheduler.poke()
+
+    def _on_gateway_event(self, frame: EventFrame) -> None:
+        if self.scheduler is not None:
+            self.scheduler.on_event(frame)
+
+    def _proactive_sinks(self, message_id: str) -> ReplySink:
+        sinks: list[ReplySink] = []
+        if self.broadcaster is not None:
+            sinks.append(
+                WebReply(
+                    self.broadcaster,
+                    self.connections,
+                    user_id=self.settings.user_id,
+                    message_id=message_id,
+                    conversation_id=MAIN_CONVERSATION_ID,
+                    proactive=True,
+                )
+            )
+        if self.telegram is not None:
+            try:
+                link = self.telegram_links.link_of_user(self.settings.user_id)
+            except StorageUnavailable as exc:
+                log.warning("could not read the Telegram link: %s", exc)
+                link = None
+            if link is not None:
+                sinks.append(TelegramReply(self.telegram, link.chatId, None))
+        return FanOut(sinks)
 
     async def _control(self, job: ControlJob) -> None:
         log.info("control job: %s", job.command)
@@ -375,8 +412,19 @@ class Supervisor:
             on_fatal=lambda exc: self.request_stop(f"superseded: {exc}"),
             options=BridgeOptions(),
         )
+        self.scheduler = Scheduler(
+            user_id=self.settings.user_id,
+            gateway=self.client,
+            reporter=self.reporter,
+            conversations=self.conversations,
+            user_settings=self.user_settings,
+            sinks=self._proactive_sinks,
+            own_runs=self.bridge.run_ids,
+        )
+        self.scheduler.poke()  # record the schedule the restored state brought back
         assert self._stop is not None
         tasks = {
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.bridge.run(), name="bridge"),
             asyncio.create_task(self._sync_loop(), name="state-sync"),
             asyncio.create_task(self._monitor_gateway(), name="gateway-monitor"),
@@ -464,6 +512,13 @@ class Supervisor:
         self._stopping = True
         self._running = False
         self.phase = "stopping"
+        if self.scheduler is not None and self.client is not None and self.client.connected:
+            # The last word on what is scheduled: the watchdog wakes us for it.
+            try:
+                await asyncio.wait_for(self.scheduler.deliver_new(), 10)
+                await asyncio.wait_for(self.scheduler.refresh_schedule(), 10)
+            except (TimeoutError, OpenClawError) as exc:
+                log.warning("could not record the schedule before stopping: %s", exc)
         if self.client is not None:
             await self.client.close()
         if self.process is not None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from serverless_openclaw.core.cost import CostEstimate, UsageProfile, estimate
+from serverless_openclaw.core.cost import CostEstimate, UsageProfile, estimate, with_heartbeat
 
 
 def build_profile(
@@ -94,6 +94,16 @@ def cost(
     llm_output_usd_per_mtok: Annotated[
         float | None, typer.Option(help="Your model's price per million output tokens.")
     ] = None,
+    heartbeat: Annotated[
+        str,
+        typer.Option(
+            help="Heartbeat policy: off (default), active-hours or openclaw (every 30 min, "
+            "waking the agent each time)."
+        ),
+    ] = "off",
+    idle_timeout: Annotated[
+        float, typer.Option(help="Idle timeout in minutes (for the heartbeat's cost).")
+    ] = 15.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Estimate the monthly AWS cost for a usage profile, item by item."""
@@ -107,6 +117,9 @@ def cost(
             "llm_output_usd_per_mtok": llm_output_usd_per_mtok,
         },
     )
+    if heartbeat not in ("off", "active-hours", "openclaw"):
+        raise typer.BadParameter("off, active-hours or openclaw", param_hint="--heartbeat")
+    usage = with_heartbeat(usage, heartbeat, idle_timeout_minutes=idle_timeout)
     result = estimate(usage, free_tier=free_tier)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

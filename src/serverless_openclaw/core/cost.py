@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -564,4 +565,41 @@ def estimate(
         free_tier=free_tier,
         items=tuple(items),
         llm=LlmEstimate(input_tokens=input_tokens, output_tokens=output_tokens, usd=llm_usd),
+    )
+
+
+# --- what the heartbeat setting costs --------------------------------------------------------
+HEARTBEAT_EVERY_MINUTES: Final = 30.0
+"""OpenClaw's default heartbeat cadence."""
+ACTIVE_HOURS_PER_DAY: Final = 14.0
+"""The default active-hours window (08:00-22:00)."""
+WAKE_OVERHEAD_MINUTES: Final = 2.5
+"""Cold start (~1 min on Fargate, measured locally ~0.5 min) plus the heartbeat turn itself."""
+
+
+def with_heartbeat(
+    profile: UsageProfile,
+    policy: str,
+    *,
+    idle_timeout_minutes: float = 15.0,
+    every_minutes: float = HEARTBEAT_EVERY_MINUTES,
+) -> UsageProfile:
+    """The profile with the task time a heartbeat policy adds.
+
+    A heartbeat that wakes a sleeping agent keeps it up for the wake overhead plus the idle
+    timeout; with OpenClaw's 30-minute cadence and a 15-minute idle timeout that is more than
+    half of every hour of the window. Chat hours overlap with it, so the task runs
+    max(chat hours, window x up-fraction) a day.
+    """
+    if policy == "off":
+        return profile
+    window = 24.0 if policy == "openclaw" else ACTIVE_HOURS_PER_DAY
+    up_fraction = min(1.0, (WAKE_OVERHEAD_MINUTES + idle_timeout_minutes) / every_minutes)
+    heartbeat_hours = window * up_fraction
+    wakes = 0.0 if up_fraction >= 1 else window * 60 / every_minutes
+    return profile.model_copy(
+        update={
+            "hours_per_day": min(24.0, max(profile.hours_per_day, heartbeat_hours)),
+            "task_starts_per_day": profile.task_starts_per_day + wakes,
+        }
     )

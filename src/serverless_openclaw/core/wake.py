@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from serverless_openclaw.core.quotas import check_task_hours, task_hours_exceeded
+from serverless_openclaw.core.schedule import keep_awake_for_wake
 from serverless_openclaw.core.task_state import TaskState
 
 
@@ -136,6 +137,10 @@ def decide_watchdog(
     idle_for = _age(state.last_activity_at, now)
     up_for = _age(state.started_at, now)
     if idle_for >= limits.idle_timeout_s and up_for >= limits.min_uptime_s:
+        if limits.scheduled_wakes and keep_awake_for_wake(
+            state.next_wake_at, now, limits.wake_lead_s
+        ):
+            return _NONE  # a scheduled job is about to run: stopping now would mean a re-wake
         return WatchdogDecision(WatchdogAction.STOP, "idle")
     return _NONE
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from serverless_openclaw.aws.compute import TaskInfo
 from serverless_openclaw.core.errors import OpenClawError, TransitionRejected
+from serverless_openclaw.core.schedule import skipped_wake_notice, wake_cap_reached
 from serverless_openclaw.core.task_state import RequestStop, Stopped, TaskState, apply
 from serverless_openclaw.core.wake import (
     TaskObservation,
@@ -30,6 +31,7 @@ from serverless_openclaw.core.wake import (
     decide_watchdog,
     restart_after_crash,
 )
+from serverless_openclaw.gateway import notices
 from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.observability import entry, logger
 from serverless_openclaw.gateway.services import Services
@@ -83,6 +85,10 @@ def _carry_out(
         case WatchdogAction.NONE:
             return
         case WatchdogAction.WAKE:
+            if decision.reason.startswith("scheduled") and not _scheduled_wake_allowed(
+                services, state, now
+            ):
+                return
             ops.wake(services, user, decision.reason)
         case WatchdogAction.RESET:
             services.task_state.transition(user, Stopped(state.launch_id, now, decision.error))
@@ -121,6 +127,29 @@ def _restart_for_waiting_jobs(services: Services, user: str, now: datetime) -> N
         return
     logger.info("restarting for jobs left by a crashed task", extra={"user_id": user})
     ops.wake(services, user, "jobs waiting after a crash")
+
+
+def _scheduled_wake_allowed(services: Services, state: TaskState, now: datetime) -> bool:
+    """The daily cap of scheduled wake-ups protects the bill; what it skips is reported to
+    the person (once per job and time), never dropped silently."""
+    user = services.user_settings.get(state.user_id)
+    day = now.strftime("%Y%m%d")
+    key = f"sched-wake#{state.user_id}#{day}"
+    used = services.counters.increment(key, expires_at=now + timedelta(days=2), amount=0)
+    if not wake_cap_reached(used, user.maxScheduledWakesPerDay):
+        services.counters.increment(key, expires_at=now + timedelta(days=2))
+        return True
+    at = state.next_wake_at or now
+    job = state.next_wake_job or "a scheduled job"
+    notices.notify(
+        services,
+        state.user_id,
+        skipped_wake_notice(job, at, user.maxScheduledWakesPerDay),
+        key=f"skipped#{state.user_id}#{job}#{at.isoformat()}",
+        at=now,
+    )
+    logger.info("scheduled wake skipped: daily cap", extra={"user_id": state.user_id})
+    return False
 
 
 def sweep(services: Services, now: datetime | None = None) -> WatchdogReport:

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -129,18 +130,76 @@ _REMIND = re.compile(
 )
 
 
-def _scheduling_tool(tools: list[dict[str, Any]]) -> str | None:
-    names = [t.get("function", {}).get("name", "") for t in tools if isinstance(t, dict)]
-    for candidate in ("cron", "automations", "schedule"):
-        if candidate in names:
-            return candidate
+def _tool_names(tools: list[dict[str, Any]]) -> list[str]:
+    return [t.get("function", {}).get("name", "") for t in tools if isinstance(t, dict)]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool: str
+    content: str
+
+
+def tool_results_since_person(messages: list[dict[str, Any]]) -> list[ToolResult]:
+    """The tool results after the person's last message, with the tool that produced each."""
+    last_person = -1
+    for index, message in enumerate(messages):
+        if message.get("role") == "user" and _text_of(message.get("content")):
+            last_person = index
+    calls: dict[str, str] = {}
+    results: list[ToolResult] = []
+    for message in messages[last_person + 1 :]:
+        for call in message.get("tool_calls") or []:
+            calls[str(call.get("id"))] = str(call.get("function", {}).get("name", ""))
+        if message.get("role") == "tool":
+            content = message.get("content")
+            text = content if isinstance(content, str) else json.dumps(content)
+            results.append(ToolResult(calls.get(str(message.get("tool_call_id")), ""), text))
+    return results
+
+
+def _found_tool_id(search_result: str, wanted: str) -> str | None:
+    """The id of `wanted` in a tool_search result (ids may be qualified, e.g. core:cron)."""
+    candidates = re.findall(r'"(?:id|name)"\s*:\s*"([^"]+)"', search_result)
+    for candidate in candidates:
+        if candidate == wanted or candidate.endswith((f":{wanted}", f"/{wanted}", f".{wanted}")):
+            return str(candidate)
     return None
+
+
+def _schedule(text: str, names: list[str], done: list[ToolResult]) -> Answer | None:
+    """A reminder request: call OpenClaw's scheduler (directly, or through Tool Search)."""
+    match = _REMIND.search(text)
+    if not match or not ({"cron", "tool_call"} & set(names)):
+        return None
+    amount, unit, what = int(match.group(1)), match.group(2).lower(), match.group(3).strip()
+    what = what.rstrip(". ")
+    if done and done[-1].tool in ("cron", "tool_call"):
+        return Answer(
+            kind="text",
+            text=f"{OFFLINE_LABEL} Reminder set: {what} in {amount} "
+            f"{unit}{'s' if amount != 1 and not unit.endswith('s') else ''}.",
+        )
+    arguments = reminder_arguments(amount * {"s": 1, "m": 60, "h": 3600}[unit[0]], what)
+    if "cron" in names:
+        return Answer(kind="tool_call", tool_name="cron", tool_arguments=arguments)
+    if not done and "tool_search" in names:
+        return Answer(
+            kind="tool_call",
+            tool_name="tool_search",
+            tool_arguments={"query": "cron scheduler reminder"},
+        )
+    tool_id = _found_tool_id(done[-1].content, "cron") if done else "cron"
+    if tool_id is None:
+        return Answer(kind="text", text=f"{OFFLINE_LABEL} I could not find a scheduler tool.")
+    return Answer(
+        kind="tool_call", tool_name="tool_call", tool_arguments={"id": tool_id, "args": arguments}
+    )
 
 
 def decide(body: dict[str, Any], script: Script) -> Answer:
     messages: list[dict[str, Any]] = body.get("messages") or []
     text = person_text(messages)
-    last = messages[-1] if messages else {}
     rule = script.take(text)
     chunk = script.default_chunk_chars
     delay = script.default_delay_ms
@@ -158,20 +217,14 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
             delay_ms=rule.delay_ms,
             stall_after_chunks=rule.stall_after_chunks,
         )
-    if last.get("role") == "tool":
-        result = _text_of(last.get("content"))[:300]
+    done = tool_results_since_person(messages)
+    scheduled = _schedule(text, _tool_names(body.get("tools") or []), done)
+    if scheduled is not None and len(done) < 4:
+        return scheduled
+    if done:  # never loop on tools: whatever happened, answer now
+        result = done[-1].content[:300]
         return Answer(
             kind="text", text=f"{OFFLINE_LABEL} Done. ({result})", chunk_chars=chunk, delay_ms=delay
-        )
-    match = _REMIND.search(text)
-    tool = _scheduling_tool(body.get("tools") or [])
-    if match and tool:
-        amount, unit, what = int(match.group(1)), match.group(2).lower(), match.group(3).strip()
-        seconds = amount * {"s": 1, "m": 60, "h": 3600}[unit[0]]
-        return Answer(
-            kind="tool_call",
-            tool_name=tool,
-            tool_arguments=reminder_arguments(seconds, what),
         )
     if re.search(r"what did i (say|tell you)", text, re.I):
         earlier = earlier_user_texts(messages)
@@ -188,13 +241,13 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
 
 
 def reminder_arguments(seconds: int, what: str) -> dict[str, Any]:
-    """Arguments for OpenClaw's scheduling tool: a one-shot system event on the main session."""
-    at_ms = int((time.time() + seconds) * 1000)
+    """Arguments for OpenClaw's `cron` tool: a one-shot system event on the main session."""
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
     return {
         "action": "add",
         "job": {
             "name": f"Reminder: {what}"[:80],
-            "schedule": {"kind": "at", "atMs": at_ms},
+            "schedule": {"kind": "at", "at": at.isoformat(timespec="seconds")},
             "sessionTarget": "main",
             "wakeMode": "now",
             "payload": {"kind": "systemEvent", "text": f"Reminder: {what}"},

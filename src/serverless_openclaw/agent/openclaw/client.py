@@ -35,6 +35,7 @@ from serverless_openclaw.core.errors import (
 
 from .device import DeviceIdentity
 from .protocol import (
+    SCOPES,
     ChatEvent,
     EventFrame,
     Hello,
@@ -84,6 +85,8 @@ class HistoryMessage:
     text: str
     timestamp_ms: int | None
     id: str | None
+    run_id: str | None = None
+    """The run that produced an assistant message (a chat.send run, or e.g. a cron run)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ class GatewayClient:
         backoff: Backoff | None = None,
         on_event: EventListener | None = None,
         clock: Callable[[], float] = time.monotonic,
+        scopes: tuple[str, ...] = SCOPES,
     ) -> None:
         self.url = url
         self._token = token
@@ -220,6 +224,7 @@ class GatewayClient:
         self._backoff = backoff or Backoff(base=0.25, cap=5.0)
         self._on_event = on_event
         self._clock = clock
+        self._scopes = scopes
         self._ws: ClientConnection | None = None
         self._send_lock = asyncio.Lock()
         self._connected = asyncio.Event()
@@ -333,6 +338,7 @@ class GatewayClient:
                 token=self._token,
                 identity=self._identity,
                 client_version=self._client_version,
+                scopes=self._scopes,
             )
             request_id = f"connect-{uuid.uuid4().hex[:8]}"
             await ws.send(request_frame(request_id, "connect", params))
@@ -496,6 +502,7 @@ class GatewayClient:
                     text=message_text(item) or "",
                     timestamp_ms=item.get("timestamp"),
                     id=meta.get("id") if isinstance(meta, dict) else None,
+                    run_id=meta.get("runId") if isinstance(meta, dict) else None,
                 )
             )
         return history

@@ -28,6 +28,7 @@ CLIENT_ID = "gateway-client"
 CLIENT_MODE = "backend"
 ROLE = "operator"
 SCOPES: tuple[str, ...] = ("operator.read", "operator.write")
+"""What the bridge needs: chat, history, cron.list. Not admin (config, cron.add...)."""
 AUTH_DETAIL_CODES = frozenset(
     {"AUTH_TOKEN_MISMATCH", "AUTH_TOKEN_MISSING", "AUTH_PASSWORD_MISMATCH", "AUTH_REQUIRED"}
 )
@@ -125,6 +126,7 @@ def connect_params(
     identity: DeviceIdentity | None,
     client_version: str,
     platform: str = "linux",
+    scopes: tuple[str, ...] = SCOPES,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "minProtocol": GATEWAY_PROTOCOL_MIN,
@@ -136,7 +138,7 @@ def connect_params(
             "mode": CLIENT_MODE,
         },
         "role": ROLE,
-        "scopes": list(SCOPES),
+        "scopes": list(scopes),
         "caps": [],
         "auth": {"token": token},
     }
@@ -147,7 +149,7 @@ def connect_params(
                 client_id=CLIENT_ID,
                 client_mode=CLIENT_MODE,
                 role=ROLE,
-                scopes=SCOPES,
+                scopes=scopes,
                 signed_at_ms=challenge.ts,
                 token=token,
                 nonce=challenge.nonce,

@@ -1,0 +1,165 @@
+"""Scheduled work while scaled to zero: the agent's side.
+
+1. Keep the control plane told when the agent next needs to be awake: after each turn, when
+   the gateway reports scheduler changes, and before stopping, read the jobs (`cron.list`)
+   and record the earliest one that deserves a wake-up (core/schedule.py) in the task state;
+   the watchdog wakes the agent a little before it.
+2. Deliver what nobody asked for: reminders, automation output and heartbeat messages that
+   are not silent acknowledgements. Those runs emit `cron`/`task`/`heartbeat` events, not
+   chat deltas, so their text is read from the main session's history. Each message is
+   stored once (its id comes from OpenClaw's own message id), then pushed to the open
+   browsers and sent to the linked Telegram chat. OpenClaw's own channel delivery stays off
+   (decision D3): this is the only path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from serverless_openclaw.aws.stores.conversations import ConversationStore
+from serverless_openclaw.aws.stores.settings import SettingsStore
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
+from serverless_openclaw.contracts.records import Message
+from serverless_openclaw.core.errors import OpenClawError, StorageUnavailable
+from serverless_openclaw.core.schedule import NextWake, ScheduledJob, from_millis, next_wake
+
+from .delivery import ReplySink
+from .openclaw.client import GatewayClient, HistoryMessage
+from .openclaw.protocol import EventFrame
+from .reporter import AgentReporter
+
+log = logging.getLogger(__name__)
+
+MAIN_SESSION: Final = "agent:main:main"
+WATCHED_EVENTS: Final = frozenset({"cron", "heartbeat", "task", "sessions.changed"})
+SILENT_REPLIES: Final = ("HEARTBEAT_OK", "NO_REPLY")
+
+
+def is_silent(text: str) -> bool:
+    stripped = text.strip()
+    return not stripped or any(stripped.startswith(token) for token in SILENT_REPLIES)
+
+
+def proactive_messages(
+    history: list[HistoryMessage], *, own_runs: set[str], since_ms: int
+) -> list[HistoryMessage]:
+    """Assistant messages in the main session that no inbox job asked for."""
+    found = []
+    for message in history:
+        if message.role != "assistant" or not message.id:
+            continue
+        if message.run_id is not None and message.run_id in own_runs:
+            continue
+        if (message.timestamp_ms or 0) < since_ms or is_silent(message.text):
+            continue
+        found.append(message)
+    return found
+
+
+ProactiveSinks = Callable[[str], ReplySink]
+"""message id -> where a proactive message goes (web push + Telegram)."""
+
+
+@dataclass
+class Scheduler:
+    user_id: str
+    gateway: GatewayClient
+    reporter: AgentReporter
+    conversations: ConversationStore
+    user_settings: SettingsStore
+    sinks: ProactiveSinks
+    own_runs: set[str]
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    debounce_s: float = 0.5
+    poll_every_s: float = 60.0
+    recorded: NextWake | None = None
+    delivered: int = 0
+    _poke: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_event(self, frame: EventFrame) -> None:
+        """Called by the gateway client for every event (synchronously; just a poke)."""
+        if frame.event in WATCHED_EVENTS:
+            self._poke.set()
+
+    def poke(self) -> None:
+        self._poke.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self.poll_every_s)
+            await asyncio.sleep(self.debounce_s)
+            self._poke.clear()
+            try:
+                await self.deliver_new()
+                await self.refresh_schedule()
+            except OpenClawError as exc:
+                log.warning("scheduler pass failed (next pass retries): %s", exc)
+
+    async def refresh_schedule(self) -> NextWake | None:
+        settings = await asyncio.to_thread(self.user_settings.get, self.user_id)
+        jobs = [
+            ScheduledJob(
+                id=job.id,
+                name=job.name,
+                enabled=job.enabled,
+                next_run_at=from_millis(job.next_run_at_ms),
+                payload_kind=job.payload_kind,
+                declaration_key=job.declaration_key,
+            )
+            for job in await self.gateway.cron_list()
+        ]
+        wake = next_wake(
+            jobs,
+            policy=settings.scheduledWakes,
+            heartbeat=settings.heartbeat,
+            now=datetime.now(UTC),
+        )
+        if wake != self.recorded:
+            await self.reporter.next_wake(
+                wake.at if wake else None, wake.job_name if wake else None
+            )
+            self.recorded = wake
+            log.info("next scheduled wake: %s", wake)
+        return wake
+
+    async def deliver_new(self) -> int:
+        history = await self.gateway.chat_history(MAIN_SESSION, limit=50)
+        count = 0
+        for message in proactive_messages(
+            history, own_runs=self.own_runs, since_ms=self.started_ms
+        ):
+            stored = Message(
+                id=f"oc-{message.id}",
+                conversationId=MAIN_CONVERSATION_ID,
+                role="assistant",
+                text=message.text,
+                createdAt=datetime.fromtimestamp((message.timestamp_ms or 0) / 1000, UTC),
+                source="agent",
+                proactive=True,
+            )
+            try:
+                new = await asyncio.to_thread(self.conversations.put_message, self.user_id, stored)
+            except StorageUnavailable as exc:
+                log.warning("could not store a proactive message: %s", exc)
+                continue
+            if not new:
+                continue
+            sink = self.sinks(stored.id)
+            try:
+                await sink.start()
+                await sink.finish(message.text)
+            finally:
+                await sink.aclose()
+            count += 1
+        self.delivered += count
+        if count:
+            await self.reporter.heartbeat()
+        return count

@@ -1,0 +1,66 @@
+"""Messages from the system to the person, outside any turn (e.g. "I skipped a scheduled
+wake-up"): stored in the main conversation, pushed to open browsers and sent to the linked
+Telegram chat — the same three places the agent's own proactive messages go."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from serverless_openclaw.contracts.frames import StreamEndFrame, StreamStartFrame
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
+from serverless_openclaw.contracts.records import Message
+from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.gateway.observability import logger
+from serverless_openclaw.gateway.services import Services
+from serverless_openclaw.telegram import bot_api as tg
+
+
+def notice_id(key: str) -> str:
+    return "notice-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def notify(services: Services, user_id: str, text: str, *, key: str, at: datetime) -> bool:
+    """Deliver once per `key` (idempotent: the watchdog may run twice); True if new."""
+    message = Message(
+        id=notice_id(key),
+        conversationId=MAIN_CONVERSATION_ID,
+        role="assistant",
+        text=text,
+        createdAt=at,
+        source="agent",
+        proactive=True,
+    )
+    if not services.conversations.put_message(user_id, message):
+        return False
+    broadcaster = services.broadcaster
+    if broadcaster is not None:
+        try:
+            broadcaster.send(
+                user_id,
+                StreamStartFrame(
+                    id=message.id, conversationId=MAIN_CONVERSATION_ID, proactive=True
+                ),
+            )
+            broadcaster.send(user_id, StreamEndFrame(id=message.id, text=text))
+        except OpenClawError as exc:
+            logger.warning("notice push failed", extra={"error": str(exc)})
+    _telegram(services, user_id, text)
+    return True
+
+
+def _telegram(services: Services, user_id: str, text: str) -> None:
+    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_secrets
+
+    try:
+        link = services.telegram.link_of_user(user_id)
+        if link is None:
+            return
+        secrets = resolve_secrets(services.settings.telegram, services.secrets)
+        if secrets is None:
+            return
+        bot_for(services.settings.telegram, secrets.bot_token).call(
+            tg.send_message(link.chatId, text)
+        )
+    except OpenClawError as exc:
+        logger.warning("notice to Telegram failed", extra={"error": str(exc)})
