@@ -95,6 +95,7 @@ function Workspace({
   const [stored, setStored] = useState<Conversation[]>([]);
   const [drafts, setDrafts] = useState<Conversation[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
+  const [listLoaded, setListLoaded] = useState(false);
   const [listError, setListError] = useState<string | null>(null);
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const toggleRef = useRef<HTMLButtonElement>(null);
@@ -126,6 +127,8 @@ function Workspace({
       setDrafts((d) => d.filter((c) => !known.has(c.id)));
     } catch (e) {
       setListError(`Conversations could not be loaded: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      setListLoaded(true);
     }
   }, [api]);
 
@@ -157,7 +160,19 @@ function Workspace({
     [],
   );
 
-  const chat = useChat({ wsUrl: config.wsUrl, auth, api, conversationId, onActivity });
+  // A conversation the list does not know (a new one, or "main" before its first message)
+  // has no stored messages yet. Unknown when the list failed or has more pages: load anyway.
+  const storedHistory = !listLoaded
+    ? null
+    : listError !== null || cursor !== null || stored.some((c) => c.id === conversationId);
+  const chat = useChat({
+    wsUrl: config.wsUrl,
+    auth,
+    api,
+    conversationId,
+    onActivity,
+    stored: storedHistory,
+  });
 
   const conversations = useMemo(() => {
     const list = [...stored];

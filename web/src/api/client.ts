@@ -141,8 +141,11 @@ export class ApiClient {
   }
 }
 
+/** The largest `limit` the API accepts on a listing (more is refused with 400). */
+export const MAX_PAGE_LIMIT = 100;
+
 /** All pages of a listing, oldest page first (for a conversation's full history). */
-export async function allMessages(api: ApiClient, conversationId: string, limit = 200) {
+export async function allMessages(api: ApiClient, conversationId: string, limit = MAX_PAGE_LIMIT) {
   const items: PageMessage["items"] = [];
   let cursor: string | null | undefined;
   for (let page = 0; page < 50; page++) {

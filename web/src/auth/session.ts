@@ -115,8 +115,10 @@ export class AuthClient {
       (typeof payload["cognito:username"] === "string" && payload["cognito:username"]) ||
       this.user?.getUsername() ||
       "";
-    const email =
-      typeof payload.email === "string" ? payload.email : (rememberedLogin() ?? undefined);
+    // moto's SRP (the local Cognito) puts the user's sub in the email claim: show only a real
+    // address, else what the person typed.
+    const claimed = typeof payload.email === "string" && payload.email.includes("@");
+    const email = claimed ? (payload.email as string) : (rememberedLogin() ?? undefined);
     return email ? { username, email } : { username };
   }
 

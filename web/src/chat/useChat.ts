@@ -19,9 +19,22 @@ export interface UseChatOptions {
   conversationId: string;
   /** A frame that changes the conversation list (ack, reply start or end). */
   onActivity?: (frame: ServerFrame) => void;
+  /**
+   * Whether the conversation has stored messages: false when the conversation list says it
+   * does not exist yet (nothing to load; asking would be a 404 in the console), null while
+   * that is not known yet. Omitted: always load.
+   */
+  stored?: boolean | null;
 }
 
-export function useChat({ wsUrl, auth, api, conversationId, onActivity }: UseChatOptions) {
+export function useChat({
+  wsUrl,
+  auth,
+  api,
+  conversationId,
+  onActivity,
+  stored = true,
+}: UseChatOptions) {
   const [state, dispatch] = useReducer(chatReducer, conversationId, initialChatState);
   const [connection, setConnection] = useState<ConnectionInfo>({ state: "idle", attempt: 0 });
   const [historyError, setHistoryError] = useState<string | null>(null);
@@ -68,9 +81,20 @@ export function useChat({ wsUrl, auth, api, conversationId, onActivity }: UseCha
     dispatch({ type: "open", conversationId });
   }, [conversationId]);
 
+  // Read when loading, not a trigger: a conversation that gains its first stored message
+  // while open is already complete on screen and reloads only after a reconnect.
+  const storedRef = useRef(stored);
+  storedRef.current = stored;
+  const storedKnown = stored !== null;
+
   useEffect(() => {
     let live = true;
     setHistoryError(null);
+    if (!storedKnown) return;
+    if (!storedRef.current) {
+      dispatch({ type: "history", conversationId, items: [] });
+      return;
+    }
     allMessages(api, conversationId)
       .then((items) => live && dispatch({ type: "history", conversationId, items }))
       .catch((error: unknown) => {
@@ -85,7 +109,7 @@ export function useChat({ wsUrl, auth, api, conversationId, onActivity }: UseCha
     return () => {
       live = false;
     };
-  }, [api, conversationId, reconnects]);
+  }, [api, conversationId, reconnects, storedKnown]);
 
   const send = useCallback(
     (text: string) => {

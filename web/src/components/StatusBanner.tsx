@@ -90,6 +90,7 @@ export function StatusBanner({ agent, connection, onRetry }: Props) {
       aria-busy={busy}
       data-testid="status-banner"
       data-agent={agent?.state ?? "unknown"}
+      data-phase={waking ? (phase ?? undefined) : undefined}
       data-connection={connection.state}
     >
       <span className="status-dot" aria-hidden="true" />
