@@ -301,6 +301,11 @@ def test_websocket_routes_and_http_routes_with_jwt_authorizer(synthesized: Synth
     routes = [r["Properties"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()]
     keys = {r["RouteKey"] for r in routes}
     assert {"$connect", "$default", "$disconnect"} <= keys
+    # ws_message answers in its response body (ack, pong, errors): a two-way $default route.
+    (default,) = [r for r in routes if r["RouteKey"] == "$default"]
+    assert default.get("RouteResponseSelectionExpression") == "$default"
+    responses = synthesized.resources("AWS::ApiGatewayV2::RouteResponse").values()
+    assert [r["Properties"]["RouteResponseKey"] for r in responses] == ["$default"]
     api_routes = [r for r in routes if r["RouteKey"].endswith("/api/{proxy+}")]
     assert {r["RouteKey"].split()[0] for r in api_routes} == {"GET", "POST", "PUT", "DELETE"}
     assert all(r["AuthorizationType"] == "JWT" for r in api_routes)

@@ -124,6 +124,9 @@ class ControlPlane(Construct):
             integration=integrations.WebSocketLambdaIntegration(
                 "DefaultIntegration", ws["ws_message"]
             ),
+            # ws_message answers each frame (ack, pong, status, error) in its response body:
+            # a two-way route, so API Gateway sends that body back to the client.
+            return_response=True,
         )
         self.websocket_api.add_route(
             "$disconnect",
