@@ -1,0 +1,114 @@
+"""What the suites share: options, a scratch folder, and one real-agent dev stack started on
+first use (relay, memory, coldstart and the real-agent load share it when run together)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .harness import BenchUser, DevStackProcess, new_id
+
+OFFLINE_LABEL = "[offline model]"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run counts and shapes; defaults are what docs/performance.md reports."""
+
+    relay_pairs: int = 20
+    """Relay turns and direct turns measured (alternating), after the warm-up."""
+    warmup_turns: int = 3
+    think_s: float = 1.5
+    """Pause after each reply, as a person reading it would (see relay.py on why it matters)."""
+    reply_chars: int = 480
+    chunk_chars: int = 8
+    chunk_delay_ms: float = 40.0
+    """The offline model streams `reply_chars` in `chunk_chars` pieces, one per delay:
+    60 chunks over ~2.4 s, so coalescing (posts per second of streaming) is visible."""
+    coldstarts: int = 5
+    import_runs: int = 12
+    warm_invocations: int = 60
+    memory_replies: int = 8
+    load_users: int = 50
+    load_real_users: int = 3
+    load_seconds: float = 60.0
+    load_window_s: float = 10.0
+    load_think_s: float = 1.0
+    keep: bool = False
+    work_dir: Path | None = None
+
+
+@dataclass
+class Context:
+    options: Options
+    log: Callable[[str], None] = lambda _: None
+    notes: dict[str, Any] = field(default_factory=dict)
+    _dir: Path | None = None
+    _real: DevStackProcess | None = None
+    _relay_user: BenchUser | None = None
+
+    @property
+    def dir(self) -> Path:
+        if self._dir is None:
+            base = self.options.work_dir
+            if base is not None:
+                base.mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="soc-bench-", dir=base))
+        return self._dir
+
+    async def real_stack(self) -> DevStackProcess:
+        """`serverless-openclaw dev` with the real agent and OpenClaw, started once."""
+        if self._real is None:
+            self.log("starting the dev stack (real agent, offline model)")
+            stack = DevStackProcess(self.dir / "real")
+            started = time.monotonic()
+            await asyncio.to_thread(stack.start)
+            self.log(f"dev stack up in {time.monotonic() - started:.1f} s")
+            self._real = stack
+            self.script_model(stack)
+        return self._real
+
+    def script_model(self, stack: DevStackProcess) -> None:
+        o = self.options
+        stack.script_model(
+            [
+                {
+                    "match": r"^bench ",
+                    "reply": f"{OFFLINE_LABEL} {{text}}. The tide comes in and goes out.",
+                    "repeat_to": o.reply_chars,
+                    "chunk_chars": o.chunk_chars,
+                    "delay_ms": o.chunk_delay_ms,
+                }
+            ],
+            default_delay_ms=15.0,
+            default_chunk_chars=12,
+        )
+
+    async def relay_user(self) -> BenchUser:
+        """A user whose agent is running and warm (its first, cold turn already done)."""
+        if self._relay_user is None:
+            stack = await self.real_stack()
+            user = await asyncio.to_thread(
+                stack.create_user, wakeOnConnect=False, idleTimeoutMinutes=120
+            )
+            self.log("first message to a new user's agent (cold start, not measured here)")
+            async with user.ws() as ws:
+                message = new_id()
+                await ws.send({"action": "send", "id": message, "text": "hello"})
+                await ws.reply(message, timeout=600)
+            self._relay_user = user
+        return self._relay_user
+
+    async def close(self) -> None:
+        if self._real is not None:
+            self.log("stopping the dev stack")
+            await asyncio.to_thread(self._real.stop)
+            self._real = None
+        if self._dir is not None and not self.options.keep:
+            shutil.rmtree(self._dir, ignore_errors=True)
