@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, TelegramReplyTo
+from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
 from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.telegram import replies
@@ -199,8 +199,9 @@ def test_status_new_and_stop(webhook: Webhook) -> None:
     assert "starting" in webhook.replies(CHAT)[-1]
     assert webhook.say(CHAT, "/new") == 200
     assert webhook.replies(CHAT)[-1] == replies.NEW_CONVERSATION
-    controls = [j for j in webhook.take_jobs(USER) if isinstance(j, ControlJob)]
-    assert [(c.command, c.conversationId) for c in controls] == [("new_conversation", "main")]
+    # `/new` reaches OpenClaw (its own session reset) in order with the messages around it.
+    chats = [j for j in webhook.take_jobs(USER) if isinstance(j, ChatJob)]
+    assert [(c.text, c.conversationId) for c in chats] == [("wake up", "main"), ("/new", "main")]
     assert webhook.say(CHAT, "/stop") == 200
     assert webhook.replies(CHAT)[-1] == replies.STOPPING
     assert webhook.services.task_state.get(USER).state == "stopping"

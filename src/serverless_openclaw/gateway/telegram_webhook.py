@@ -251,8 +251,19 @@ class _Webhook:
                 status = ops.agent_status(self.services, user_id)
                 self._say(chat_id, replies.status(status, self.services.clock()))
             case "new":
-                ops.send_control(self.services, user_id, "new_conversation", MAIN_CONVERSATION_ID)
+                # OpenClaw's own `/new` starts a fresh session. It goes through the inbox like
+                # any message, in the same FIFO group, so it stays in order with the messages
+                # before and after it (a control job would use another group and could overtake).
                 self._say(chat_id, replies.NEW_CONVERSATION)
+                return self._text(
+                    PrivateText(
+                        update_id=command.update_id,
+                        chat_id=chat_id,
+                        message_id=command.message_id,
+                        user=command.user,
+                        text="/new",
+                    )
+                )
             case "stop":
                 state = ops.stop(self.services, user_id, "stopped from Telegram")
                 self._say(
