@@ -12,6 +12,9 @@ import { newMessageId } from "../lib/ids";
 import { type AgentState, chatReducer, initialChatState, isBusy, visibleMessages } from "./reducer";
 import { ChatSocket, type ConnectionInfo } from "./socket";
 
+/** How often the page asks for the agent's state while it is starting or stopping. */
+export const STATUS_POLL_MS = 10_000;
+
 export interface UseChatOptions {
   wsUrl: string;
   auth: AuthClient;
@@ -76,6 +79,16 @@ export function useChat({
       socketRef.current = null;
     };
   }, [wsUrl, auth]);
+
+  // A status push can be lost (an agent that stopped before it reported, a failed post), so
+  // while the agent is between states the page asks again now and then.
+  const agentState = state.agent?.state;
+  const transitional = agentState === "starting" || agentState === "stopping";
+  useEffect(() => {
+    if (!transitional) return;
+    const timer = setInterval(() => socketRef.current?.requestStatus(), STATUS_POLL_MS);
+    return () => clearInterval(timer);
+  }, [transitional]);
 
   useEffect(() => {
     dispatch({ type: "open", conversationId });
