@@ -166,7 +166,7 @@ async def test_socket_killed_mid_reply_reconnects_and_delivers(stack, chat_user,
     log = await app.banner_log()
     states = [e["connection"] for e in log]
     assert states.index("waiting") < len(states) - 1 - states[::-1].index("open"), dumps(log)
-    assert await app.page.evaluate("() => window.__soc.sockets.length") == 2
+    assert await app.page.evaluate("() => window.__soc.sockets.length") >= 2
 
     # And the new socket carries the next message as usual.
     after = await app.send("Did that arrive?")
