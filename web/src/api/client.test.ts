@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiClient, ApiError, allMessages } from "./client";
+import { ApiClient, ApiError, MAX_PAGE_LIMIT, allMessages } from "./client";
 
 type Call = { url: string; init: RequestInit };
 
@@ -61,6 +61,14 @@ describe("ApiClient", () => {
     const api = new ApiClient({ baseUrl: "https://api.test", getToken: async () => "t", fetchFn: fn });
     await expect(api.deleteConversation("c 1")).resolves.toBeUndefined();
     await expect(api.getTelegramLink()).resolves.toBeNull();
+  });
+
+  it("asks for history in pages the API accepts (at most 100 items)", async () => {
+    const { fn, calls } = fakeFetch([json({ items: [], nextCursor: null })]);
+    const api = new ApiClient({ baseUrl: "https://api.test", getToken: async () => "t", fetchFn: fn });
+    await allMessages(api, "main");
+    expect(calls[0]?.url).toBe(`https://api.test/api/conversations/main/messages?limit=${MAX_PAGE_LIMIT}`);
+    expect(MAX_PAGE_LIMIT).toBe(100);
   });
 
   it("follows cursors to load a whole history", async () => {
