@@ -137,9 +137,19 @@ class AgentSettings(_Settings):
     task_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    agent_state_root: Path = Field(
+        default_factory=lambda: Path.home() / ".serverless-openclaw" / "agents"
+    )
+    """Parent of every user's OpenClaw state dir on this machine."""
+
     @property
     def openclaw_state_dir(self) -> Path:
-        return self.openclaw_state_dir_override or self.work_dir / "openclaw-state"
+        """Stable for a user across tasks: OpenClaw keys its scheduled jobs by the absolute
+        path of the state dir, so a restore into another path would lose them."""
+        if self.openclaw_state_dir_override:
+            return self.openclaw_state_dir_override
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.user_id)
+        return self.agent_state_root / safe / "openclaw-state"
 
 
 class DevSettings(BaseSettings):

@@ -182,6 +182,7 @@ class Supervisor:
             "healthPort": self.health_port,
             "gatewayPort": self.gateway_port,
             "launchId": self.launch_id,
+            "stateDir": str(self.state_dir),
         }
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "agent.json").write_text(json.dumps(info) + "\n")

@@ -311,6 +311,9 @@ class DevStack:
             # On ECS the token comes from SSM through the task definition's `secrets`.
             "SOC_TELEGRAM_BOT_TOKEN": bot_token,
             "SOC_SYNC_INTERVAL_SECONDS": str(self.settings.agent_sync_interval_seconds),
+            # Each user's OpenClaw state dir keeps its path from task to task, as in the
+            # container (OpenClaw keys scheduled jobs by that path).
+            "SOC_AGENT_STATE_ROOT": str(self.state_dir / "agents"),
             "PYTHONUNBUFFERED": "1",
         }
         if self.settings.model_id:
