@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -30,6 +31,7 @@ _OPTION_HELP = {
     "relay_pairs": "relay turns and direct turns measured",
     "warmup_turns": "unmeasured warm-up turns each way",
     "think_s": "pause after each reply (seconds)",
+    "back_to_back": "relay turns sent without a pause, reported apart",
     "reply_chars": "length of the scripted reply",
     "chunk_chars": "characters per model chunk",
     "chunk_delay_ms": "delay before each model chunk",
@@ -95,7 +97,12 @@ async def run_suites(names: Sequence[str], ctx: Context) -> dict[str, Figure]:
         for name in names:
             started = time.monotonic()
             ctx.log(f"== {name}")
-            figures.update(await available[name](ctx))
+            try:
+                figures.update(await available[name](ctx))
+            except Exception as exc:
+                # One broken suite must not throw away the others' figures.
+                ctx.log(f"{name} failed:\n{traceback.format_exc()}")
+                ctx.notes.setdefault("errors", {})[name] = repr(exc)[:500]
             ctx.notes.setdefault("suite_seconds", {})[name] = round(time.monotonic() - started, 1)
     finally:
         await ctx.close()
@@ -136,4 +143,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(as_json(figures, meta, samples=args.samples), indent=2))
     else:
         print(table(figures, meta))
-    return 0
+    return 1 if ctx.notes.get("errors") else 0

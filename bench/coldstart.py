@@ -40,7 +40,7 @@ from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.settings import environ_snapshot
 
 from .context import Context
-from .harness import BenchUser, new_id
+from .harness import AgentProcess, BenchUser, new_id
 from .stats import Figure, ratio
 
 PHASES = (
@@ -89,8 +89,8 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
     return {k: v * 1000 for k, v in ms.items()}
 
 
-async def stop_and_wait(user: BenchUser) -> Path:
-    """StopTask through the API; returns the stopped task's work dir once the row is Idle
+async def stop_and_wait(user: BenchUser) -> AgentProcess:
+    """StopTask through the API; returns the stopped task once the row is Idle
     and the task's process has exited. Both: the watchdog may set the row Idle while the task
     is still writing its final backup (it treats desiredStatus STOPPED as gone), and a cold
     start measured beside a dying agent would share the CPU with it."""
@@ -103,7 +103,7 @@ async def stop_and_wait(user: BenchUser) -> Path:
             if psutil.Process(agent.pid).status() == psutil.STATUS_ZOMBIE:
                 break
         await asyncio.sleep(0.2)
-    return agent.work_dir
+    return agent
 
 
 def copy_backup_set(source: Path, target: Path) -> None:
@@ -173,7 +173,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
     user = await asyncio.to_thread(stack.create_user, wakeOnConnect=False, idleTimeoutMinutes=120)
     ctx.log("coldstart: first start of a new user's agent (reported, not in the figures)")
     first_ever = await cold_turn(user, "bench hello")
-    work = await stop_and_wait(user)
+    await stop_and_wait(user)
 
     phases: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
@@ -181,11 +181,11 @@ async def run(ctx: Context) -> dict[str, Figure]:
         ctx.log(f"coldstart: cold start {n + 1}/{o.coldstarts}")
         for name, value in (await cold_turn(user, f"bench cold start {n}")).items():
             phases[name].append(value)
-        work = await stop_and_wait(user)
+        stopped = await stop_and_wait(user)
         ctx.log(f"coldstart: bare gateway {n + 1}/{o.coldstarts}")
         for name, value in (
             await bare_gateway(
-                work / "openclaw-state", ctx.dir / f"bare-{n}", stack.offline_model_url
+                stopped.openclaw_state_dir, ctx.dir / f"bare-{n}", stack.offline_model_url
             )
         ).items():
             bare[name].append(value)

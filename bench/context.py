@@ -26,6 +26,8 @@ class Options:
     warmup_turns: int = 3
     think_s: float = 1.5
     """Pause after each reply, as a person reading it would (see relay.py on why it matters)."""
+    back_to_back: int = 6
+    """Relay turns sent the moment the previous reply ends (no pause), measured apart."""
     reply_chars: int = 480
     chunk_chars: int = 8
     chunk_delay_ms: float = 40.0

@@ -158,6 +158,23 @@ class DevStackProcess:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        self.kill_leftovers()
+
+    def kill_leftovers(self) -> list[int]:
+        """SIGKILL whatever still works inside this stack's state dir (an OpenClaw gateway
+        runs in a session of its own; an older ECS emulator did not reach it)."""
+        root = str(self.state_dir.resolve())
+        killed: list[int] = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if cwd == root or cwd.startswith(root + os.sep):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed.append(int(entry.name))
+        return killed
 
     def __enter__(self) -> DevStackProcess:
         self.start()
@@ -340,7 +357,9 @@ class AgentProcess:
 
     @property
     def openclaw_state_dir(self) -> Path:
-        return self.work_dir / "openclaw-state"
+        """The user's OpenClaw state dir (it outlives the task: the same path every start)."""
+        state = self.data.get("stateDir")
+        return Path(state) if state else self.work_dir / "openclaw-state"
 
     async def status(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as client:

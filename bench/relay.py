@@ -12,6 +12,12 @@ task). A second gateway of our own would have been a different process with its 
 and warm-up; this way the two series differ only by the relay. Turns alternate (relay first,
 then direct first) so drift in the machine's load hits both series alike.
 
+Warm turns are sent `think_s` after the previous reply ended, as a person reading it would.
+A few turns are also sent the moment the previous reply ends and reported apart
+(`relay_back_to_back_*`): the bridge posts stream_end before it deletes the job, and its
+short poll that was already waiting then was opened while the user's FIFO group was locked —
+moto keeps that poll blind to the group until it returns (≤ 1 s), where SQS would not.
+
 From the bridge's turn records (GET /status; `time.monotonic()` is one clock for every process
 on Linux) each relay turn is split into control plane (send -> the bridge starts the turn),
 gateway (-> first delta from OpenClaw) and delivery (-> first chunk at the client).
@@ -123,6 +129,10 @@ async def run(ctx: Context) -> dict[str, Figure]:
                     await asyncio.sleep(o.think_s)
                     await relay_turn(ws, agent, text, samples)
                 await asyncio.sleep(o.think_s)
+            ctx.log(f"relay: {o.back_to_back} turns sent the moment the previous reply ended")
+            back_to_back = RelaySamples()
+            for n in range(o.back_to_back):
+                await relay_turn(ws, agent, f"bench next {n}", back_to_back)
     finally:
         await client.close()
     relay_ttft = Figure.of(samples.relay_ttft)
@@ -150,6 +160,13 @@ async def run(ctx: Context) -> dict[str, Figure]:
         )
         figures["relay_delivery_ms"] = Figure.of(
             samples.delivery, note="first delta -> first chunk at the client"
+        )
+    if back_to_back.relay_ttft:
+        figures["relay_back_to_back_ttft_ms"] = Figure.of(
+            back_to_back.relay_ttft, note="next message sent the moment stream_end arrives"
+        )
+        figures["relay_back_to_back_control_ms"] = Figure.of(
+            back_to_back.control, note="... of which send -> the bridge starts the turn"
         )
     ctx.notes["relay"] = {
         "think_s": o.think_s,
