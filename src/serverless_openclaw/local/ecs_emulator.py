@@ -10,6 +10,11 @@ output goes to `<log_dir>/<task id>.log`.
 StopTask sends SIGTERM and, like ECS after `stopTimeout`, SIGKILL to the process group if it
 is still there after `stop_timeout_s`. DescribeTasks reflects the exit: lastStatus STOPPED,
 stoppedReason, stopCode and the container's exit code.
+
+When a task's main process is gone, so is everything it started, as when a container stops:
+its process group, and every process still working inside the task's own folder (the agent
+runs OpenClaw in a session of its own, which a process-group kill does not reach; left
+running, it would keep the restored state's database lease and block the next task).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class _Task:
     capacity_provider: str | None
     log_path: Path
     created_at: float
+    own_dir: Path | None = None
+    """The task's own working folder (None when the task definition names a shared one)."""
     process: subprocess.Popen[bytes] | None = None
     last_status: str = "PROVISIONING"
     desired_status: str = "RUNNING"
@@ -116,6 +123,26 @@ class _Task:
         }
         task.update({k: v for k, v in optional.items() if v is not None})
         return task
+
+
+def processes_inside(directory: Path) -> list[int]:
+    """Processes whose working directory is `directory` or below it (Linux /proc; none found
+    elsewhere). A task's folder is its own, so these are the task's processes."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    root = str(directory.resolve())
+    found: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            found.append(int(entry.name))
+    return found
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -281,6 +308,7 @@ class EcsEmulator:
         # Like a container, every task starts in an empty folder of its own.
         workdir = spec.cwd or self.log_dir / task_id
         workdir.mkdir(parents=True, exist_ok=True)
+        task.own_dir = None if spec.cwd else workdir
         with open(task.log_path, "ab") as log:
             try:
                 task.process = subprocess.Popen(
@@ -312,6 +340,10 @@ class EcsEmulator:
         code = task.process.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(task.process.pid, signal.SIGKILL)  # whatever the container left behind
+        if task.own_dir is not None:
+            for pid in processes_inside(task.own_dir):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         with self._lock:
             task.exit_code = 128 - code if code < 0 else code  # as Docker reports signals
             task.last_status = "STOPPED"

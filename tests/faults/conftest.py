@@ -1,0 +1,287 @@
+"""Fault injection on the whole local stack: the accounting every fault test shares.
+
+A fault test sends a known set of messages, breaks something on purpose (a process killed, a
+socket dropped, S3 gone, a delivery repeated), and then settles the account from what a
+person can see: the frames their browser received and the stored history the REST API lists.
+Each test adds one line to the summary printed at the end of the run:
+
+    <test>: sent N / answered A / lost L / duplicated D
+
+What counts:
+- answered: the reply to the message is stored exactly once (`<id>:r`) and, where a browser
+  watched the whole time, that browser saw exactly one `stream_end` carrying the same text;
+- lost: the person's message or its reply is missing from the history;
+- duplicated: a message or reply stored twice (same id twice, or the same text under another
+  id), more than one `stream_end` for one message on one socket, or — checked by the tests
+  that ask the agent "what did I say before?" — a message the agent remembers twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+Frame = dict[str, Any]
+
+
+# --- the summary line ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tally:
+    test: str
+    sent: int
+    answered: int
+    lost: int
+    duplicated: int
+    notes: str = ""
+
+    def line(self) -> str:
+        text = (
+            f"sent {self.sent} / answered {self.answered} / lost {self.lost} / "
+            f"duplicated {self.duplicated}"
+        )
+        return f"{text}   {self.notes}".rstrip()
+
+
+_TALLIES: list[Tally] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _TALLIES:
+        terminalreporter.section("fault injection: sent / answered / lost / duplicated")
+        for tally in _TALLIES:
+            terminalreporter.write_line(f"{tally.test}: {tally.line()}")
+
+
+@pytest.fixture
+def account(request: pytest.FixtureRequest, figure: Callable[[str, float], None]) -> Account:
+    """The ledger of this test: `account.sent(...)` while sending, `account.settle(...)` at
+    the end (asserts nothing is lost or duplicated and prints the summary line)."""
+    return Account(request.node.name, figure)
+
+
+@dataclass
+class Account:
+    test: str
+    figure: Callable[[str, float], None]
+    messages: dict[str, str] = field(default_factory=dict)
+    """id -> text of every message sent, in sending order."""
+
+    def sent(self, message_id: str, text: str) -> None:
+        self.messages[message_id] = text
+
+    def count(
+        self,
+        history: Sequence[Frame],
+        sockets: Sequence[Sequence[Frame]] = (),
+        *,
+        remembered: str | None = None,
+        notes: str = "",
+    ) -> Tally:
+        """`sockets`: frames of browsers that watched every reply from start to end.
+        `remembered`: the agent's answer to "what did I say before?" (each sent text must
+        appear in it exactly once)."""
+        users = Counter(str(m["id"]) for m in history if m["role"] == "user")
+        replies = Counter(str(m["id"]) for m in history if m["role"] == "assistant")
+        reply_text = {str(m["id"]): str(m["text"]) for m in history if m["role"] == "assistant"}
+        texts = Counter(str(m["text"]) for m in history if m["role"] == "user")
+        answered = lost = duplicated = 0
+        for message_id, text in self.messages.items():
+            reply = f"{message_id}:r"
+            if users[message_id] == 0 or replies[reply] == 0:
+                lost += 1
+                continue
+            dup = users[message_id] > 1 or replies[reply] > 1 or texts[text] > 1
+            seen_ok = True
+            for frames in sockets:
+                ends = [
+                    f for f in frames if f.get("type") == "stream_end" and f.get("id") == message_id
+                ]
+                dup = dup or len(ends) > 1
+                seen_ok = seen_ok and len(ends) == 1 and ends[0]["text"] == reply_text[reply]
+            if remembered is not None:
+                times = remembered.count(text)
+                dup = dup or times > 1
+                seen_ok = seen_ok and times == 1
+            if dup:
+                duplicated += 1
+            elif seen_ok:
+                answered += 1
+        return Tally(self.test, len(self.messages), answered, lost, duplicated, notes)
+
+    def settle(
+        self,
+        history: Sequence[Frame],
+        sockets: Sequence[Sequence[Frame]] = (),
+        *,
+        remembered: str | None = None,
+        notes: str = "",
+    ) -> Tally:
+        tally = self.count(history, sockets, remembered=remembered, notes=notes)
+        record(tally, self.figure)
+        assert (tally.lost, tally.duplicated) == (0, 0), (tally.line(), history)
+        assert tally.answered == tally.sent, (tally.line(), history)
+        return tally
+
+
+def record(tally: Tally, figure: Callable[[str, float], None]) -> None:
+    _TALLIES.append(tally)
+    print(f"{tally.test}: {tally.line()}", flush=True)
+    for name in ("sent", "answered", "lost", "duplicated"):
+        figure(f"faults_{name}", float(getattr(tally, name)))
+
+
+# --- helpers shared by the fault tests --------------------------------------------------------
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def token() -> str:
+    """A word no other message contains (scripts match on it)."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def is_end(message_id: str) -> Callable[[Frame], bool]:
+    return lambda f: f.get("type") == "stream_end" and f.get("id") == message_id
+
+
+def chunks_seen(frames: Sequence[Frame], message_id: str) -> int:
+    return sum(1 for f in frames if f.get("type") == "stream_chunk" and f.get("id") == message_id)
+
+
+async def wait_until(
+    check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
+) -> Any:
+    """Poll a blocking `check` (run in a thread) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await asyncio.to_thread(check)
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        await asyncio.sleep(interval)
+
+
+async def wait_chunks(ws: Any, message_id: str, count: int, timeout: float = 240) -> None:
+    """Until the browser has seen `count` chunks of the reply (the fault goes in mid-reply)."""
+    await wait_until(
+        lambda: chunks_seen(ws.frames, message_id) >= count, timeout, f"{count} chunks", 0.05
+    )
+
+
+async def send(ws: Any, account: Account, text: str, message_id: str | None = None) -> str:
+    """Send a message and wait for its ack (the job is durably queued)."""
+    message_id = message_id or new_id()
+    account.sent(message_id, text)
+    await ws.send({"action": "send", "id": message_id, "text": text})
+    await ws.wait_for(lambda f: f.get("type") == "ack" and f.get("id") == message_id, 60)
+    return message_id
+
+
+async def ask_what_i_said(ws: Any, timeout: float = 240) -> str:
+    """The agent's memory, as the offline model reads it from OpenClaw's session history.
+    Not part of the account: it is the probe."""
+    probe = new_id()
+    await ws.send({"action": "send", "id": probe, "text": "what did I say before?"})
+    end = await ws.reply_to(probe, timeout)
+    return str(end["text"])
+
+
+def history(user: Any) -> list[Frame]:
+    """The REST history minus the probes."""
+    items = user.messages()
+    probes = {m["id"] for m in items if m["role"] == "user" and m["text"] == PROBE}
+    return [m for m in items if m["id"] not in probes and m["id"].removesuffix(":r") not in probes]
+
+
+PROBE = "what did I say before?"
+
+
+def launches(stack: Any, user: Any) -> list[dict[str, Any]]:
+    """Every ECS task (running or stopped) the control plane started for this user."""
+    ecs = ecs_client(stack)
+    arns: list[str] = []
+    for status in ("RUNNING", "STOPPED"):
+        arns += ecs.list_tasks(cluster="soc-dev", desiredStatus=status)["taskArns"]
+    if not arns:
+        return []
+    tasks = ecs.describe_tasks(cluster="soc-dev", tasks=arns)["tasks"]
+    mine = []
+    for task in tasks:
+        env = task.get("overrides", {}).get("containerOverrides", [{}])[0].get("environment", [])
+        if {e["name"]: e["value"] for e in env}.get("SOC_USER_ID") == user.user_id:
+            mine.append(task)
+    return sorted(mine, key=lambda t: t["createdAt"])
+
+
+def ecs_client(stack: Any) -> Any:
+    import boto3
+
+    return boto3.client(
+        "ecs",
+        endpoint_url=str(stack.info["ecs_url"]),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def agent_status(agent: dict[str, Any]) -> dict[str, Any]:
+    """The running agent's own /status (supervisor phase, gateway pid and restarts, turns)."""
+    response = httpx.get(f"http://127.0.0.1:{agent['healthPort']}/status", timeout=5)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def processes_in(directory: Any) -> list[psutil.Process]:
+    """Processes whose working directory is inside `directory` (a task's work dir): what a
+    container would have held. Used to check that nothing outlives its task."""
+    found = []
+    root = str(directory)
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd") or ""
+        if cwd == root or cwd.startswith(root + os.sep):
+            found.append(process)
+    return found
+
+
+def kill_task(pid: int) -> None:
+    """The container dies at once (Spot reclaim without notice, out of memory): SIGKILL to
+    the agent's process group, as the kernel would to every process in the container."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def wait_agent_state(user: Any, state: str, timeout: float = 240) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        agent = user.agent()
+        return agent if agent["state"] == state else None
+
+    return dict(await wait_until(check, timeout, f"agent {state}", 1.0))
+
+
+@pytest.fixture
+def model(dev_stack: Any) -> Iterator[Any]:
+    """The shared stack's offline model; its script is cleared after the test."""
+    offline = dev_stack.offline_model()
+    yield offline
+    offline.reset()

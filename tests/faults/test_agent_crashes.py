@@ -1,0 +1,186 @@
+"""The agent task dies or is stopped in the middle of a reply (shared dev stack, real OpenClaw,
+offline model scripted to reply slowly so that the fault lands mid-stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from .conftest import (
+    agent_status,
+    alive,
+    ask_what_i_said,
+    history,
+    is_end,
+    kill_task,
+    launches,
+    processes_in,
+    send,
+    token,
+    wait_agent_state,
+    wait_chunks,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
+
+SLOW = {"repeat_to": 600, "chunk_chars": 6, "delay_ms": 100.0}
+"""About ten seconds of streaming."""
+
+RETRY_AFTER_GATEWAY_RESTART = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug (agent/bridge.py): a job retried after OpenClaw restarted on a state that holds "
+        "the interrupted turn is answered '(no reply)': chat.send with the same idempotency "
+        "key ends at once with an empty final, while OpenClaw's own main-session restart "
+        "recovery answers under another runId that the bridge ignores (docs/reliability.md)"
+    ),
+)
+
+
+async def test_kill9_mid_reply_the_next_task_answers_once_and_remembers(
+    dev_stack, model, account, figure
+) -> None:  # type: ignore[no-untyped-def]
+    user = dev_stack.create_user(idle_minutes=30)
+    user.settings(wakeOnConnect=False)
+    first = f"my cat is called Miso {token()}"
+    slow = token()
+    second = f"tell me a long story about {slow}"
+    async with user.ws() as ws:
+        m1 = await send(ws, account, first)
+        await ws.reply_to(m1)
+        # What the agent learnt is backed up after the turn (debounced).
+        answered_at = time.time()
+        await wait_until(
+            lambda: (
+                (row := user.agent()).get("lastBackupAt")
+                and _epoch(row["lastBackupAt"]) >= answered_at - 1
+            ),
+            60,
+            "backup after the first turn",
+        )
+        agent = dev_stack.agent_process(user)
+        work = dev_stack.agent_work_dir(user)
+        model.script([{"match": slow, "times": 1, **SLOW}])
+        m2 = await send(ws, account, second)
+        await wait_chunks(ws, m2, 3)
+        killed = time.monotonic()
+        kill_task(int(agent["pid"]))
+        end = await ws.wait_for(is_end(m2), 300)
+        figure("kill9_to_reply_s", time.monotonic() - killed)
+        assert end["text"].endswith(second), "answered by the next task, without the script"
+        remembered = await ask_what_i_said(ws)
+    assert first in remembered, (remembered, dev_stack.task_log(user))
+    tasks = launches(dev_stack, user)
+    assert len(tasks) == 2, "one restart for the job the dead task left behind"
+    assert not [p.pid for p in processes_in(work) if p.is_running()], (
+        "nothing of the killed task may live on (a container takes all its processes along)"
+    )
+    account.settle(history(user), [ws.frames], remembered=remembered)
+
+
+async def test_sigterm_mid_reply_finishes_the_turn_syncs_and_exits(
+    dev_stack, model, account, figure
+) -> None:  # type: ignore[no-untyped-def]
+    """A Spot interruption notice during a reply that can finish within the drain bound."""
+    user = dev_stack.create_user(idle_minutes=30)
+    user.settings(wakeOnConnect=False)
+    slow = token()
+    text = f"please explain {slow}"
+    async with user.ws() as ws:
+        model.script([{"match": slow, **SLOW}])
+        m1 = await send(ws, account, text)
+        await wait_chunks(ws, m1, 3)
+        agent = dev_stack.agent_process(user)
+        pid = int(agent["pid"])
+        signalled, signalled_wall = time.monotonic(), time.time()
+        os.kill(pid, signal.SIGTERM)
+        end = await ws.wait_for(is_end(m1), 120)
+        assert len(end["text"]) == SLOW["repeat_to"], "the running turn was let finish"
+        await wait_until(lambda: not alive(pid), 120, "the agent exits")
+        exit_s = time.monotonic() - signalled
+        figure("sigterm_finish_exit_s", exit_s)
+        stopped = await wait_agent_state(user, "idle", 30)
+        assert stopped["lastBackupAt"] and _epoch(stopped["lastBackupAt"]) >= signalled_wall
+        assert not stopped.get("lastError"), stopped
+        states = [f["agent"] for f in ws.frames if f.get("type") == "status"]
+        assert "stopping" in states, "the browser was told"
+        # The next task restores what the stopped one synced on its way out.
+        remembered = await ask_what_i_said(ws)
+    assert exit_s < 90, f"exit took {exit_s:.1f} s; ECS kills at 120 s"
+    assert text in remembered, (remembered, dev_stack.task_log(user))
+    assert len(launches(dev_stack, user)) == 2
+    account.settle(history(user), [ws.frames], remembered=remembered)
+
+
+@RETRY_AFTER_GATEWAY_RESTART
+async def test_sigterm_during_a_stalled_reply_hands_the_job_to_the_next_task(
+    dev_stack, model, account, figure
+) -> None:  # type: ignore[no-untyped-def]
+    """The turn cannot finish within the drain bound: its job goes back to the inbox, the task
+    exits inside ECS's stopTimeout, and the next task answers it (and a message sent while
+    the agent was stopping) exactly once."""
+    user = dev_stack.create_user(idle_minutes=30)
+    user.settings(wakeOnConnect=False)
+    stall = token()
+    first = f"this one will stall {stall}"
+    second = f"and this one arrives while it stops {token()}"
+    async with user.ws() as ws:
+        model.script([{"match": stall, "times": 1, "stall_after_chunks": 3, "chunk_chars": 4}])
+        m1 = await send(ws, account, first)
+        await wait_chunks(ws, m1, 1)
+        agent = dev_stack.agent_process(user)
+        pid = int(agent["pid"])
+        signalled = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        await wait_agent_state(user, "stopping", 30)
+        m2 = await send(ws, account, second)
+        await wait_until(lambda: not alive(pid), 150, "the agent exits")
+        exit_s = time.monotonic() - signalled
+        figure("sigterm_stalled_exit_s", exit_s)
+        end1 = await ws.wait_for(is_end(m1), 300)
+        end2 = await ws.wait_for(is_end(m2), 300)
+        figure("sigterm_stalled_to_reply_s", time.monotonic() - signalled)
+        assert end1["text"].endswith(first) and end2["text"].endswith(second)
+        order = [f["id"] for f in ws.frames if f.get("type") == "stream_end"]
+        assert order == [m1, m2]
+        remembered = await ask_what_i_said(ws)
+    assert exit_s < 110, f"exit took {exit_s:.1f} s; ECS kills at 120 s"
+    assert len(launches(dev_stack, user)) == 2
+    account.settle(history(user), [ws.frames], remembered=remembered)
+
+
+@RETRY_AFTER_GATEWAY_RESTART
+async def test_openclaw_gateway_crash_mid_reply_is_restarted_and_answers_once(
+    dev_stack, model, account, figure
+) -> None:  # type: ignore[no-untyped-def]
+    user = dev_stack.create_user(idle_minutes=30)
+    user.settings(wakeOnConnect=False)
+    slow = token()
+    text = f"a question for the gateway {slow}"
+    async with user.ws() as ws:
+        model.script([{"match": slow, "times": 1, **SLOW}])
+        m1 = await send(ws, account, text)
+        await wait_chunks(ws, m1, 3)
+        agent = dev_stack.agent_process(user)
+        before = await asyncio.to_thread(agent_status, agent)
+        crashed = time.monotonic()
+        os.killpg(int(before["gatewayPid"]), signal.SIGKILL)
+        end = await ws.wait_for(is_end(m1), 240)
+        figure("gateway_crash_to_reply_s", time.monotonic() - crashed)
+        assert end["text"].endswith(text)
+        after = await asyncio.to_thread(agent_status, agent)
+        remembered = await ask_what_i_said(ws)
+    assert after["gatewayRestarts"] == 1 and after["gatewayPid"] != before["gatewayPid"]
+    assert len(launches(dev_stack, user)) == 1, "the task itself survived"
+    account.settle(history(user), [ws.frames], remembered=remembered)
+
+
+def _epoch(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value).timestamp()
