@@ -154,9 +154,10 @@ async def recurring(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
                     "payload": {"kind": "systemEvent", "text": "Water the plants"},
                 },
             )
-        first_sleep = time.monotonic() + 5
-        # Two scheduled wake-ups of a sleeping agent.
-        await poll(lambda: asyncio.sleep(0, len(timeline.launches_since(first_sleep)) >= 2), 420)
+        await wait_state(timeline, "idle", 200)
+        first_sleep = time.monotonic()
+        # Two scheduled wake-ups of the sleeping agent.
+        await poll(lambda: asyncio.sleep(0, len(timeline.launches_since(first_sleep)) >= 2), 480)
         wakes = len(timeline.launches_since(first_sleep))
         await wait_state(timeline, "running", 120)
         async with stack.gateway_admin(user) as admin:
@@ -206,14 +207,24 @@ async def heartbeat_off(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def
     return {"row": row, "launches": timeline.launches_since(window_start)}
 
 
+SCENARIOS = {
+    "one_shot": one_shot,
+    "recurring": recurring,
+    "capped": capped,
+    "heartbeat_off": heartbeat_off,
+}
+
+
 @pytest.fixture(scope="module")
-async def scenarios(dev_stack):  # type: ignore[no-untyped-def]
-    tasks = {
-        "one_shot": asyncio.create_task(one_shot(dev_stack)),
-        "recurring": asyncio.create_task(recurring(dev_stack)),
-        "capped": asyncio.create_task(capped(dev_stack)),
-        "heartbeat_off": asyncio.create_task(heartbeat_off(dev_stack)),
+async def scenarios(dev_stack, request):  # type: ignore[no-untyped-def]
+    """Start every scenario the selected tests need, all at once."""
+    wanted = {
+        name
+        for item in request.session.items
+        for name in SCENARIOS
+        if item.module is request.module and name in item.name
     }
+    tasks = {name: asyncio.create_task(SCENARIOS[name](dev_stack)) for name in sorted(wanted)}
     yield tasks
     for task in tasks.values():
         task.cancel()
@@ -241,14 +252,14 @@ async def test_scheduled_recurring_job_keeps_waking_until_deleted(scenarios) -> 
     assert not result["next"].get("nextWakeAt")
 
 
-async def test_scheduled_daily_cap_holds_and_reports_what_it_skipped(scenarios) -> None:  # type: ignore[no-untyped-def]
+async def test_scheduled_capped_daily_wakes_hold_and_skips_are_reported(scenarios) -> None:  # type: ignore[no-untyped-def]
     result = await scenarios["capped"]
     assert len(result["launches"]) == 1, "one scheduled wake-up, then the cap"
     assert "Reminder: two" in str(result["notice"]["text"])
     assert any("did not wake up" in str(text) for text in result["history"])
 
 
-async def test_scheduled_nothing_wakes_an_idle_agent_with_the_heartbeat_off(scenarios) -> None:  # type: ignore[no-untyped-def]
+async def test_scheduled_heartbeat_off_lets_an_idle_agent_sleep(scenarios) -> None:  # type: ignore[no-untyped-def]
     result = await scenarios["heartbeat_off"]
     assert not result["row"].get("nextWakeAt"), "system jobs and a disabled heartbeat wake nobody"
     assert result["launches"] == set()

@@ -223,6 +223,7 @@ class Bridge:
                 with contextlib.suppress(asyncio.CancelledError, OpenClawError):
                     await side_work
                 await sink.aclose()
+            keeper.cancel()  # no visibility extension for a deleted message
             await self._delete(received)
             record.outcome = "aborted" if aborted else "answered"
             self.on_turn_done()

@@ -81,7 +81,7 @@ class AgentReporter:
         try:
             await self._own("mark stopping", self._store.mark_stopping, reason)
         except Superseded:
-            log.warning("mark stopping: superseded")
+            log.info("mark stopping: the row is already stopping (or another launch owns it)")
         await self.push("stopping")
 
     async def wake_pending(self) -> None:

@@ -79,7 +79,9 @@ class Scheduler:
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     debounce_s: float = 0.5
     poll_every_s: float = 60.0
-    recorded: NextWake | None = None
+    recorded: NextWake | str | None = "unknown"
+    """What this task last wrote; "unknown" at start, so the first pass always writes (the row
+    may still hold the previous task's value)."""
     delivered: int = 0
     _poke: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -59,7 +59,7 @@ from .openclaw.device import DeviceIdentity
 from .openclaw.gateway_process import GatewayProcess, gateway_environment
 from .openclaw.protocol import EventFrame
 from .openclaw.runtime import OpenClawRuntime, install, locate
-from .reporter import AgentReporter
+from .reporter import AgentReporter, Superseded
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
 
@@ -474,8 +474,10 @@ class Supervisor:
             log.warning("backup (%s) failed, will retry: %s", reason, exc)
             return None
         if not result.skipped:
-            with contextlib.suppress(StorageUnavailable):
+            try:
                 await self.reporter.backup(result.at, result.total_bytes)
+            except (StorageUnavailable, Superseded) as exc:
+                log.warning("backup done but not recorded: %s", exc)
         return result
 
     async def _monitor_gateway(self, max_restarts: int = 3) -> None:

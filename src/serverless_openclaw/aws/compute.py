@@ -63,8 +63,10 @@ class TaskInfo:
 
     @property
     def alive(self) -> bool:
-        """Running or about to: not stopped and not asked to stop."""
-        return self.last_status != "STOPPED" and self.desired_status != "STOPPED"
+        """The task may still be running — also while it stops (a stopping agent still makes
+        its final backup and writes; nothing may start a second task for the user before
+        ECS reports it STOPPED)."""
+        return self.last_status != "STOPPED"
 
 
 class Compute(Protocol):

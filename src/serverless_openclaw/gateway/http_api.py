@@ -244,6 +244,11 @@ def _looks_like_http_event(event: Any) -> bool:
             for key in ("headers", "queryStringParameters", "pathParameters")
         )
         and isinstance(event.get("body"), (str, type(None)))
+        and all(
+            isinstance(value, str)
+            for key in ("headers", "queryStringParameters", "pathParameters")
+            for value in (event.get(key) or {}).values()
+        )
     )
 
 

@@ -135,7 +135,7 @@ def _scheduled_wake_allowed(services: Services, state: TaskState, now: datetime)
     user = services.user_settings.get(state.user_id)
     day = now.strftime("%Y%m%d")
     key = f"sched-wake#{state.user_id}#{day}"
-    used = services.counters.increment(key, expires_at=now + timedelta(days=2), amount=0)
+    used = services.counters.value(key)
     if not wake_cap_reached(used, user.maxScheduledWakesPerDay):
         services.counters.increment(key, expires_at=now + timedelta(days=2))
         return True
@@ -178,6 +178,9 @@ def sweep(services: Services, now: datetime | None = None) -> WatchdogReport:
         except (OpenClawError, TransitionRejected) as exc:
             logger.warning("watchdog row failed", extra={"user_id": row.user_id, "error": str(exc)})
             report.errors.append(f"{row.user_id}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one user's bug must not stop everyone's watchdog
+            logger.exception("watchdog row crashed", extra={"user_id": row.user_id})
+            report.errors.append(f"{row.user_id}: {type(exc).__name__}")
 
     for arn in running:
         info = tasks.get(arn)

@@ -13,7 +13,7 @@ from serverless_openclaw.contracts.records import AgentStatus
 UNPAIRED: Final = (
     "Hi! I am the Telegram door to your own OpenClaw agent, but this chat is not linked to "
     "an account yet.\n\n"
-    "1. Sign in to the web app and open Settings → Telegram.\n"
+    "1. Sign in to the web app and open the Telegram tab.\n"
     "2. Press “Get pairing code”.\n"
     "3. Send it here as: /pair CODE\n\n"
     "Codes work once and expire after 10 minutes."
@@ -27,11 +27,11 @@ WELCOME: Final = (
 PAIR_USAGE: Final = "Send the code from the web app like this: /pair ABCD-EFGH"
 PAIR_MALFORMED: Final = (
     "That does not look like a pairing code: it has 8 letters and digits, like ABCD-EFGH. "
-    "Get one in the web app under Settings → Telegram."
+    "Get one in the web app under the Telegram tab."
 )
 PAIR_REFUSED: Final = (
     "That code is not valid: it may be mistyped, already used, or older than 10 minutes. "
-    "Get a new one in the web app under Settings → Telegram."
+    "Get a new one in the web app under the Telegram tab."
 )
 PAIR_RATE_LIMITED: Final = "Too many pairing attempts from this chat. Try again in an hour."
 PAIRED: Final = "Paired! Messages you send here now go to your agent, which answers here."

@@ -38,6 +38,15 @@ class CounterStore:
             )
         return int(answer["Attributes"]["count"]["N"])
 
+    def value(self, key: str) -> int:
+        """The counter's current total (0 when it was never incremented)."""
+        with converted():
+            answer = self._db.get_item(
+                TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True
+            )
+        item = answer.get("Item") or {}
+        return int(item.get("count", {}).get("N", "0"))
+
     def mark(self, key: str, *, expires_at: datetime, now: datetime | None = None) -> bool:
         """Set a marker; True if it was not set (or had expired), False if it already was."""
         current = epoch(now or now_utc())
