@@ -181,6 +181,7 @@ async def capped(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         async with stack.gateway_admin(user) as admin:
             await admin.request("cron.add", reminder("Reminder: one", 150))
             await admin.request("cron.add", reminder("Reminder: two", 360))
+        await wait_state(timeline, "idle", 200)
         start = time.monotonic()
         notice = await ws.wait_for(
             lambda f: f.get("type") == "stream_end" and "did not wake up" in str(f.get("text")),

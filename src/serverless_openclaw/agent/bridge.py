@@ -188,16 +188,7 @@ class Bridge:
             # The handler stored the person's message before queuing it; storing it again
             # (idempotent) and announcing the reply run beside the turn, not before it.
             store_user = asyncio.to_thread(
-                self.conversations.put_message,
-                self.user_id,
-                Message(
-                    id=job.jobId,
-                    conversationId=job.conversationId,
-                    role="user",
-                    text=job.text,
-                    createdAt=job.receivedAt,
-                    source=job.source,
-                ),
+                self.conversations.put_message, self.user_id, job.user_message()
             )
             sink = self.sinks(job)
             side_work = asyncio.ensure_future(

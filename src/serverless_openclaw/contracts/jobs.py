@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from serverless_openclaw.contracts.frames import ConversationId, MessageId
+from serverless_openclaw.contracts.records import Message
 
 
 class _Job(BaseModel):
@@ -46,6 +47,17 @@ class ChatJob(_Job):
     text: str
     replyTo: ReplyTo
     receivedAt: datetime
+
+    def user_message(self) -> Message:
+        """The person's message as it is stored (its id is the job id: idempotent)."""
+        return Message(
+            id=self.jobId,
+            conversationId=self.conversationId,
+            role="user",
+            text=self.text,
+            createdAt=self.receivedAt,
+            source=self.source,
+        )
 
 
 ControlCommand = Literal["abort", "backup", "restart", "stop", "new_conversation"]

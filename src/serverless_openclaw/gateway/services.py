@@ -41,7 +41,7 @@ from serverless_openclaw.aws.stores import (
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
-from serverless_openclaw.contracts.records import AgentStatus, Message
+from serverless_openclaw.contracts.records import AgentStatus
 from serverless_openclaw.core.errors import (
     Conflict,
     StorageUnavailable,
@@ -341,17 +341,7 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
     check_message_rate(count, quotas.messages_per_minute, now)
     state = services.task_state.get(job.userId)
     decide_wake(state, now, task_hours_per_day=quotas.task_hours_per_day)  # quota before queuing
-    services.conversations.put_message(
-        job.userId,
-        Message(
-            id=job.jobId,
-            conversationId=job.conversationId,
-            role="user",
-            text=job.text,
-            createdAt=job.receivedAt,
-            source=job.source,
-        ),
-    )
+    services.conversations.put_message(job.userId, job.user_message())
     services.inbox.send(job)
     services.counters.mark(_dedupe_key(job), expires_at=now + DEDUPE_TTL, now=now)
     try:
