@@ -138,7 +138,7 @@ async def one_shot(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 async def recurring(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     user = stack.create_user(idle_minutes=IDLE_MINUTES)
-    user.settings(wakeLeadSeconds=45, wakeOnConnect=False)
+    user.settings(wakeLeadSeconds=LEAD_S, wakeOnConnect=False)
     timeline = Timeline(stack, user)
     timeline.start()
     async with user.ws() as ws:
@@ -173,7 +173,7 @@ async def recurring(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 async def capped(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     user = stack.create_user(idle_minutes=IDLE_MINUTES)
-    user.settings(wakeLeadSeconds=45, wakeOnConnect=False, maxScheduledWakesPerDay=1)
+    user.settings(wakeLeadSeconds=LEAD_S, wakeOnConnect=False, maxScheduledWakesPerDay=1)
     timeline = Timeline(stack, user)
     timeline.start()
     async with user.ws() as ws:

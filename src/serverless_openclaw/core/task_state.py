@@ -201,7 +201,11 @@ def _next(state: TaskState, event: TaskEvent) -> TaskState:
             _same_launch(state, launch_id, event)
             if state.state != "starting":
                 raise _reject(state, event)
-            return replace(state, state="running", phase="ready", state_since=now)
+            # The idle timer starts when the agent can work, not when it was asked to start:
+            # a slow cold start must not make a fresh agent look idle.
+            return replace(
+                state, state="running", phase="ready", state_since=now, last_activity_at=now
+            )
         case RequestStop(now=now, launch_id=launch_id, reason=reason, error=error):
             if launch_id is not None:
                 _same_launch(state, launch_id, event)
