@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,19 @@ _AWS_FOR_BEDROCK = (
     "AWS_BEARER_TOKEN_BEDROCK",
 )
 _NEVER = ("TELEGRAM_BOT_TOKEN",)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, however it dies.
+
+    In a container the gateway dies with the task anyway; on a developer's machine a killed
+    agent would otherwise leave a 1.4 GB gateway behind (it runs in its own session).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 """OpenClaw's own Telegram plugin turns on when it sees this and deletes our webhook."""
 
 
@@ -105,6 +120,7 @@ class GatewayProcess:
             stdout=self._log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
 
     def log_tail(self, lines: int = 20) -> str:
