@@ -39,6 +39,7 @@ _OPTION_HELP = {
     "import_runs": "fresh interpreters per handler and per library set",
     "warm_invocations": "warm invocations per handler",
     "memory_replies": "replies sampled for peak RSS",
+    "memory_growth_turns": "turns between the two RSS samples (growth check)",
     "load_users": "concurrent users with the agent double",
     "load_real_users": "concurrent users with the real agent (0 = skip)",
     "load_seconds": "length of each load run",

@@ -86,6 +86,7 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
         "delivery": first.at - turn["first_text"],
         "total": first.at - sent,
     }
+    ms["product"] = ms["total"] - ms["gateway_ready"] - ms["first_turn"]
     return {k: v * 1000 for k, v in ms.items()}
 
 
@@ -206,6 +207,9 @@ async def run(ctx: Context) -> dict[str, Figure]:
     }
     for name, why in PHASES:
         figures[f"coldstart_{name}_ms"] = Figure.of(phases[name], note=why)
+    figures["coldstart_product_ms"] = Figure.of(
+        phases["product"], note="ours: everything but OpenClaw's start and its first turn"
+    )
     notes: dict[str, Any] = {"first_ever_ms": {k: round(v) for k, v in first_ever.items()}}
     ctx.notes["coldstart"] = notes
     return figures

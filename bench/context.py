@@ -37,6 +37,7 @@ class Options:
     import_runs: int = 12
     warm_invocations: int = 60
     memory_replies: int = 8
+    memory_growth_turns: int = 30
     load_users: int = 50
     load_real_users: int = 3
     load_seconds: float = 60.0

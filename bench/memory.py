@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import psutil
 
 from .context import Context
-from .harness import new_id
-from .stats import Figure
+from .harness import WsClient, new_id
+from .stats import Figure, median
 
 MB = 1024 * 1024
 
@@ -55,33 +55,59 @@ class Sampler:
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 
 
+async def reply_peak(ws: WsClient, pid: int, text: str) -> Peak:
+    sampler = Sampler(pid)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sampler.run(stop))
+    message = new_id()
+    try:
+        await ws.send({"action": "send", "id": message, "text": text})
+        await ws.reply(message)
+    finally:
+        stop.set()
+        await task
+    return sampler.peak
+
+
 async def run(ctx: Context) -> dict[str, Figure]:
+    """A user of its own: the relay suite's direct client would add its runs' events to the
+    bridge's client (as runs it did not start), which production never sees."""
     o = ctx.options
-    user = await ctx.relay_user()
     stack = await ctx.real_stack()
     ctx.script_model(stack)
-    agent = await user.agent_process()
-    await agent.wait_running()
+    user = await asyncio.to_thread(stack.create_user, wakeOnConnect=False, idleTimeoutMinutes=120)
     bridge: list[float] = []
     whole: list[float] = []
     processes = 0
-    ctx.log(f"memory: sampling {o.memory_replies} replies")
     async with user.ws() as ws:
+        ctx.log("memory: first message to a new user's agent (cold start)")
+        first = new_id()
+        await ws.send({"action": "send", "id": first, "text": "hello"})
+        await ws.reply(first, timeout=900)
+        agent = await user.agent_process()
+        ctx.log(f"memory: sampling {o.memory_replies} replies")
         for n in range(o.memory_replies):
-            sampler = Sampler(agent.pid)
-            stop = asyncio.Event()
-            task = asyncio.create_task(sampler.run(stop))
-            message = new_id()
-            await ws.send({"action": "send", "id": message, "text": f"bench memory {n}"})
-            await ws.reply(message)
-            stop.set()
-            await task
-            bridge.append(sampler.peak.bridge)
-            whole.append(sampler.peak.agent)
-            processes = max(processes, sampler.peak.processes)
+            peak = await reply_peak(ws, agent.pid, f"bench memory {n}")
+            bridge.append(peak.bridge)
+            whole.append(peak.agent)
+            processes = max(processes, peak.processes)
             await asyncio.sleep(o.think_s)
+        ctx.log(f"memory: {o.memory_growth_turns} more turns, then sampling again")
+        for n in range(o.memory_growth_turns):
+            message = new_id()
+            await ws.send({"action": "send", "id": message, "text": f"bench memory more {n}"})
+            await ws.reply(message)
+        later = [
+            (await reply_peak(ws, agent.pid, f"bench memory later {n}")).bridge for n in range(3)
+        ]
+    await asyncio.to_thread(user.stop_agent)
     ctx.notes["memory"] = {"agent_processes": processes}
     return {
         "bridge_rss_mb": Figure.of(bridge, "MB", "supervisor + bridge (Python), peak per reply"),
         "agent_rss_mb": Figure.of(whole, "MB", f"whole task ({processes} processes), peak"),
+        "bridge_rss_growth_mb": Figure.single(
+            median(later) - median(bridge),
+            "MB",
+            f"bridge peak after {o.memory_growth_turns} more turns, minus the first figure",
+        ),
     }

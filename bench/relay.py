@@ -9,7 +9,8 @@ The direct client reaches that gateway with the token the agent was given: the b
 the dev stack with SOC_GATEWAY_TOKEN in the agent's environment — the setting through which
 the token arrives from SSM on AWS (otherwise the agent generates one that never leaves the
 task). A second gateway of our own would have been a different process with its own caches
-and warm-up; this way the two series differ only by the relay. Turns alternate (relay first,
+and warm-up; this way the two series differ only by the relay: same gateway, same session
+(the main one, which the web chat uses), alternating turns. Turns alternate (relay first,
 then direct first) so drift in the machine's load hits both series alike.
 
 Warm turns are sent `think_s` after the previous reply ended, as a person reading it would.
@@ -29,15 +30,19 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from serverless_openclaw.agent.bridge import session_key
 from serverless_openclaw.agent.openclaw.client import GatewayClient, RunDelta, RunEnd
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
+from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.core.backoff import Backoff
 
 from .context import Context
 from .harness import AgentProcess, WsClient, new_id
 from .stats import Figure, ratio
 
-DIRECT_SESSION = "agent:main:bench-direct"
+DIRECT_SESSION = session_key(MAIN_CONVERSATION_ID)
+"""The session the relay turns go to as well: OpenClaw's main session costs more per turn
+than a fresh side session (its history and injected context), so both series share it."""
 
 
 @dataclass
