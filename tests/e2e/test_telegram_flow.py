@@ -59,9 +59,17 @@ def test_pairing_then_a_streamed_reply_in_telegram_and_the_web_history(dev_stack
             break
         time.sleep(1)
     assert reply is not None, dev_stack.task_log(user)
-    answer = [
-        m for m in bot_messages(dev_stack, chat)[sent_before:] if "offline model" in str(m["text"])
-    ]
+    # The reply is stored first; the last edit reaches Telegram right after (paced edits).
+    answer: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        answer = [
+            m
+            for m in bot_messages(dev_stack, chat)[sent_before:]
+            if "offline model" in str(m["text"])
+        ]
+        if answer and answer[0]["text"] == reply["text"]:
+            break
+        time.sleep(0.5)
     assert len(answer) == 1, "one Telegram message grew with the reply"
     assert answer[0]["text"] == reply["text"], "its final text is the stored reply"
     assert int(answer[0]["edits"]) >= 1, "it was edited while streaming"  # type: ignore[call-overload]
