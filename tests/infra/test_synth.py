@@ -401,16 +401,15 @@ def test_alarms_for_failed_tasks_and_dead_letters(synthesized: Synthesized) -> N
             "Threshold": 1,
         },
     )
-    monitoring.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {"MetricName": "TriggeredRules", "Namespace": "AWS/Events", "Threshold": 1},
-    )
+    # Failed tasks alert through EventBridge -> SNS (free), not a second paid alarm.
+    assert len(synthesized.resources("AWS::CloudWatch::Alarm")) == 1
     monitoring.has_resource_properties(
         "AWS::Events::Rule",
         {
             "EventPattern": Match.object_like(
                 {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]}
-            )
+            ),
+            "Targets": Match.array_with([Match.object_like({"Arn": Match.any_value()})]),
         },
     )
     monitoring.has_resource_properties(

@@ -95,7 +95,7 @@ class UsageProfile(BaseModel):
     # --- CloudWatch, ECR, web ---------------------------------------------------------------
     logs_gb_per_month: float = Field(default=0.1, ge=0)
     custom_metrics: int = Field(default=0, ge=0)
-    alarms: int = Field(default=2, ge=0)
+    alarms: int = Field(default=1, ge=0)
     ecr_image_gb: float = Field(default=0.5, ge=0)
     """Compressed size of the agent image stored in ECR (one version kept)."""
     web_page_loads_per_day: float = Field(default=5, ge=0)
@@ -496,7 +496,7 @@ def estimate(
         CostItem(
             key="alarms",
             service="CloudWatch",
-            description="alarms (failed agent tasks, inbox dead-letter queue)",
+            description="alarms (inbox dead-letter queue; failed tasks alert through EventBridge)",
             quantity=p.alarms,
             unit="alarm-month",
             unit_usd=prices.alarm_month,

@@ -1,8 +1,10 @@
 """Alerts the owner needs: agent tasks that fail and jobs that land in the dead-letter queue.
 
 Failed tasks are ECS "Task State Change" events (stop code TaskFailedToStart, or a container
-exiting non-zero); an EventBridge rule sends them to the alert topic (free) and an alarm on
-the rule's TriggeredRules metric makes them visible in CloudWatch.
+exiting non-zero); an EventBridge rule sends them straight to the alert topic — free, and
+already an alert, so no CloudWatch alarm duplicates it (each alarm costs $0.10 a month, a
+large share of this product's bill). Dead letters have no event: a CloudWatch alarm watches
+the depth of the inbox dead-letter queue.
 """
 
 from __future__ import annotations
@@ -59,23 +61,6 @@ class Monitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if not alarms:
             return
-        failed = cloudwatch.Alarm(
-            self,
-            "FailedTasksAlarm",
-            alarm_name=f"{prefix}-agent-task-failed",
-            alarm_description="An agent task failed to start or crashed (see the alert topic)",
-            metric=cloudwatch.Metric(
-                namespace="AWS/Events",
-                metric_name="TriggeredRules",
-                dimensions_map={"RuleName": self.failed_tasks_rule.rule_name},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
         dlq = cloudwatch.Alarm(
             self,
             "InboxDeadLetterAlarm",
@@ -89,6 +74,5 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (failed, dlq):
-            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-            self.alarms.append(alarm)
+        dlq.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(dlq)
