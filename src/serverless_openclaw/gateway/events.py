@@ -7,7 +7,6 @@ what we rely on is required, the rest is ignored.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -48,7 +47,7 @@ class WsEvent(_Lenient):
             return self.body
         try:
             return base64.b64decode(self.body, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # binascii.Error, non-ASCII input, UnicodeDecodeError
             raise InvalidRequest("body is not valid base64 UTF-8") from exc
 
 

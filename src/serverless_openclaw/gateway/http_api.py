@@ -65,8 +65,12 @@ def _services() -> Services:
 
 
 def _user() -> str:
-    claims = app.current_event.request_context.authorizer.jwt_claim or {}
-    sub = claims.get("sub")
+    """The `sub` claim the JWT authorizer passed (read defensively: a damaged event is 401)."""
+    context = app.current_event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
+    claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("no authenticated user")
     return sub
@@ -93,7 +97,11 @@ def _page_args() -> tuple[int, str | None]:
 
 
 def _body_object() -> dict[str, Any]:
-    raw = app.current_event.decoded_body
+    try:
+        # A binary content type arrives base64-encoded; its bytes need not be UTF-8.
+        raw = app.current_event.decoded_body
+    except ValueError as exc:
+        raise InvalidRequest("the body is not UTF-8 text") from exc
     if not raw:
         return {}
     try:
@@ -238,6 +246,8 @@ def _looks_like_http_event(event: Any) -> bool:
     return (
         isinstance(http, dict)
         and isinstance(http.get("method"), str)
+        and isinstance(context, dict)
+        and isinstance(context.get("stage"), str)  # the resolver strips it from the path
         and isinstance(event.get("rawPath"), str)
         and all(
             isinstance(event.get(key), (dict, type(None)))

@@ -155,8 +155,27 @@ def _persistence_for(services: Services) -> DynamoDBPersistenceLayer:
 
 
 # --- the handler ---------------------------------------------------------------------------
-def handle(raw: Any, services: Services) -> dict[str, Any]:
+def _looks_like_webhook_event(raw: Any) -> bool:
+    """An HTTP API event whose parts we read have the types API Gateway gives them."""
     if not isinstance(raw, dict):
+        return False
+    headers = raw.get("headers")
+    return (
+        (
+            headers is None
+            or (
+                isinstance(headers, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+            )
+        )
+        and isinstance(raw.get("body"), (str, type(None)))
+        and isinstance(raw.get("isBase64Encoded", False), bool)
+    )
+
+
+def handle(raw: Any, services: Services) -> dict[str, Any]:
+    if not _looks_like_webhook_event(raw):
+        logger.warning("telegram: malformed event")
         return _response(400)
     event = APIGatewayProxyEventV2(raw)
     secrets = resolve_secrets(services.settings.telegram, services.secrets)
@@ -165,7 +184,10 @@ def handle(raw: Any, services: Services) -> dict[str, Any]:
     ):
         logger.warning("telegram: webhook call without the right secret")
         return _response(401)
-    body = event.decoded_body or ""
+    try:
+        body = event.decoded_body or ""
+    except ValueError:  # base64 that is not, or bytes that are not UTF-8
+        return _response(400)
     if len(body) > MAX_BODY_BYTES:
         return _response(413)
     try:
@@ -310,15 +332,22 @@ class _Webhook:
         text = message.text
         if len(text.encode()) > MAX_TEXT_BYTES:  # Telegram's 4096 characters always fit
             text = text.encode()[:MAX_TEXT_BYTES].decode(errors="ignore")
-        job = ChatJob(
-            jobId=f"tg-{message.update_id}",
-            userId=user_id,
-            source="telegram",
-            conversationId=MAIN_CONVERSATION_ID,
-            text=text,
-            replyTo=TelegramReplyTo(chatId=chat_id, messageId=message.message_id),
-            receivedAt=self.services.clock(),
-        )
+        try:
+            job = ChatJob(
+                # Zero-padded so that small ids still make a valid job id (8+ characters).
+                jobId=f"tg-{message.update_id:05d}",
+                userId=user_id,
+                source="telegram",
+                conversationId=MAIN_CONVERSATION_ID,
+                text=text,
+                replyTo=TelegramReplyTo(chatId=chat_id, messageId=message.message_id),
+                receivedAt=self.services.clock(),
+            )
+        except ValidationError:
+            # Not an update Telegram makes (ids beyond any range). Answering 500 would make
+            # Telegram redeliver it forever and hold back every later update.
+            logger.warning("telegram: update cannot become a job; ignored")
+            return "unusable"
         before = self.services.task_state.get(user_id).state
         try:
             submitted = ops.submit_chat_job(self.services, job)
