@@ -117,13 +117,14 @@ class WebReply:
             await self._wake.wait()
             self._wake.clear()
             started = self._clock()
+            # Targets first: a connection found now is caught up with what was sent so far,
+            # then gets this chunk like everyone else (never the chunk twice).
+            targets = await self._connection_ids()
             latest = self._latest
             if latest.startswith(self._sent) and len(latest) > len(self._sent):
                 chunk = latest[len(self._sent) :]
                 self._sent = latest
-                await self._post(
-                    await self._connection_ids(), StreamChunkFrame(id=self._message_id, text=chunk)
-                )
+                await self._post(targets, StreamChunkFrame(id=self._message_id, text=chunk))
             # A rewrite of earlier text is not sent as chunks: stream_end carries the truth.
             remaining = self._interval - (self._clock() - started)
             if remaining > 0:

@@ -40,6 +40,8 @@ _AWS_FOR_BEDROCK = (
     "AWS_BEARER_TOKEN_BEDROCK",
 )
 _NEVER = ("TELEGRAM_BOT_TOKEN",)
+"""OpenClaw's own Telegram plugin turns on when it sees this and deletes our webhook."""
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -53,7 +55,6 @@ def _die_with_parent() -> None:
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-"""OpenClaw's own Telegram plugin turns on when it sees this and deletes our webhook."""
 
 
 def gateway_environment(
