@@ -87,3 +87,20 @@ def test_proactive_messages_are_the_ones_no_job_asked_for() -> None:
     ]
     found = proactive_messages(history, own_runs={"run-of-a-job"}, since_ms=start)
     assert [m.id for m in found] == ["a2"]
+
+
+def test_an_answer_to_a_user_message_is_never_proactive_whoever_wrote_it() -> None:
+    start = int(NOW.timestamp() * 1000)
+    history = [
+        HistoryMessage("user", "a long story please", start + 1, "u1"),
+        # The gateway crashed mid-turn; OpenClaw resumed the turn by itself after restarting.
+        HistoryMessage("assistant", "", start + 2, "a1", run_id="recovered"),
+        HistoryMessage("toolResult", "{}", start + 3, "t1"),
+        HistoryMessage("assistant", "Once upon a time", start + 4, "a2", run_id="recovered"),
+        # The bridge answered the redelivered job with a turn of its own.
+        HistoryMessage("user", "a long story please", start + 5, "u2"),
+        HistoryMessage("assistant", "Once upon a time", start + 6, "a3", run_id="retry"),
+        HistoryMessage("assistant", "Reminder: stretch", start + 7, "a4", run_id="cron-run"),
+    ]
+    found = proactive_messages(history, own_runs={"retry"}, since_ms=start)
+    assert [m.id for m in found] == ["a4"]

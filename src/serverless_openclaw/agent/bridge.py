@@ -250,8 +250,12 @@ class Bridge:
     ) -> tuple[str, bool]:
         job = current.job
         try:
+            # A redelivered job gets a key of its own: OpenClaw remembers the first attempt's
+            # key across a restart and would answer it with an empty, already-ended run.
+            attempt = current.received.receive_count
+            key = job.jobId if attempt <= 1 else f"{job.jobId}:{attempt}"
             run = await self.gateway.chat_send(
-                session_key(job.conversationId), job.text, idempotency_key=job.jobId
+                session_key(job.conversationId), job.text, idempotency_key=key
             )
             current.run = run
             self.run_ids.add(run.run_id)

@@ -50,12 +50,28 @@ def is_silent(text: str) -> bool:
 def proactive_messages(
     history: list[HistoryMessage], *, own_runs: set[str], since_ms: int
 ) -> list[HistoryMessage]:
-    """Assistant messages in the main session that no inbox job asked for."""
+    """Assistant messages in the main session that no inbox job asked for.
+
+    An assistant message that answers a user message is never proactive, whichever run wrote
+    it: after a crash OpenClaw resumes an interrupted turn by itself under a run id we do not
+    know, while the bridge answers the redelivered job with a turn of its own. What follows
+    no user message (reminders, automation output, heartbeat turns) is proactive.
+    """
     found = []
+    answering: str | None = None
+    awaiting_answer = False
     for message in history:
-        if message.role != "assistant" or not message.id:
+        if message.role == "user":
+            awaiting_answer, answering = True, None
             continue
-        if message.run_id is not None and message.run_id in own_runs:
+        if message.role != "assistant":
+            continue
+        if awaiting_answer:
+            awaiting_answer, answering = False, message.run_id
+            continue
+        if answering is not None and message.run_id == answering:
+            continue
+        if not message.id or (message.run_id is not None and message.run_id in own_runs):
             continue
         if (message.timestamp_ms or 0) < since_ms or is_silent(message.text):
             continue
