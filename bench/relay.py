@@ -148,6 +148,10 @@ async def run(ctx: Context) -> dict[str, Figure]:
         "relay_ttft_ms": relay_ttft,
         "direct_ttft_ms": direct_ttft,
         "relay_overhead_ratio": ratio(relay_ttft, direct_ttft, "relay/direct time to first text"),
+        "relay_overhead_ms": Figure.of(
+            [r - d for r, d in zip(samples.relay_ttft, samples.direct_ttft, strict=False)],
+            note="relay minus direct time to first text, turn by turn (adjacent pairs)",
+        ),
         "relay_end_ms": relay_end,
         "direct_end_ms": direct_end,
         "relay_end_ratio": ratio(relay_end, direct_end, "relay/direct time to the full reply"),
