@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from serverless_openclaw.agent.bridge import Bridge, BridgeOptions
 from serverless_openclaw.agent.delivery import FanOut, ReplySink, WebReply
+from serverless_openclaw.agent.openclaw.activity import SessionActivity
 from serverless_openclaw.agent.openclaw.client import ChatRun, GatewayClient
 from serverless_openclaw.agent.openclaw.protocol import ChatEvent
 from serverless_openclaw.agent.reporter import AgentReporter
@@ -49,6 +50,8 @@ class FakeGateway:
         self.deltas = deltas
         self.delay_s = delay_s
         self.connected = True
+        self.activity = SessionActivity()
+        """Nothing runs by itself here: every session is always quiet."""
         self._streams: set[asyncio.Task[None]] = set()
 
     async def chat_send(

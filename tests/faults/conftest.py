@@ -10,7 +10,8 @@ Each test adds one line to the summary printed at the end of the run:
 What counts:
 - answered: the reply to the message is stored exactly once (`<id>:r`) and, where a browser
   watched the whole time, that browser saw exactly one `stream_end` carrying the same text;
-- lost: the person's message or its reply is missing from the history;
+- lost: the person's message or its reply is missing from the history, or the stored reply
+  is the bridge's "(no reply)" placeholder (the person got no answer);
 - duplicated: a message or reply stored twice (same id twice, or the same text under another
   id), more than one `stream_end` for one message on one socket, or — checked by the tests
   that ask the agent "what did I say before?" — a message the agent remembers twice.
@@ -56,6 +57,8 @@ class Tally:
 
 
 _TALLIES: list[Tally] = []
+NO_ANSWER = {"(no reply)"}
+"""What the bridge stores when a turn ended without any text."""
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -100,7 +103,7 @@ class Account:
         answered = lost = duplicated = 0
         for message_id, text in self.messages.items():
             reply = f"{message_id}:r"
-            if users[message_id] == 0 or replies[reply] == 0:
+            if users[message_id] == 0 or replies[reply] == 0 or reply_text[reply] in NO_ANSWER:
                 lost += 1
                 continue
             dup = users[message_id] > 1 or replies[reply] > 1 or texts[text] > 1

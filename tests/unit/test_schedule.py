@@ -84,6 +84,15 @@ def test_proactive_messages_are_the_ones_no_job_asked_for() -> None:
         HistoryMessage("assistant", "Reminder: stretch now", start + 3, "a2", run_id="cron:x:1"),
         HistoryMessage("assistant", "HEARTBEAT_OK", start + 4, "a3", run_id="cron:hb:1"),
         HistoryMessage("assistant", "old reminder", start - 1000, "a0", run_id="cron:y:1"),
+        # What a crash recovery leaves behind after the real answer: a failed run's notice.
+        HistoryMessage(
+            "assistant",
+            "The agent run failed before producing a reply.",
+            start + 5,
+            "a4",
+            run_id="64cc9667",
+            stop_reason="error",
+        ),
     ]
     found = proactive_messages(history, own_runs={"run-of-a-job"}, since_ms=start)
     assert [m.id for m in found] == ["a2"]

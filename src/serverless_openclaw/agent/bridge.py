@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from serverless_openclaw.aws.inbox import InboxConsumer, ReceivedJob
 from serverless_openclaw.aws.stores.conversations import ConversationStore
@@ -35,12 +36,36 @@ from serverless_openclaw.core.errors import (
 )
 
 from .delivery import ReplySink
-from .openclaw.client import ChatRun, GatewayClient, RunDelta, RunEnd
+from .openclaw.client import ChatRun, GatewayClient, HistoryMessage, RunDelta, RunEnd
 from .reporter import AgentReporter, Superseded
 
 log = logging.getLogger(__name__)
+CLOCK_SLACK_MS: Final = 5_000
+"""The job was stamped by Lambda, the message by OpenClaw in the task: clocks may differ a bit."""
 
 MODEL_ERROR_PREFIX = "⚠️ The model could not answer: "
+
+
+def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -> str | None:
+    """The first answer after the person's `text` reached OpenClaw (not before `since_ms`)."""
+    wanted = text.strip()
+    asked = None
+    for index, message in enumerate(history):
+        if (
+            message.role == "user"
+            and (message.timestamp_ms or 0) >= since_ms
+            and message.text.strip().endswith(wanted)
+        ):
+            asked = index
+    if asked is None:
+        return None
+    for message in history[asked + 1 :]:
+        if message.role != "assistant" or not message.text.strip():
+            continue
+        if message.stop_reason in ("aborted", "error"):
+            continue  # a partial reply cut off (by the crash or a drain), not an answer
+        return message.text
+    return None
 
 
 def session_key(conversation_id: str) -> str:
@@ -89,6 +114,9 @@ class BridgeOptions:
     heartbeat_every_s: float = 30.0
     history: int = 50
     poison_after_receives: int = 3
+    recovery_settle_s: float = 3.0
+    """How long a session must stay quiet before a retried job is sent or its answer looked up."""
+    quiet_timeout_s: float = 240.0
 
 
 @dataclass
@@ -248,27 +276,63 @@ class Bridge:
     async def _converse(
         self, current: _Current, sink: ReplySink, record: TurnRecord
     ) -> tuple[str, bool]:
+        """One turn, exactly once, even when OpenClaw ran (part of) it by itself.
+
+        The first send uses the job id as idempotency key, so OpenClaw recognises a job it
+        already took. If the run ends empty, OpenClaw folded the message into a run of its
+        own (its restart recovery answering the interrupted turn, or the remembered first
+        attempt): the answer is read from the session's history. Only when there is none is
+        the message sent again, under a fresh key.
+        """
         job = current.job
+        key = session_key(job.conversationId)
+        activity = self.gateway.activity
+        retried = current.received.receive_count > 1
         try:
-            # A redelivered job gets a key of its own: OpenClaw remembers the first attempt's
-            # key across a restart and would answer it with an empty, already-ended run.
-            attempt = current.received.receive_count
-            key = job.jobId if attempt <= 1 else f"{job.jobId}:{attempt}"
-            run = await self.gateway.chat_send(
-                session_key(job.conversationId), job.text, idempotency_key=key
+            # OpenClaw's restart recovery starts a moment after the gateway is ready; a retried
+            # job gives it that moment, then waits for it like for any busy run.
+            await activity.wait_quiet(
+                key,
+                settle_s=self.options.recovery_settle_s if retried else 0.0,
+                timeout=self.options.quiet_timeout_s,
             )
-            current.run = run
-            self.run_ids.add(run.run_id)
-            async for event in run:
-                if isinstance(event, RunDelta):
-                    if record.first_text is None:
-                        record.first_text = time.monotonic()
-                    await sink.update(event.update.text)
-                elif isinstance(event, RunEnd):
-                    return event.text or "(no reply)", event.aborted
+            text, aborted = await self._run(current, sink, record, key, job.jobId)
+            # An empty abort of a retried job is OpenClaw remembering the run the previous task
+            # aborted while handing the job back, not the person pressing stop.
+            if text or (aborted and not retried):
+                return text, aborted
+            await activity.wait_quiet(
+                key, settle_s=self.options.recovery_settle_s, timeout=self.options.quiet_timeout_s
+            )
+            recovered = answer_in_history(
+                await self.gateway.chat_history(key, limit=50),
+                job.text,
+                since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
+            )
+            if recovered:
+                log.info("job %s was answered by OpenClaw's own run: using that answer", job.jobId)
+                return recovered, False
+            text, aborted = await self._run(
+                current, sink, record, key, f"{job.jobId}:{uuid.uuid4().hex[:8]}"
+            )
+            return text or "(no reply)", aborted
         except RunFailed as exc:
             log.warning("model error in turn %s: %s", job.jobId, exc)
             return f"{MODEL_ERROR_PREFIX}{exc}", False
+
+    async def _run(
+        self, current: _Current, sink: ReplySink, record: TurnRecord, key: str, idempotency: str
+    ) -> tuple[str, bool]:
+        run = await self.gateway.chat_send(key, current.job.text, idempotency_key=idempotency)
+        current.run = run
+        self.run_ids.add(run.run_id)
+        async for event in run:
+            if isinstance(event, RunDelta):
+                if record.first_text is None:
+                    record.first_text = time.monotonic()
+                await sink.update(event.update.text)
+            elif isinstance(event, RunEnd):
+                return event.text, event.aborted
         raise GatewayError("the run ended without a final event")  # pragma: no cover
 
     async def _keep_alive(self, received: ReceivedJob) -> None:

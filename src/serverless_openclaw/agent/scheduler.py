@@ -55,7 +55,9 @@ def proactive_messages(
     An assistant message that answers a user message is never proactive, whichever run wrote
     it: after a crash OpenClaw resumes an interrupted turn by itself under a run id we do not
     know, while the bridge answers the redelivered job with a turn of its own. What follows
-    no user message (reminders, automation output, heartbeat turns) is proactive.
+    no user message (reminders, automation output, heartbeat turns) is proactive, except
+    OpenClaw's notices of runs that failed or were cut off ("The agent run failed before
+    producing a reply."), which a crash recovery leaves behind after the real answer.
     """
     found = []
     answering: str | None = None
@@ -74,6 +76,8 @@ def proactive_messages(
         if not message.id or (message.run_id is not None and message.run_id in own_runs):
             continue
         if (message.timestamp_ms or 0) < since_ms or is_silent(message.text):
+            continue
+        if message.stop_reason in ("error", "aborted"):
             continue
         found.append(message)
     return found

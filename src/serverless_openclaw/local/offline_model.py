@@ -87,13 +87,19 @@ _INTERNAL_CONTEXT = re.compile(
     r"<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>.*?<<<END_OPENCLAW_INTERNAL_CONTEXT>>>", re.S
 )
 _ENVELOPE = re.compile(r"^\[[^\]\n]{1,80}\]\s*")  # "[Thu 2026-11-26 05:53 UTC] "
-_RUNTIME_FOOTER = re.compile(r"\n+Runtime: agent=.*\Z", re.S)
+_RUNTIME_FOOTER = re.compile(r"(?:\A|\n+)Runtime: agent=.*\Z", re.S)
+# After a crash OpenClaw resumes the interrupted turn with the person's message between a
+# "[Queued user message ...]" header and a "[System] Your previous turn was interrupted" notice
+# (a message of its own, or appended to theirs).
+_QUEUED_HEADER = re.compile(r"^\[Queued user message[^\]\n]*\]\s*")
+_SYSTEM_NOTICE = re.compile(r"(?:\A(?:\[[^\]\n]{1,80}\]\s*)?|\n+)\[System\] .*\Z", re.S)
 
 
 def _clean(text: str) -> str:
     text = _INTERNAL_CONTEXT.sub("", text)
     text = _RUNTIME_FOOTER.sub("", text.strip())
-    return _ENVELOPE.sub("", text.strip(), count=1).strip()
+    text = _ENVELOPE.sub("", _SYSTEM_NOTICE.sub("", text), count=1)
+    return _QUEUED_HEADER.sub("", text.strip(), count=1).strip()
 
 
 def _text_of(content: Any) -> str:

@@ -33,6 +33,7 @@ from serverless_openclaw.core.errors import (
     RunFailed,
 )
 
+from .activity import SessionActivity
 from .device import DeviceIdentity
 from .protocol import (
     SCOPES,
@@ -87,6 +88,8 @@ class HistoryMessage:
     id: str | None
     run_id: str | None = None
     """The run that produced an assistant message (a chat.send run, or e.g. a cron run)."""
+    stop_reason: str | None = None
+    """Why the model stopped ("stop", "aborted", "error"...), for assistant messages."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,8 @@ class GatewayClient:
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._runs: dict[str, ChatRun] = {}
         self._orphans: OrderedDict[str, list[ChatEvent]] = OrderedDict()
+        self.activity = SessionActivity(clock)
+        """Runs busy per session, including those OpenClaw started by itself."""
         self.hello: Hello | None = None
         self.connections = 0
         self.last_error: BaseException | None = None
@@ -395,6 +400,7 @@ class GatewayClient:
             if future is not None and not future.done():
                 future.set_result(frame)
             return
+        self.activity.observe(frame.event, frame.payload)
         chat = parse_chat_event(frame)
         if chat is not None:
             run = self._runs.get(chat.runId)
@@ -420,6 +426,7 @@ class GatewayClient:
             self._orphans.popitem(last=False)
 
     def _fail_in_flight(self, error: GatewayError) -> None:
+        self.activity.reset()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(error)
@@ -503,6 +510,9 @@ class GatewayClient:
                     timestamp_ms=item.get("timestamp"),
                     id=meta.get("id") if isinstance(meta, dict) else None,
                     run_id=meta.get("runId") if isinstance(meta, dict) else None,
+                    stop_reason=item.get("stopReason")
+                    if isinstance(item.get("stopReason"), str)
+                    else None,
                 )
             )
         return history
