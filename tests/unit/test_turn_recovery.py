@@ -40,6 +40,10 @@ async def test_a_session_is_quiet_only_once_openclaws_own_run_has_ended() -> Non
     assert await activity.wait_quiet(MAIN, timeout=5)
     await ender
     assert activity.busy_runs(MAIN) == frozenset()
+    # Late events of an ended run (seen: a chat delta after the lifecycle end) change nothing.
+    activity.observe("chat", {"runId": "recovery-1", "sessionKey": MAIN, "state": "delta"})
+    activity.observe("agent", _lifecycle("recovery-1", "finishing"))
+    assert activity.busy_runs(MAIN) == frozenset()
 
 
 async def test_settling_waits_for_a_run_that_starts_a_moment_later() -> None:

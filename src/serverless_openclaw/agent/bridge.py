@@ -117,6 +117,10 @@ class BridgeOptions:
     recovery_settle_s: float = 3.0
     """How long a session must stay quiet before a retried job is sent or its answer looked up."""
     quiet_timeout_s: float = 240.0
+    """How long a retried job waits for OpenClaw's own run (a recovery can be a whole turn)."""
+    busy_wait_s: float = 60.0
+    """How long a fresh job waits for a busy session before it is sent anyway: should a run's
+    end ever go unseen, a turn is late, not stuck."""
 
 
 @dataclass
@@ -294,7 +298,7 @@ class Bridge:
             await activity.wait_quiet(
                 key,
                 settle_s=self.options.recovery_settle_s if retried else 0.0,
-                timeout=self.options.quiet_timeout_s,
+                timeout=self.options.quiet_timeout_s if retried else self.options.busy_wait_s,
             )
             text, aborted = await self._run(current, sink, record, key, job.jobId)
             # An empty abort of a retried job is OpenClaw remembering the run the previous task

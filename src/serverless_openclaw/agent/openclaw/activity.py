@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
 _ENDED_CHAT_STATES: Final = frozenset({"final", "aborted", "error"})
 _ENDED_PHASES: Final = frozenset({"end", "error"})
+_REMEMBERED_ENDINGS: Final = 512
 
 
 class SessionActivity:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._busy: dict[str, set[str]] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        """Runs seen ending: a late event of theirs (a chat delta after the lifecycle end,
+        a `finishing` phase after the final) must not mark them busy again, for ever."""
         self._last_change: dict[str, float] = {}
         self._changed = asyncio.Event()
 
@@ -43,6 +48,11 @@ class SessionActivity:
         runs = self._busy.setdefault(session, set())
         if ended:
             runs.discard(run)
+            self._ended[run] = None
+            while len(self._ended) > _REMEMBERED_ENDINGS:
+                self._ended.popitem(last=False)
+        elif run in self._ended:
+            return
         elif run not in runs:
             runs.add(run)
         else:
@@ -53,6 +63,7 @@ class SessionActivity:
     def reset(self) -> None:
         """The connection dropped: whatever ran died with the gateway or is re-announced."""
         self._busy.clear()
+        self._ended.clear()  # run ids (idempotency keys) may be used again by the new gateway
         self._changed.set()
 
     def busy_runs(self, session: str) -> frozenset[str]:
