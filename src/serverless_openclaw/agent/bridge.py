@@ -118,6 +118,8 @@ class BridgeOptions:
     """How long a session must stay quiet before a retried job is sent or its answer looked up."""
     quiet_timeout_s: float = 240.0
     """How long a retried job waits for OpenClaw's own run (a recovery can be a whole turn)."""
+    fold_attempts: int = 3
+    """Sends of one job whose runs may end empty (folded into a run OpenClaw started itself)."""
     busy_wait_s: float = 60.0
     """How long a fresh job waits for a busy session before it is sent anyway: should a run's
     end ever go unseen, a turn is late, not stuck."""
@@ -300,33 +302,44 @@ class Bridge:
                 settle_s=self.options.recovery_settle_s if retried else 0.0,
                 timeout=self.options.quiet_timeout_s if retried else self.options.busy_wait_s,
             )
-            text, aborted = await self._run(current, sink, record, key, job.jobId)
-            # An empty abort of a retried job is OpenClaw remembering the run the previous task
-            # aborted while handing the job back, not the person pressing stop.
-            if text or (aborted and not retried):
-                return text, aborted
-            await activity.wait_quiet(
-                key, settle_s=self.options.recovery_settle_s, timeout=self.options.quiet_timeout_s
-            )
-            recovered = answer_in_history(
-                await self.gateway.chat_history(key, limit=50),
-                job.text,
-                since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
-            )
-            if recovered:
-                log.info("job %s was answered by OpenClaw's own run: using that answer", job.jobId)
-                return recovered, False
-            text, aborted = await self._run(
-                current, sink, record, key, f"{job.jobId}:{uuid.uuid4().hex[:8]}"
-            )
-            return text or "(no reply)", aborted
+            idempotency = job.jobId
+            for attempt in range(1, self.options.fold_attempts + 1):
+                text, aborted, beside = await self._run(current, sink, record, key, idempotency)
+                # An empty abort of a retried job is OpenClaw remembering the run the previous
+                # task aborted while handing the job back, not the person pressing stop. An
+                # empty answer to a fresh job with no other run beside it is the model's own.
+                if text or (aborted and not retried and attempt == 1):
+                    return text, aborted
+                if not (retried or beside or attempt > 1):
+                    return "(no reply)", False
+                await activity.wait_quiet(
+                    key,
+                    settle_s=self.options.recovery_settle_s,
+                    timeout=self.options.quiet_timeout_s,
+                )
+                recovered = answer_in_history(
+                    await self.gateway.chat_history(key, limit=50),
+                    job.text,
+                    since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
+                )
+                if recovered:
+                    log.info("job %s was answered by OpenClaw's own run: using it", job.jobId)
+                    return recovered, False
+                log.warning(
+                    "job %s: run %d ended empty and no run answered it; sending again",
+                    job.jobId,
+                    attempt,
+                )
+                idempotency = f"{job.jobId}:{uuid.uuid4().hex[:8]}"
+            return "(no reply)", False
         except RunFailed as exc:
             log.warning("model error in turn %s: %s", job.jobId, exc)
             return f"{MODEL_ERROR_PREFIX}{exc}", False
 
     async def _run(
         self, current: _Current, sink: ReplySink, record: TurnRecord, key: str, idempotency: str
-    ) -> tuple[str, bool]:
+    ) -> tuple[str, bool, bool]:
+        """(text, aborted, whether another run was busy in the session when ours ended)."""
         run = await self.gateway.chat_send(key, current.job.text, idempotency_key=idempotency)
         current.run = run
         self.run_ids.add(run.run_id)
@@ -336,7 +349,8 @@ class Bridge:
                     record.first_text = time.monotonic()
                 await sink.update(event.update.text)
             elif isinstance(event, RunEnd):
-                return event.text, event.aborted
+                beside = self.gateway.activity.busy_runs(key) - {run.run_id}
+                return event.text, event.aborted, bool(beside)
         raise GatewayError("the run ended without a final event")  # pragma: no cover
 
     async def _keep_alive(self, received: ReceivedJob) -> None:
