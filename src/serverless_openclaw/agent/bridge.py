@@ -114,8 +114,10 @@ class BridgeOptions:
     heartbeat_every_s: float = 30.0
     history: int = 50
     poison_after_receives: int = 3
-    recovery_settle_s: float = 3.0
-    """How long a session must stay quiet before a retried job is sent or its answer looked up."""
+    recovery_settle_s: float = 8.0
+    """How long a session must stay quiet before a retried job is sent or its answer looked up:
+    OpenClaw 2026.9.6 starts a turn's restart recovery up to 5 s after it is asked to
+    (DEFAULT_RECOVERY_DELAY_MS), e.g. by the retried job's own `chat.send`."""
     quiet_timeout_s: float = 240.0
     """How long a retried job waits for OpenClaw's own run (a recovery can be a whole turn)."""
     fold_attempts: int = 3
