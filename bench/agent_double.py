@@ -22,19 +22,19 @@ import sys
 import uuid
 from typing import Any, cast
 
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections
+from serverless_openclaw.adapters.aws.inbox import InboxConsumer
+from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
+from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
+from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
 from serverless_openclaw.agent.bridge import Bridge, BridgeOptions
 from serverless_openclaw.agent.delivery import FanOut, ReplySink, WebReply
 from serverless_openclaw.agent.openclaw.activity import SessionActivity
 from serverless_openclaw.agent.openclaw.client import ChatRun, GatewayClient
 from serverless_openclaw.agent.openclaw.protocol import ChatEvent
 from serverless_openclaw.agent.reporter import AgentReporter
-from serverless_openclaw.aws.broadcast import Broadcaster
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.connections_api import ApiGatewayConnections
-from serverless_openclaw.aws.inbox import InboxConsumer
-from serverless_openclaw.aws.stores.connections import ConnectionStore
-from serverless_openclaw.aws.stores.conversations import ConversationStore
-from serverless_openclaw.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.settings import AgentSettings
 

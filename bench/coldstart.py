@@ -33,10 +33,10 @@ from serverless_openclaw.agent.openclaw.config import (
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
-from serverless_openclaw.agent.openclaw.runtime import locate
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.snapshot import is_excluded
 from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.runtime.installer import locate
 from serverless_openclaw.settings import environ_snapshot
 
 from .context import Context

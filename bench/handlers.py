@@ -357,8 +357,8 @@ def measure_warm(
 ) -> dict[str, Figure]:
     import jwt
 
-    from serverless_openclaw.aws.clients import AwsClients
-    from serverless_openclaw.aws.provision import provision
+    from serverless_openclaw.adapters.aws.clients import AwsClients
+    from serverless_openclaw.adapters.aws.provision import provision
     from serverless_openclaw.local import cognito
     from serverless_openclaw.local.apigw_emulator import LambdaContext
     from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
@@ -473,7 +473,7 @@ def measure_warm(
             ecs_handle.stop()
         os.environ.clear()
         os.environ.update(saved)
-        from serverless_openclaw.gateway import services
+        from serverless_openclaw.app import services
 
         services.reset()
     figures = {

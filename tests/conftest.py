@@ -124,7 +124,7 @@ def offline_model() -> Iterator[OfflineModel]:
 @pytest.fixture(scope="session")
 def openclaw_runtime():  # type: ignore[no-untyped-def]
     """The pinned OpenClaw, installed on first use into the per-user cache (~30 s once)."""
-    from serverless_openclaw.agent.openclaw.runtime import install
+    from serverless_openclaw.runtime.installer import install
 
     return install(progress=lambda line: print(f"[openclaw install] {line}", flush=True))
 

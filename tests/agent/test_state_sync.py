@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from serverless_openclaw.adapters.aws.provision import create_state_bucket
+from serverless_openclaw.adapters.aws.state_bucket import StateBucket
 from serverless_openclaw.agent.state_sync import StateSync, prepare_state_dir
-from serverless_openclaw.aws.provision import create_state_bucket
-from serverless_openclaw.aws.state_bucket import StateBucket
 from serverless_openclaw.core.errors import RestoreFailed
 
 

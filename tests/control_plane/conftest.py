@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.provision import provision
-from serverless_openclaw.gateway import services as ops
-from serverless_openclaw.gateway.services import Services
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.provision import provision
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
 from serverless_openclaw.settings import HandlerSettings

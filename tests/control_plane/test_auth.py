@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Unauthorized
 from serverless_openclaw.gateway import ws_connect
 from serverless_openclaw.gateway.auth import TokenVerifier, default_issuer
-from serverless_openclaw.gateway.services import Services
 
 from .conftest import Cognito, FakeLambdaContext, connect_event
 

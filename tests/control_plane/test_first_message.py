@@ -6,10 +6,10 @@ import threading
 import uuid
 from typing import Any
 
-from serverless_openclaw.aws.inbox import InboxConsumer
-from serverless_openclaw.gateway import services as ops
+from serverless_openclaw.adapters.aws.inbox import InboxConsumer
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.gateway import ws_connect, ws_message
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.settings import HandlerSettings
 
 from .conftest import (

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.gateway import http_api, watchdog, ws_connect, ws_disconnect, ws_message
-from serverless_openclaw.gateway.services import Services
 
 from .conftest import (
     Cognito,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.gateway import http_api
-from serverless_openclaw.gateway.services import Services
 
 from .conftest import Ecs, FakeLambdaContext, body_of, http_event, wait_for
 

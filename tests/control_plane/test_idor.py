@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from serverless_openclaw.aws.stores._dynamo import encode_cursor, serialize
-from serverless_openclaw.aws.stores.conversations import conversation_key
+from serverless_openclaw.adapters.aws.stores._dynamo import encode_cursor, serialize
+from serverless_openclaw.adapters.aws.stores.conversations import conversation_key
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.gateway import http_api, ws_connect, ws_message
-from serverless_openclaw.gateway.services import Services
 
 from .conftest import (
     Cognito,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.compute import EcsCompute, EcsSettings, LaunchSpec
-from serverless_openclaw.aws.inbox import Inbox, InboxConsumer, queue_name
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.compute import EcsCompute, EcsSettings, LaunchSpec
+from serverless_openclaw.adapters.aws.inbox import Inbox, InboxConsumer, queue_name
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, WebReplyTo
 from serverless_openclaw.core.errors import InvalidRequest
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition

@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import TransitionRejected
 from serverless_openclaw.core.task_state import (
     Launched,
@@ -33,9 +35,7 @@ from serverless_openclaw.core.task_state import (
     Wake,
     apply,
 )
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway import watchdog
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import serve_in_thread
 from serverless_openclaw.settings import HandlerSettings

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.stores import (
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.stores import (
     ConversationStore,
     CounterStore,
     SettingsStore,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from serverless_openclaw.aws.compute import LaunchSpec
-from serverless_openclaw.gateway import services as ops
+from serverless_openclaw.adapters.aws.compute import LaunchSpec
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.gateway import watchdog
-from serverless_openclaw.gateway.services import Services
 
 from .conftest import Cognito, Ecs, FakeLambdaContext, scheduled_event, shifted, wait_for
 

@@ -21,9 +21,9 @@ from tests.control_plane import conftest as control_plane
 from tests.control_plane.conftest import Cognito, ConnectionsEndpoint, Ecs
 from tests.telegram.conftest import WEBHOOK_SECRET
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.gateway import services as ops
-from serverless_openclaw.gateway.services import Services
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.local.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from serverless_openclaw.local.serve import serve_in_thread
 from serverless_openclaw.settings import (

@@ -40,7 +40,7 @@ def test_arm64_python312_slim_base_for_every_stage() -> None:
 
 def test_installs_the_pinned_openclaw_with_the_project_installer() -> None:
     runs = " ".join(rest for kw, rest in instructions() if kw == "RUN")
-    assert "-m serverless_openclaw.agent.openclaw.runtime install --prefix /opt/openclaw" in runs
+    assert "-m serverless_openclaw.runtime.installer install --prefix /opt/openclaw" in runs
     # One place pins the version (core/pins.py); the Dockerfile must not pin another.
     assert "openclaw@" not in DOCKERFILE.read_text()
     assert OPENCLAW_VERSION not in DOCKERFILE.read_text()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tests.infra.conftest import CliSynth, Synthesized
 
-from serverless_openclaw.aws.tables import ALL_TABLES
+from serverless_openclaw.adapters.aws.tables import ALL_TABLES
 from serverless_openclaw.infra.config import STACK_KINDS
 
 pytestmark = pytest.mark.infra

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import AwsEnv
 from tests.infra.conftest import offline_env
 
-from serverless_openclaw.aws.users import UserAdmin
+from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.core.errors import Conflict, NotFound
 
 

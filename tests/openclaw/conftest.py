@@ -14,8 +14,8 @@ from serverless_openclaw.agent.openclaw.gateway_process import (
     GatewayProcess,
     gateway_environment,
 )
-from serverless_openclaw.agent.openclaw.runtime import OpenClawRuntime
 from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.runtime.installer import OpenClawRuntime
 from serverless_openclaw.settings import environ_snapshot
 
 

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.inbox import InboxConsumer
-from serverless_openclaw.aws.provision import create_tables
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.inbox import InboxConsumer
+from serverless_openclaw.adapters.aws.provision import create_tables
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.core.errors import NotFound
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway import telegram_webhook
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from serverless_openclaw.local.serve import ServerHandle, serve_in_thread

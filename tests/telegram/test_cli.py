@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from serverless_openclaw.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.cli import telegram_cmd
 from serverless_openclaw.local.fake_telegram import DEFAULT_TOKEN
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from serverless_openclaw.aws.stores import telegram as store
+from serverless_openclaw.adapters.aws.stores import telegram as store
 from serverless_openclaw.telegram import pairing
 
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
-from serverless_openclaw.gateway import services as ops
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.telegram import replies
 
 from .conftest import Webhook, handler_settings

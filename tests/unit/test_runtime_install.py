@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from serverless_openclaw.agent.openclaw import runtime
 from serverless_openclaw.core.errors import RuntimeInstallError
+from serverless_openclaw.runtime import installer as runtime
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from serverless_openclaw.aws.inbox import InboxConsumer, ReceivedJob
-from serverless_openclaw.aws.stores.conversations import ConversationStore
+from serverless_openclaw.adapters.aws.inbox import InboxConsumer, ReceivedJob
+from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from serverless_openclaw.aws.broadcast import Broadcaster
-from serverless_openclaw.aws.stores.connections import ConnectionStore
+from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
+from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import (
     ServerFrame,
     StreamChunkFrame,

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from serverless_openclaw.aws.broadcast import Broadcaster
-from serverless_openclaw.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AgentState, StatusFrame
 from serverless_openclaw.core.errors import (
     ConditionFailed,

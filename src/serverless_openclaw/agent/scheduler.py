@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from serverless_openclaw.aws.stores.conversations import ConversationStore
-from serverless_openclaw.aws.stores.settings import SettingsStore
+from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
+from serverless_openclaw.adapters.aws.stores.settings import SettingsStore
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import OpenClawError, StorageUnavailable

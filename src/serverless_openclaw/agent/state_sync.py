@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from serverless_openclaw.aws.state_bucket import StateBucket
+from serverless_openclaw.adapters.aws.state_bucket import StateBucket
 from serverless_openclaw.core.errors import RestoreFailed, StorageUnavailable
 from serverless_openclaw.core.snapshot import (
     MAX_FILE_BYTES,

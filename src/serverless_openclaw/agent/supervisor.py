@@ -26,17 +26,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_openclaw.aws.broadcast import Broadcaster
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.connections_api import ApiGatewayConnections
-from serverless_openclaw.aws.inbox import InboxConsumer
-from serverless_openclaw.aws.state_bucket import StateBucket
-from serverless_openclaw.aws.stores.connections import ConnectionStore
-from serverless_openclaw.aws.stores.conversations import ConversationStore
-from serverless_openclaw.aws.stores.counters import CounterStore
-from serverless_openclaw.aws.stores.settings import SettingsStore
-from serverless_openclaw.aws.stores.task_state import TaskStateStore
-from serverless_openclaw.aws.stores.telegram import TelegramStore
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections
+from serverless_openclaw.adapters.aws.inbox import InboxConsumer
+from serverless_openclaw.adapters.aws.state_bucket import StateBucket
+from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
+from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
+from serverless_openclaw.adapters.aws.stores.counters import CounterStore
+from serverless_openclaw.adapters.aws.stores.settings import SettingsStore
+from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.adapters.aws.stores.telegram import TelegramStore
+from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import UserSettings
@@ -47,6 +47,7 @@ from serverless_openclaw.core.errors import (
     RestoreFailed,
     StorageUnavailable,
 )
+from serverless_openclaw.runtime.installer import OpenClawRuntime, install, locate
 from serverless_openclaw.settings import AgentSettings, environ_snapshot
 from serverless_openclaw.telegram.bot_api import AsyncBotApi
 
@@ -58,7 +59,6 @@ from .openclaw.client import GatewayClient
 from .openclaw.device import DeviceIdentity
 from .openclaw.gateway_process import GatewayProcess, gateway_environment
 from .openclaw.protocol import EventFrame
-from .openclaw.runtime import OpenClawRuntime, install, locate
 from .reporter import AgentReporter, Superseded
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from serverless_openclaw.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.core.errors import OpenClawError
 from serverless_openclaw.core.pins import CDK_CLI_VERSION
 from serverless_openclaw.settings import environ_snapshot, runtime_cache_dir
@@ -165,7 +165,7 @@ def check_prerequisites(
 ) -> tuple[list[Check], str | None]:
     """Everything `deploy` needs, checked at once so the operator fixes all of it in one go.
     Returns the checks and the account id (None without credentials)."""
-    from serverless_openclaw.agent.openclaw.runtime import find_node
+    from serverless_openclaw.runtime.installer import find_node
 
     checks: list[Check] = []
     account: str | None = None

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from serverless_openclaw.agent.openclaw import runtime as oc_runtime
 from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.runtime import installer as oc_runtime
 from serverless_openclaw.settings import DevSettings
 
 console = Console()

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from serverless_openclaw.agent.openclaw import runtime as oc_runtime
 from serverless_openclaw.core.errors import RuntimeInstallError
 from serverless_openclaw.core.pins import NODE_VERSION, OPENCLAW_VERSION
+from serverless_openclaw.runtime import installer as oc_runtime
 
 app = typer.Typer(
     help="Install and inspect the pinned OpenClaw runtime (Node 24 + openclaw).",

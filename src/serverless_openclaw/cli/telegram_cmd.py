@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.secrets import SecretReader
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.secrets import SecretReader
 from serverless_openclaw.core.errors import OpenClawError
 from serverless_openclaw.gateway.telegram_webhook import TelegramSecrets, resolve_secrets
 from serverless_openclaw.settings import NamesSettings, TelegramSettings

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.users import UserAdmin
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.cli.deploy_cmd import DeployError, load_config, user_pool_id
 from serverless_openclaw.core.errors import OpenClawError
 

@@ -17,6 +17,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.records import PairingCode
 from serverless_openclaw.core.errors import (
     InvalidRequest,
@@ -25,9 +27,7 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.frames import StreamEndFrame, StreamStartFrame
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import OpenClawError
 from serverless_openclaw.gateway.observability import logger
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.telegram import bot_api as tg
 
 

@@ -21,8 +21,8 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from serverless_openclaw.gateway import services as services_module
-from serverless_openclaw.gateway.services import Services
+from serverless_openclaw.app import services as services_module
+from serverless_openclaw.app.services import Services
 
 SERVICE: Final = "serverless-openclaw"
 NAMESPACE: Final = "ServerlessOpenClaw"

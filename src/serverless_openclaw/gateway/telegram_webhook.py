@@ -39,8 +39,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import SecretStr, ValidationError
 
-from serverless_openclaw.aws.secrets import SecretReader
-from serverless_openclaw.aws.tables import IDEMPOTENCY
+from serverless_openclaw.adapters.aws.secrets import SecretReader
+from serverless_openclaw.adapters.aws.tables import IDEMPOTENCY
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID, MAX_TEXT_BYTES
 from serverless_openclaw.core.errors import (
@@ -49,9 +51,7 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     TelegramError,
 )
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 from serverless_openclaw.settings import TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram import pairing, replies

@@ -19,7 +19,9 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
-from serverless_openclaw.aws.compute import TaskInfo
+from serverless_openclaw.adapters.aws.compute import TaskInfo
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import OpenClawError, TransitionRejected
 from serverless_openclaw.core.schedule import skipped_wake_notice, wake_cap_reached
 from serverless_openclaw.core.task_state import RequestStop, Stopped, TaskState, apply
@@ -32,9 +34,7 @@ from serverless_openclaw.core.wake import (
     restart_after_crash,
 )
 from serverless_openclaw.gateway import notices
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 
 
 @dataclass

@@ -12,6 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import (
     InvalidRequest,
     OpenClawError,
@@ -19,10 +21,8 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.events import WsEvent, parse_ws_event
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 
 SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol"
 

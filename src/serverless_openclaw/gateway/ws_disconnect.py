@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import InvalidRequest, OpenClawError
 from serverless_openclaw.gateway.events import parse_ws_event
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 
 
 def handle(raw: Any, services: Services) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any, Final, get_args
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.frames import (
     AbortFrame,
     ErrorFrame,
@@ -34,10 +36,8 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from serverless_openclaw.gateway import services as ops
 from serverless_openclaw.gateway.events import parse_ws_event
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.gateway.services import Services
 
 ACTIONS: Final = frozenset(
     get_args(field.annotation)[0]

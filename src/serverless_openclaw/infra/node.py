@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from serverless_openclaw.agent.openclaw import runtime
+from serverless_openclaw.runtime import installer as runtime
 from serverless_openclaw.settings import environ_snapshot
 
 JSII_NODE_ENV = "JSII_NODE"

@@ -16,8 +16,8 @@ import sys
 import threading
 from types import FrameType
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.stores.task_state import TaskStateStore
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
 from serverless_openclaw.core.errors import ConditionFailed, OpenClawError, TransitionRejected
 from serverless_openclaw.settings import AgentSettings
 

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.provision import provision
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.settings import DevSettings
 
 from . import cognito

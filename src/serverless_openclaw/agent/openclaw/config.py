@@ -22,8 +22,7 @@ from typing import Any, Final
 
 from serverless_openclaw.contracts.records import HeartbeatPolicy, ModelProvider
 from serverless_openclaw.core.errors import OpenClawError
-
-from .runtime import OpenClawRuntime
+from serverless_openclaw.runtime.installer import OpenClawRuntime
 
 TOKEN_ENV: Final = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - a variable name
 CUSTOM_KEY_ENV: Final = "SOC_MODEL_API_KEY"

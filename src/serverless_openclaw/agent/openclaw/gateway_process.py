@@ -22,9 +22,9 @@ from typing import IO
 import httpx
 
 from serverless_openclaw.core.errors import GatewayError
+from serverless_openclaw.runtime.installer import OpenClawRuntime
 
 from .config import CUSTOM_KEY_ENV, TOKEN_ENV
-from .runtime import OpenClawRuntime
 
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_EXTRA_CA_CERTS")
 _PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")

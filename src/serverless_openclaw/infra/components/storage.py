@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_openclaw.aws.tables import ALL_TABLES, Key, TableSpec
+from serverless_openclaw.adapters.aws.tables import ALL_TABLES, Key, TableSpec
 from serverless_openclaw.infra import nag
 
 READ_WRITE_ACTIONS = (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from serverless_openclaw.aws.stores._dynamo import (
+from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
     deserialize,
     epoch,
@@ -15,7 +15,7 @@ from serverless_openclaw.aws.stores._dynamo import (
     parse_iso,
     serialize,
 )
-from serverless_openclaw.aws.tables import CONNECTIONS
+from serverless_openclaw.adapters.aws.tables import CONNECTIONS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -21,7 +21,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from serverless_openclaw.aws.stores._dynamo import (
+from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
     deserialize,
     iso,
@@ -30,7 +30,7 @@ from serverless_openclaw.aws.stores._dynamo import (
     parse_iso,
     value,
 )
-from serverless_openclaw.aws.tables import TASK_STATE
+from serverless_openclaw.adapters.aws.tables import TASK_STATE
 from serverless_openclaw.core.errors import ConditionFailed
 from serverless_openclaw.core.task_state import (
     Launched,

@@ -1,7 +1,7 @@
 """Make the pinned OpenClaw runnable: Node >= 24 plus `openclaw@<pin>`, both from the npm registry.
 
 Used by the test fixtures, the dev stack, the CLI (`serverless-openclaw openclaw install`) and
-the container image build (`python -m serverless_openclaw.agent.openclaw.runtime install
+the container image build (`python -m serverless_openclaw.runtime.installer install
 --prefix /opt/openclaw`), so there is one way to get OpenClaw and one version.
 
 Layout under the prefix (default: the per-user cache, `~/.cache/serverless-openclaw`):
@@ -229,11 +229,11 @@ def install(prefix: Path | None = None, *, progress: Progress = _quiet) -> OpenC
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """`python -m serverless_openclaw.agent.openclaw.runtime install [--prefix DIR]`.
+    """`python -m serverless_openclaw.runtime.installer install [--prefix DIR]`.
 
     The container build uses this entry point (the image has no CLI extras).
     """
-    parser = argparse.ArgumentParser(prog="serverless_openclaw.agent.openclaw.runtime")
+    parser = argparse.ArgumentParser(prog="serverless_openclaw.runtime.installer")
     parser.add_argument("command", choices=["install", "locate"])
     parser.add_argument("--prefix", type=Path, default=None)
     args = parser.parse_args(argv)

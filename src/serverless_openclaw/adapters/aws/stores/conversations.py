@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from serverless_openclaw.aws.stores._dynamo import (
+from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
     decode_cursor,
     deserialize,
@@ -19,7 +19,7 @@ from serverless_openclaw.aws.stores._dynamo import (
     parse_iso,
     serialize,
 )
-from serverless_openclaw.aws.tables import CONVERSATIONS, MESSAGES
+from serverless_openclaw.adapters.aws.tables import CONVERSATIONS, MESSAGES
 from serverless_openclaw.contracts.limits import MAX_CONVERSATION_TITLE
 from serverless_openclaw.contracts.records import Conversation, Message, Page
 from serverless_openclaw.core.errors import ConditionFailed, StorageUnavailable

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.tables import ALL_TABLES, TableSpec
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.tables import ALL_TABLES, TableSpec
 from serverless_openclaw.core.errors import StorageUnavailable
 
 if TYPE_CHECKING:

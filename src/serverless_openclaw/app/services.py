@@ -24,13 +24,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Final, Literal
 
-from serverless_openclaw.aws.broadcast import Broadcaster
-from serverless_openclaw.aws.clients import AwsClients
-from serverless_openclaw.aws.compute import Compute, EcsCompute, EcsSettings, LaunchSpec
-from serverless_openclaw.aws.connections_api import ApiGatewayConnections, ConnectionsApi
-from serverless_openclaw.aws.inbox import Inbox
-from serverless_openclaw.aws.secrets import SecretReader
-from serverless_openclaw.aws.stores import (
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.compute import Compute, EcsCompute, EcsSettings, LaunchSpec
+from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections, ConnectionsApi
+from serverless_openclaw.adapters.aws.inbox import Inbox
+from serverless_openclaw.adapters.aws.secrets import SecretReader
+from serverless_openclaw.adapters.aws.stores import (
     ConnectionStore,
     ConversationStore,
     CounterStore,
@@ -38,6 +37,7 @@ from serverless_openclaw.aws.stores import (
     TaskStateStore,
     TelegramStore,
 )
+from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID

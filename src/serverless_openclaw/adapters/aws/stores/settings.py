@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from serverless_openclaw.aws.stores._dynamo import converted, iso, now_utc
-from serverless_openclaw.aws.tables import SETTINGS
+from serverless_openclaw.adapters.aws.stores._dynamo import converted, iso, now_utc
+from serverless_openclaw.adapters.aws.tables import SETTINGS
 from serverless_openclaw.contracts.records import UserSettings
 from serverless_openclaw.core.errors import InvalidRequest
 

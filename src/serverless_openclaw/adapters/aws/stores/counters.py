@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from serverless_openclaw.aws.stores._dynamo import converted, epoch, now_utc
-from serverless_openclaw.aws.tables import COUNTERS
+from serverless_openclaw.adapters.aws.stores._dynamo import converted, epoch, now_utc
+from serverless_openclaw.adapters.aws.tables import COUNTERS
 from serverless_openclaw.core.errors import ConditionFailed
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from serverless_openclaw.aws.stores._dynamo import (
+from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
     deserialize,
     epoch,
@@ -23,8 +23,8 @@ from serverless_openclaw.aws.stores._dynamo import (
     parse_iso,
     serialize,
 )
-from serverless_openclaw.aws.stores.counters import CounterStore
-from serverless_openclaw.aws.tables import PAIRING_CODES, TELEGRAM_LINKS
+from serverless_openclaw.adapters.aws.stores.counters import CounterStore
+from serverless_openclaw.adapters.aws.tables import PAIRING_CODES, TELEGRAM_LINKS
 from serverless_openclaw.contracts.records import PairingCode, TelegramLink
 from serverless_openclaw.core.errors import ConditionFailed, NotFound, QuotaExceeded
 
