@@ -215,3 +215,26 @@ def runtime_cache_dir() -> Path:
 def environ_snapshot() -> dict[str, str]:
     """A copy of the process environment, for building a child process's environment."""
     return dict(os.environ)
+
+
+def env_name(settings_class: type[BaseSettings], field: str) -> str:
+    """The environment variable a settings field is read from (its alias, else the class's
+    prefix + the field name): the one place such names are spelled."""
+    info = settings_class.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
+
+
+def launch_environment(
+    *, user_id: str, inbox_queue_url: str, state_prefix: str, task_id: str
+) -> dict[str, str]:
+    """What the control plane tells each agent task about itself (the RunTask overrides)."""
+    return {
+        env_name(AgentSettings, "user_id"): user_id,
+        env_name(AgentSettings, "inbox_queue_url"): inbox_queue_url,
+        env_name(AgentSettings, "state_prefix"): state_prefix,
+        env_name(AgentSettings, "task_id"): task_id,
+    }

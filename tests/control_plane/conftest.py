@@ -37,6 +37,7 @@ from serverless_openclaw.app.services import Services
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
 from serverless_openclaw.settings import HandlerSettings
+from serverless_openclaw.wiring import wire_lambda
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -357,7 +358,7 @@ def services(
     monkeypatch.setenv("SOC_TASK_DEFINITION", "serverless-openclaw-agent")
     monkeypatch.setenv("SOC_SUBNETS", '["subnet-0a1b2c3d"]')
     monkeypatch.setenv("SOC_SECURITY_GROUPS", '["sg-0a1b2c3d"]')
-    built = Services(HandlerSettings(), clients=provisioned)
+    built = wire_lambda(HandlerSettings(), clients=provisioned)
     ops.reset(built)
     yield built
     ops.reset(None)
@@ -365,11 +366,7 @@ def services(
 
 def shifted(services: Services, delta: timedelta) -> Services:
     """The same control plane, `delta` later (for the watchdog's timeouts)."""
-    return Services(
-        services.settings,
-        clients=services.clients,
-        clock=lambda: datetime.now(UTC) + delta,
-    )
+    return Services(services.settings, services.ports, clock=lambda: datetime.now(UTC) + delta)
 
 
 def deep(event: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
+from serverless_openclaw.adapters.aws.ports import default_issuer
+from serverless_openclaw.adapters.jwks import TokenVerifier
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Unauthorized
 from serverless_openclaw.gateway import ws_connect
-from serverless_openclaw.gateway.auth import TokenVerifier, default_issuer
 
 from .conftest import Cognito, FakeLambdaContext, connect_event
 

@@ -11,6 +11,7 @@ from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.gateway import ws_connect, ws_message
 from serverless_openclaw.settings import HandlerSettings
+from serverless_openclaw.wiring import wire_lambda
 
 from .conftest import (
     Cognito,
@@ -25,7 +26,7 @@ from .conftest import (
 
 
 def _drain(services: Services, user_id: str) -> list[str]:
-    consumer = InboxConsumer(services.clients.sqs(), services.inbox.queue_url(user_id))
+    consumer = InboxConsumer(services.ports.clients.sqs(), services.inbox.queue_url(user_id))
     job_ids: list[str] = []
     while True:
         batch = consumer.receive(max_messages=10, wait_seconds=1, visibility_timeout=300)
@@ -54,7 +55,7 @@ def test_twenty_concurrent_first_messages_start_one_task_and_queue_each_once(
 
     def send(message_id: str) -> None:
         # Each thread is its own "Lambda container": own Services, own boto3 clients.
-        container = Services(HandlerSettings())
+        container = wire_lambda(HandlerSettings())
         event = message_event(connection, {"action": "send", "id": message_id, "text": "hi"})
         barrier.wait()
         try:
@@ -120,7 +121,7 @@ def test_messages_beyond_the_rate_limit_are_refused_with_quota_exceeded(
     services: Services, ecs: Ecs, cognito: Cognito, monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("SOC_MESSAGES_PER_MINUTE", "3")
-    limited = Services(HandlerSettings(), clients=services.clients)
+    limited = wire_lambda(HandlerSettings(), clients=services.ports.clients)
     ops.reset(limited)
     carol = cognito.user()
     connection = "Abc123ConnC="

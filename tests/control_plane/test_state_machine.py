@@ -39,6 +39,7 @@ from serverless_openclaw.gateway import watchdog
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import serve_in_thread
 from serverless_openclaw.settings import HandlerSettings
+from serverless_openclaw.wiring import wire_lambda
 
 from .conftest import SLEEPER, shifted, wait_for
 
@@ -231,7 +232,7 @@ def real_lifecycle(
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
     monkeypatch.setenv("SOC_ECS_CLUSTER", "agents")
     monkeypatch.setenv("SOC_TASK_DEFINITION", "agent")
-    RealLifecycle.services = Services(HandlerSettings(), clients=provisioned)  # type: ignore[arg-type]
+    RealLifecycle.services = wire_lambda(HandlerSettings(), clients=provisioned)  # type: ignore[arg-type]
     RealLifecycle.emulator = emulator
     yield RealLifecycle
     emulator.close(timeout_s=3)

@@ -32,6 +32,7 @@ from serverless_openclaw.settings import (
     QuotaSettings,
     TelegramSettings,
 )
+from serverless_openclaw.wiring import wire_lambda
 
 # The control plane's fixtures, shared as they are (a conftest sees only its own folder's).
 provisioned = control_plane.provisioned
@@ -78,7 +79,7 @@ def world(
             telegram_webhook_secret=SecretStr(WEBHOOK_SECRET),
         ),
     )
-    services = Services(settings, clients=provisioned)
+    services = wire_lambda(settings, clients=provisioned)
     user = cognito.user()
     services.user_settings.update(user.sub, {"wakeOnConnect": False})
     services.connections.put(CONNECTION, user.sub, services.clock())

@@ -29,6 +29,7 @@ from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
 from serverless_openclaw.local.telegram_poller import webhook_event
 from serverless_openclaw.settings import ComputeSettings, HandlerSettings, TelegramSettings
 from serverless_openclaw.telegram.bot_api import AsyncBotApi, BotApi
+from serverless_openclaw.wiring import wire_lambda
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Webhook:
             url = self.services.inbox.queue_url(user_id, create=False)
         except NotFound:
             return []
-        consumer = InboxConsumer(self.services.clients.sqs(), url)
+        consumer = InboxConsumer(self.services.ports.clients.sqs(), url)
         jobs: list[ChatJob | ControlJob] = []
         while batch := consumer.receive(max_messages=10, wait_seconds=0):
             for received in batch:
@@ -127,7 +128,7 @@ class Webhook:
         return jobs
 
     def queues(self) -> list[str]:
-        answer = self.services.clients.sqs().list_queues(QueueNamePrefix=self.services.prefix)
+        answer = self.services.ports.clients.sqs().list_queues(QueueNamePrefix=self.services.prefix)
         return answer.get("QueueUrls", [])
 
     def pair(self, chat_id: int, user_id: str) -> None:
@@ -194,7 +195,7 @@ def handler_settings(api_base: str, *, configured: bool = True) -> HandlerSettin
 def webhook(aws: Any, fake_bot: FakeBot, ecs_emulator: EcsEmulator) -> Iterator[Webhook]:
     clients = AwsClients(aws.region)
     create_tables(clients.dynamodb(), aws.prefix)
-    services = Services(handler_settings(fake_bot.url), clients=clients)
+    services = wire_lambda(handler_settings(fake_bot.url), clients=clients)
     ops.reset(services)
     try:
         yield Webhook(services, fake_bot.fake, fake_bot.url, ecs_emulator)

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from serverless_openclaw.app import services as ops
-from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
 from serverless_openclaw.telegram import replies
+from serverless_openclaw.wiring import wire_lambda
 
 from .conftest import Webhook, handler_settings
 
@@ -26,7 +26,7 @@ def _no_side_effects(webhook: Webhook) -> None:
     assert webhook.fake.calls() == []  # not one Bot API call
     assert webhook.queues() == []  # no inbox queue, so no job
     assert webhook.ecs.run_task_calls == 0
-    db = services.clients.dynamodb()
+    db = services.ports.clients.dynamodb()
     for table in ("task-state", "idempotency", "counters", "telegram-links"):
         assert db.scan(TableName=f"{services.prefix}-{table}")["Count"] == 0, table
 
@@ -52,8 +52,9 @@ def test_wrong_or_missing_secret_is_401_and_nothing_else(
 
 def test_telegram_not_configured_refuses_everything(webhook: Webhook) -> None:
     ops.reset(
-        Services(
-            handler_settings(webhook.fake_url, configured=False), clients=webhook.services.clients
+        wire_lambda(
+            handler_settings(webhook.fake_url, configured=False),
+            clients=webhook.services.ports.clients,
         )
     )
     assert webhook.say(CHAT, "hello") == 401
@@ -98,7 +99,7 @@ def test_an_unpaired_chat_cannot_start_a_task(webhook: Webhook) -> None:
     assert webhook.replies(CHAT) == [replies.UNPAIRED] * 5
     assert webhook.queues() == []
     assert webhook.ecs.run_task_calls == 0
-    db = webhook.services.clients.dynamodb()
+    db = webhook.services.ports.clients.dynamodb()
     assert db.scan(TableName=f"{webhook.services.prefix}-task-state")["Count"] == 0
 
 

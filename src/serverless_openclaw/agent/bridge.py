@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from serverless_openclaw.adapters.aws.inbox import InboxConsumer, ReceivedJob
-from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
@@ -34,6 +32,8 @@ from serverless_openclaw.core.errors import (
     RunFailed,
     StorageUnavailable,
 )
+from serverless_openclaw.ports.inbox import InboxConsumer, ReceivedJob
+from serverless_openclaw.ports.stores import ConversationStore
 
 from .delivery import ReplySink
 from .openclaw.client import ChatRun, GatewayClient, HistoryMessage, RunDelta, RunEnd

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import (
     ServerFrame,
@@ -25,6 +24,7 @@ from serverless_openclaw.contracts.frames import (
     StreamStartFrame,
 )
 from serverless_openclaw.core.errors import StorageUnavailable, TelegramError
+from serverless_openclaw.ports.stores import ConnectionStore
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram.streaming import ReplyStreamer
 

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AgentState, StatusFrame
 from serverless_openclaw.core.errors import (
@@ -21,6 +20,7 @@ from serverless_openclaw.core.errors import (
     TransitionRejected,
 )
 from serverless_openclaw.core.task_state import SetWakePending
+from serverless_openclaw.ports.stores import TaskStates as TaskStateStore
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
-from serverless_openclaw.adapters.aws.stores.settings import SettingsStore
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import OpenClawError, StorageUnavailable
 from serverless_openclaw.core.schedule import NextWake, ScheduledJob, from_millis, next_wake
+from serverless_openclaw.ports.stores import ConversationStore, SettingsStore
 
 from .delivery import ReplySink
 from .openclaw.client import GatewayClient, HistoryMessage

@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from serverless_openclaw.adapters.aws.state_bucket import StateBucket
 from serverless_openclaw.core.errors import RestoreFailed, StorageUnavailable
 from serverless_openclaw.core.snapshot import (
     MAX_FILE_BYTES,
@@ -36,6 +35,7 @@ from serverless_openclaw.core.snapshot import (
     is_excluded,
     plan,
 )
+from serverless_openclaw.ports.blobs import StateBlobs as StateBucket
 
 log = logging.getLogger(__name__)
 

@@ -26,16 +26,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_openclaw.adapters.aws.clients import AwsClients
-from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections
-from serverless_openclaw.adapters.aws.inbox import InboxConsumer
-from serverless_openclaw.adapters.aws.state_bucket import StateBucket
-from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
-from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
-from serverless_openclaw.adapters.aws.stores.counters import CounterStore
-from serverless_openclaw.adapters.aws.stores.settings import SettingsStore
-from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
-from serverless_openclaw.adapters.aws.stores.telegram import TelegramStore
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
@@ -47,6 +37,7 @@ from serverless_openclaw.core.errors import (
     RestoreFailed,
     StorageUnavailable,
 )
+from serverless_openclaw.ports.factory import PortFactory
 from serverless_openclaw.runtime.installer import OpenClawRuntime, install, locate
 from serverless_openclaw.settings import AgentSettings, environ_snapshot
 from serverless_openclaw.telegram.bot_api import AsyncBotApi
@@ -89,15 +80,15 @@ class Supervisor:
     def __init__(
         self,
         settings: AgentSettings,
+        ports: PortFactory,
         *,
-        clients: AwsClients | None = None,
         runtime: OpenClawRuntime | None = None,
     ) -> None:
         if not settings.task_id:
             raise ValueError("SOC_TASK_ID (the launch id from the control plane) is required")
         self.settings = settings
         self.launch_id = settings.task_id
-        self.clients = clients or AwsClients(settings.names.region)
+        self.ports = ports
         self._runtime = runtime
         self.timings = Timings()
         self.phase = "created"
@@ -113,17 +104,13 @@ class Supervisor:
         self.scheduler: Scheduler | None = None
         self.gateway_restarts = 0
 
-        prefix = settings.names.prefix
-        dynamodb = self.clients.dynamodb()
-        self.task_state = TaskStateStore(dynamodb, prefix)
-        self.conversations = ConversationStore(dynamodb, prefix)
-        self.connections = ConnectionStore(dynamodb, prefix)
-        self.user_settings = SettingsStore(dynamodb, prefix)
-        self.telegram_links = TelegramStore(dynamodb, prefix, CounterStore(dynamodb, prefix))
-        self.broadcaster: Broadcaster | None = None
-        if settings.names.connections_url:
-            api = ApiGatewayConnections(self.clients.connections(settings.names.connections_url))
-            self.broadcaster = Broadcaster(self.connections, api)
+        self.task_state = ports.task_state()
+        self.conversations = ports.conversations()
+        self.connections = ports.connections()
+        self.user_settings = ports.user_settings()
+        self.telegram_links = ports.telegram()
+        api = ports.connections_api()
+        self.broadcaster = Broadcaster(self.connections, api) if api is not None else None
         self.reporter = AgentReporter(
             self.task_state, self.broadcaster, user_id=settings.user_id, launch_id=self.launch_id
         )
@@ -131,10 +118,7 @@ class Supervisor:
         self.state_dir = settings.openclaw_state_dir
         self.gateway_port = settings.gateway_port or free_port()
         self.health_port = settings.health_port
-        self.sync = StateSync(
-            StateBucket(self.clients.s3(), settings.names.state_bucket, settings.state_prefix),
-            self.state_dir,
-        )
+        self.sync = StateSync(ports.state_blobs(settings.state_prefix), self.state_dir)
         token = settings.telegram.telegram_bot_token
         self.telegram = (
             AsyncBotApi(token, base_url=settings.telegram.telegram_api_base) if token else None
@@ -403,7 +387,7 @@ class Supervisor:
             return
         self.bridge = Bridge(
             user_id=self.settings.user_id,
-            consumer=InboxConsumer(self.clients.sqs(), self.settings.inbox_queue_url),
+            consumer=self.ports.inbox_consumer(self.settings.inbox_queue_url),
             gateway=self.client,
             conversations=self.conversations,
             reporter=self.reporter,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from serverless_openclaw.adapters.aws.connections_api import ConnectionsApi
-from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
 from serverless_openclaw.contracts.frames import ServerFrame, encode
 from serverless_openclaw.core.errors import ConnectionGone, StorageUnavailable
+from serverless_openclaw.ports.push import ConnectionsApi
+from serverless_openclaw.ports.stores import ConnectionStore
 
 log = logging.getLogger(__name__)
 

@@ -22,21 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from serverless_openclaw.adapters.aws.clients import AwsClients
-from serverless_openclaw.adapters.aws.compute import Compute, EcsCompute, EcsSettings, LaunchSpec
-from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections, ConnectionsApi
-from serverless_openclaw.adapters.aws.inbox import Inbox
-from serverless_openclaw.adapters.aws.secrets import SecretReader
-from serverless_openclaw.adapters.aws.stores import (
-    ConnectionStore,
-    ConversationStore,
-    CounterStore,
-    SettingsStore,
-    TaskStateStore,
-    TelegramStore,
-)
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
@@ -55,8 +42,24 @@ from serverless_openclaw.core.task_state import (
     Wake,
 )
 from serverless_openclaw.core.wake import WakeDecision, decide_wake
-from serverless_openclaw.gateway.auth import TokenVerifier, default_issuer
+from serverless_openclaw.ports.compute import Compute, LaunchSpec
+from serverless_openclaw.ports.factory import PortFactory
+from serverless_openclaw.ports.identity import TokenVerifier
+from serverless_openclaw.ports.inbox import Inbox
+from serverless_openclaw.ports.push import ConnectionsApi
+from serverless_openclaw.ports.secrets import SecretReader
+from serverless_openclaw.ports.stores import (
+    ConnectionStore,
+    ConversationStore,
+    CounterStore,
+    SettingsStore,
+    TaskStates,
+    TelegramStore,
+)
 from serverless_openclaw.settings import HandlerSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +72,22 @@ def utc_now() -> datetime:
 
 
 class Services:
-    """Everything the handlers use, created on first use. Pass `compute`, `connections_api`
-    or `verifier` to replace the production ones (the dev stack and tests may)."""
+    """Everything the handlers use. Each port comes from the adapter family's factory on
+    first use (a handler that never starts a task never builds an ECS client); pass
+    `compute`, `connections_api` or `verifier` to replace one (the dev stack and tests)."""
 
     def __init__(
         self,
         settings: HandlerSettings,
+        ports: PortFactory,
         *,
-        clients: AwsClients | None = None,
         compute: Compute | None = None,
         connections_api: ConnectionsApi | None = None,
         verifier: TokenVerifier | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
-        self.clients = clients or AwsClients(settings.names.region)
+        self.ports = ports
         self.clock = clock
         self._compute = compute
         self._connections_api = connections_api
@@ -95,73 +99,53 @@ class Services:
 
     @cached_property
     def connections(self) -> ConnectionStore:
-        return ConnectionStore(self.clients.dynamodb(), self.prefix)
+        return self.ports.connections()
 
     @cached_property
-    def task_state(self) -> TaskStateStore:
-        return TaskStateStore(self.clients.dynamodb(), self.prefix)
+    def task_state(self) -> TaskStates:
+        return self.ports.task_state()
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        return ConversationStore(self.clients.dynamodb(), self.prefix)
+        return self.ports.conversations()
 
     @cached_property
     def user_settings(self) -> SettingsStore:
-        return SettingsStore(self.clients.dynamodb(), self.prefix)
+        return self.ports.user_settings()
 
     @cached_property
     def counters(self) -> CounterStore:
-        return CounterStore(self.clients.dynamodb(), self.prefix)
+        return self.ports.counters()
 
     @cached_property
     def telegram(self) -> TelegramStore:
-        return TelegramStore(self.clients.dynamodb(), self.prefix, self.counters)
+        return self.ports.telegram()
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.clients.sqs(), self.prefix)
+        return self.ports.inbox()
 
     @cached_property
     def secrets(self) -> SecretReader:
-        return SecretReader(self.clients.ssm())
+        return self.ports.secrets()
 
     @cached_property
     def compute(self) -> Compute:
-        if self._compute is not None:
-            return self._compute
-        c = self.settings.compute
-        return EcsCompute(
-            self.clients.ecs(),
-            EcsSettings(
-                cluster=c.ecs_cluster,
-                task_definition=c.task_definition,
-                container_name=c.container_name,
-                subnets=tuple(c.subnets),
-                security_groups=tuple(c.security_groups),
-                capacity_provider=c.capacity_provider,
-                assign_public_ip=c.assign_public_ip,
-            ),
-        )
+        return self._compute if self._compute is not None else self.ports.compute()
+
+    @cached_property
+    def idempotency(self) -> BasePersistenceLayer:
+        return self.ports.idempotency()
 
     @cached_property
     def broadcaster(self) -> Broadcaster | None:
-        """None when no @connections endpoint is configured (pushes are then skipped)."""
-        api = self._connections_api
-        if api is None and self.settings.names.connections_url:
-            api = ApiGatewayConnections(
-                self.clients.connections(self.settings.names.connections_url)
-            )
+        """None when no push endpoint is configured (pushes are then skipped)."""
+        api = self._connections_api or self.ports.connections_api()
         return Broadcaster(self.connections, api) if api is not None else None
 
     @cached_property
     def verifier(self) -> TokenVerifier:
-        if self._verifier is not None:
-            return self._verifier
-        auth = self.settings.auth
-        issuer = auth.jwt_issuer or default_issuer(self.settings.names.region, auth.user_pool_id)
-        return TokenVerifier(
-            issuer=issuer, client_id=auth.user_pool_client_id, jwks_url=auth.jwks_url
-        )
+        return self._verifier if self._verifier is not None else self.ports.verifier()
 
 
 _lock = threading.Lock()
@@ -169,17 +153,18 @@ _current: Services | None = None
 
 
 def current() -> Services:
-    """This container's Services, built from the environment on first call."""
+    """This container's Services, wired from the environment on first call."""
     global _current
     with _lock:
         if _current is None:
-            _current = Services(HandlerSettings())
+            from serverless_openclaw.wiring import wire_lambda
+
+            _current = wire_lambda()
         return _current
 
 
 def reset(services: Services | None = None) -> None:
-    """Forget (or replace) this container's Services: the dev stack after changing its
-    settings, and tests, whose resource prefix changes per test."""
+    """Forget (or replace) this container's Services: the dev stack and tests."""
     global _current
     with _lock:
         _current = services

@@ -1,6 +1,6 @@
 """The one exception tree of the project.
 
-Adapters in `aws/`, `agent/` and `telegram/` translate library errors (botocore, httpx,
+Adapters in `adapters/`, `agent/` and `telegram/` translate library errors (botocore, httpx,
 websockets) into these with `raise ... from exc`; business code only ever catches these.
 """
 
@@ -66,6 +66,16 @@ class TransitionRejected(OpenClawError):
 
 class StorageUnavailable(OpenClawError):
     """An AWS service (DynamoDB, SQS, S3, ...) could not be reached or refused the call."""
+
+
+class AccessDenied(StorageUnavailable):
+    """The service refused the call for want of a permission (IAM): a bug in a policy or a
+    caller reaching beyond its own data, never retried."""
+
+
+class Fenced(OpenClawError):
+    """A write by a task whose launch is no longer the current one was refused (D12): the
+    task must stop taking jobs and exit."""
 
 
 class ConnectionGone(OpenClawError):

@@ -29,7 +29,6 @@ from typing import Any, Final
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -39,8 +38,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import SecretStr, ValidationError
 
-from serverless_openclaw.adapters.aws.secrets import SecretReader
-from serverless_openclaw.adapters.aws.tables import IDEMPOTENCY
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
@@ -52,6 +49,7 @@ from serverless_openclaw.core.errors import (
     TelegramError,
 )
 from serverless_openclaw.gateway.observability import entry, logger
+from serverless_openclaw.ports.secrets import SecretReader
 from serverless_openclaw.settings import TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram import pairing, replies
@@ -127,7 +125,6 @@ def _digest(value: bytes) -> bytes:
 # --- per-container caches ------------------------------------------------------------------
 _lock = threading.Lock()
 _bots: dict[tuple[str, str], tg.BotApi] = {}
-_persistence: dict[str, DynamoDBPersistenceLayer] = {}
 _lambda_context: ContextVar[Any] = ContextVar("telegram_webhook_lambda_context", default=None)
 
 
@@ -141,17 +138,6 @@ def bot_for(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
                 token, base_url=settings.telegram_api_base, timeout=NOTICE_TIMEOUT_S
             )
         return bot
-
-
-def _persistence_for(services: Services) -> DynamoDBPersistenceLayer:
-    table = IDEMPOTENCY.physical_name(services.prefix)
-    with _lock:
-        layer = _persistence.get(table)
-        if layer is None:
-            layer = _persistence[table] = DynamoDBPersistenceLayer(
-                table_name=table, boto3_client=services.clients.dynamodb()
-            )
-        return layer
 
 
 # --- the handler ---------------------------------------------------------------------------
@@ -206,7 +192,7 @@ def handle(raw: Any, services: Services) -> dict[str, Any]:
     )
     process = idempotent_function(
         data_keyword_argument="update",
-        persistence_store=_persistence_for(services),
+        persistence_store=services.idempotency,
         config=config,
         key_prefix="telegram-update",
     )(webhook.process)

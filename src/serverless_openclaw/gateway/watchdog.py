@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
-from serverless_openclaw.adapters.aws.compute import TaskInfo
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import OpenClawError, TransitionRejected
@@ -35,6 +34,7 @@ from serverless_openclaw.core.wake import (
 )
 from serverless_openclaw.gateway import notices
 from serverless_openclaw.gateway.observability import entry, logger
+from serverless_openclaw.ports.compute import TaskInfo
 
 
 @dataclass

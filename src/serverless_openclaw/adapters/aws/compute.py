@@ -12,91 +12,25 @@ characters), which is how the watchdog recognises tasks no row owns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from serverless_openclaw.adapters.aws.errors import converted
 from serverless_openclaw.core.errors import StorageUnavailable
+from serverless_openclaw.ports.compute import Compute, LaunchSpec, TaskInfo, state_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 STARTED_BY_MAX: Final = 36
 
-
-def state_prefix(user_id: str) -> str:
-    return f"agents/{user_id}/"
+__all__ = ["Compute", "EcsCompute", "EcsSettings", "LaunchSpec", "TaskInfo", "state_prefix"]
 
 
-@dataclass(frozen=True)
-class LaunchSpec:
-    """What a task needs to know about itself."""
-
-    user_id: str
-    launch_id: str
-    inbox_queue_url: str
-
-    def environment(self) -> dict[str, str]:
-        return {
-            "SOC_USER_ID": self.user_id,
-            "SOC_INBOX_QUEUE_URL": self.inbox_queue_url,
-            "SOC_STATE_PREFIX": state_prefix(self.user_id),
-            "SOC_TASK_ID": self.launch_id,
-        }
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    arn: str
-    last_status: str
-    desired_status: str
-    user_id: str | None = None
-    launch_id: str | None = None
-    started_at: datetime | None = None
-    stopped_reason: str | None = None
-    exit_code: int | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def alive(self) -> bool:
-        """The task may still be running — also while it stops (a stopping agent still makes
-        its final backup and writes; nothing may start a second task for the user before
-        ECS reports it STOPPED)."""
-        return self.last_status != "STOPPED"
-
-
-class Compute(Protocol):
-    def run_task(self, spec: LaunchSpec) -> str:
-        """Start a task; returns its ARN. `StorageUnavailable` when it could not start."""
-        ...
-
-    def stop_task(self, task_arn: str, reason: str) -> None:
-        """Ask the task to stop (SIGTERM, then SIGKILL after the stop timeout)."""
-        ...
-
-    def describe(self, task_arns: Sequence[str]) -> dict[str, TaskInfo]:
-        """The tasks ECS still knows, by ARN (stopped tasks are kept for about an hour)."""
-        ...
-
-    def list_running(self) -> list[str]:
-        """ARNs of every task of the cluster whose desired status is RUNNING."""
-        ...
-
-
-@contextmanager
-def _converted(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", "")
-        raise StorageUnavailable(f"ECS {what}: {code} {message}".strip()) from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"ECS {what}: {exc}") from exc
+def _converted(what: str) -> AbstractContextManager[None]:
+    return converted("ECS", what)
 
 
 @dataclass(frozen=True)

@@ -6,42 +6,21 @@ Production and local use the same boto3 client; only the endpoint differs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from serverless_openclaw.core.errors import ConnectionGone, StorageUnavailable
+from serverless_openclaw.adapters.aws.errors import converted
+from serverless_openclaw.ports.push import ConnectionsApi
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
 
-class ConnectionsApi(Protocol):
-    def post(self, connection_id: str, data: bytes) -> None:
-        """Send one text frame; `ConnectionGone` when the connection is closed."""
-        ...
-
-    def get(self, connection_id: str) -> dict[str, Any]: ...
-
-    def delete(self, connection_id: str) -> None:
-        """Close the connection from the server side."""
-        ...
+def _converted(what: str) -> AbstractContextManager[None]:
+    return converted("@connections", what)
 
 
-@contextmanager
-def _converted(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code == "GoneException" or status == 410:
-            raise ConnectionGone(what) from exc
-        raise StorageUnavailable(f"@connections {what}: {code or exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"@connections {what}: {exc}") from exc
+__all__ = ["ApiGatewayConnections", "ConnectionsApi"]
 
 
 class ApiGatewayConnections:

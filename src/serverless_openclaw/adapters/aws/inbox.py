@@ -15,28 +15,28 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from serverless_openclaw.adapters.aws.errors import converted
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, inbox_job_adapter, message_group
 from serverless_openclaw.core.errors import InvalidRequest, NotFound, StorageUnavailable
+from serverless_openclaw.ports.inbox import (
+    MAX_RECEIVES,
+    MAX_WAIT_S,
+    VISIBILITY_TIMEOUT_S,
+    DeadLetter,
+    ReceivedJob,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-MAX_RECEIVES: Final = 5
-"""Deliveries before a job goes to the dead-letter queue (a job that crashes the bridge)."""
-VISIBILITY_TIMEOUT_S: Final = 900
-"""Long enough for a slow agent turn; the bridge extends it for longer ones."""
 RETENTION_S: Final = 4 * 24 * 3600
 DLQ_RETENTION_S: Final = 14 * 24 * 3600
-MAX_WAIT_S: Final = 20
 
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -51,17 +51,11 @@ def queue_name(prefix: str, user_id: str, *, dead_letter: bool = False) -> str:
     return name
 
 
-@contextmanager
-def _converted(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise NotFound(f"{what}: queue does not exist") from exc
-        raise StorageUnavailable(f"SQS {what}: {code or exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"SQS {what}: {exc}") from exc
+def _converted(what: str) -> AbstractContextManager[None]:
+    return converted("SQS", what)
+
+
+__all__ = ["MAX_RECEIVES", "Inbox", "InboxConsumer", "ReceivedJob", "queue_name"]
 
 
 class Inbox:
@@ -139,6 +133,66 @@ class Inbox:
             )
         return answer["MessageId"]
 
+    def dead_letter_url(self, user_id: str) -> str | None:
+        try:
+            with _converted("get dead-letter queue url"):
+                return self._sqs.get_queue_url(
+                    QueueName=queue_name(self._prefix, user_id, dead_letter=True)
+                )["QueueUrl"]
+        except NotFound:
+            return None
+
+    def dead_letters(self, user_id: str, *, max_jobs: int = 10) -> list[DeadLetter]:
+        url = self.dead_letter_url(user_id)
+        if url is None:
+            return []
+        with _converted("receive dead letters"):
+            answer = self._sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=max(1, min(max_jobs, 10)), WaitTimeSeconds=0
+            )
+        return [
+            DeadLetter(
+                job=_parse(message.get("Body", "")),
+                body=message.get("Body", ""),
+                receipt_handle=message["ReceiptHandle"],
+                message_id=message["MessageId"],
+            )
+            for message in answer.get("Messages", [])
+        ]
+
+    def drop_dead_letter(self, user_id: str, receipt_handle: str) -> None:
+        url = self.dead_letter_url(user_id)
+        if url is not None:
+            with _converted("delete dead letter"):
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt_handle)
+
+    def delete_inbox(self, user_id: str) -> None:
+        for dead_letter in (False, True):
+            try:
+                with _converted("get queue url"):
+                    url = self._sqs.get_queue_url(
+                        QueueName=queue_name(self._prefix, user_id, dead_letter=dead_letter)
+                    )["QueueUrl"]
+            except NotFound:
+                continue
+            with _converted("delete queue"):
+                self._sqs.delete_queue(QueueUrl=url)
+        with self._lock:
+            self._urls.pop(user_id, None)
+
+    def inbox_users(self) -> list[str]:
+        start = f"{self._prefix}-inbox-"
+        users: list[str] = []
+        with _converted("list queues"):
+            pages = self._sqs.get_paginator("list_queues").paginate(QueueNamePrefix=start)
+            for page in pages:
+                for url in page.get("QueueUrls", []):
+                    name = url.rsplit("/", 1)[-1]
+                    if name.endswith("-dlq.fifo") or not name.endswith(".fifo"):
+                        continue
+                    users.append(name[len(start) : -len(".fifo")])
+        return sorted(users)
+
     def depth(self, user_id: str) -> int:
         """Jobs waiting or in flight (approximate, as SQS reports it); 0 with no queue."""
         try:
@@ -156,16 +210,11 @@ class Inbox:
         return sum(int(v) for v in attrs.values())
 
 
-@dataclass(frozen=True)
-class ReceivedJob:
-    """One delivery. `job` is None when the body is not a valid job (poison: delete it or let
-    it reach the dead-letter queue); `receive_count` is SQS's ApproximateReceiveCount."""
-
-    job: ChatJob | ControlJob | None
-    body: str
-    receipt_handle: str
-    message_id: str
-    receive_count: int
+def _parse(body: str) -> ChatJob | ControlJob | None:
+    try:
+        return inbox_job_adapter.validate_json(body)
+    except ValidationError:
+        return None
 
 
 class InboxConsumer:
@@ -196,11 +245,7 @@ class InboxConsumer:
         received: list[ReceivedJob] = []
         for message in answer.get("Messages", []):
             body = message.get("Body", "")
-            job: ChatJob | ControlJob | None
-            try:
-                job = inbox_job_adapter.validate_json(body)
-            except ValidationError:
-                job = None
+            job = _parse(body)
             received.append(
                 ReceivedJob(
                     job=job,

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from serverless_openclaw.core.errors import NotFound, StorageUnavailable
+from serverless_openclaw.adapters.aws.errors import converted
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -38,14 +37,8 @@ class SecretReader:
             hit = self._cache.get(name)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
-        try:
+        with converted("SSM", f"get parameter {name}"):
             answer = self._ssm.get_parameter(Name=name, WithDecryption=True)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                raise NotFound(f"SSM parameter {name} does not exist") from exc
-            raise StorageUnavailable(f"SSM: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(f"SSM: {exc}") from exc
         secret = SecretStr(answer["Parameter"].get("Value", ""))
         with self._lock:
             self._cache[name] = (now, secret)

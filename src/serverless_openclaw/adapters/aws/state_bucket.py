@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from serverless_openclaw.core.errors import RestoreFailed, StorageUnavailable
+from serverless_openclaw.adapters.aws.errors import converted
+from serverless_openclaw.core.errors import RestoreFailed
 from serverless_openclaw.core.snapshot import Manifest
 
 if TYPE_CHECKING:
@@ -26,15 +25,8 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 
 
-@contextlib.contextmanager
-def _converted(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise StorageUnavailable(f"S3 {what} failed: {code or exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"S3 {what} failed: {exc}") from exc
+def _converted(what: str) -> contextlib.AbstractContextManager[None]:
+    return converted("S3", what)
 
 
 class StateBucket:
@@ -81,14 +73,15 @@ class StateBucket:
         except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
             raise RestoreFailed(f"the backup manifest is corrupt: {exc}") from exc
 
-    def write_manifest(self, manifest: Manifest) -> None:
+    def write_manifest(self, manifest: Manifest) -> str | None:
         with _converted("write manifest"):
-            self._s3.put_object(
+            answer = self._s3.put_object(
                 Bucket=self.bucket,
                 Key=self.manifest_key,
                 Body=manifest.model_dump_json().encode(),
                 ContentType="application/json",
             )
+        return answer.get("VersionId")
 
     def upload(self, relpath: str, path: Path) -> str | None:
         """Upload one file; returns its S3 version id."""

@@ -8,33 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from serverless_openclaw.core.errors import (
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    StorageUnavailable,
-)
+from serverless_openclaw.adapters.aws.errors import converted
+from serverless_openclaw.core.errors import Conflict, InvalidRequest, NotFound
+from serverless_openclaw.ports.identity import UserInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    username: str
-    email: str | None
-    status: str
-    """Cognito's status: FORCE_CHANGE_PASSWORD until the first sign-in, then CONFIRMED."""
-    enabled: bool
-    created_at: datetime | None
-    sub: str | None = None
-    """The stable user id the rest of the system keys data by."""
 
 
 def _attributes(raw: list[Any]) -> dict[str, str]:
@@ -55,23 +36,21 @@ def _user(raw: Any, attributes_key: str) -> UserInfo:
 
 @contextmanager
 def _converted(action: str, username: str | None = None) -> Iterator[None]:
+    """Cognito's refusals in words an operator understands."""
     who = f" {username}" if username else ""
     try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        if code == "UsernameExistsException":
-            raise Conflict(f"user{who} already exists") from exc
-        if code == "UserNotFoundException":
-            raise NotFound(f"user{who} not found") from exc
-        if code == "ResourceNotFoundException":
-            raise NotFound(f"user pool not found: {message}") from exc
-        if code in {"InvalidParameterException", "InvalidPasswordException"}:
-            raise InvalidRequest(f"cannot {action}{who}: {message}") from exc
-        raise StorageUnavailable(f"Cognito refused to {action}{who}: {code} {message}") from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"Cognito could not be reached to {action}: {exc}") from exc
+        with converted("Cognito", f"{action}{who}"):
+            yield
+    except Conflict as exc:
+        raise Conflict(f"user{who} already exists") from exc
+    except NotFound as exc:
+        what = "user pool" if "ResourceNotFound" in str(exc) else f"user{who}"
+        raise NotFound(f"{what} not found") from exc
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"cannot {action}{who}: {exc}") from exc
+
+
+__all__ = ["UserAdmin", "UserInfo"]
 
 
 class UserAdmin:
@@ -113,6 +92,10 @@ class UserAdmin:
     def remove(self, username: str) -> None:
         with _converted("remove", username):
             self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
+
+    def sign_out_everywhere(self, username: str) -> None:
+        with _converted("sign out", username):
+            self._cognito.admin_user_global_sign_out(UserPoolId=self._pool, Username=username)
 
     def get(self, username: str) -> UserInfo:
         with _converted("find", username):

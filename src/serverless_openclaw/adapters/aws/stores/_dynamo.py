@@ -6,14 +6,14 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
+from serverless_openclaw.adapters.aws.errors import converted as _converted
 from serverless_openclaw.core.errors import ConditionFailed, InvalidRequest, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -61,20 +61,16 @@ def deserialize(raw: RawItem) -> Item:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in raw.items()}
 
 
-@contextmanager
-def converted(*, condition_ok: bool = False) -> Iterator[None]:
-    """botocore errors -> ours. `ConditionalCheckFailedException` -> ConditionFailed."""
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-            raise ConditionFailed(str(exc)) from exc
-        if code == "ValidationException":
-            raise InvalidRequest("the request does not match the stored data") from exc
-        raise StorageUnavailable(f"DynamoDB: {code or exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"DynamoDB unreachable: {exc}") from exc
+def converted() -> AbstractContextManager[None]:
+    """DynamoDB errors -> ours; a cancelled transaction is a lost condition."""
+    return _converted(
+        "DynamoDB",
+        codes={
+            "TransactionCanceledException": ConditionFailed,
+            "ValidationException": InvalidRequest,
+            "ResourceNotFoundException": StorageUnavailable,
+        },
+    )
 
 
 # --- time ----------------------------------------------------------------------------------

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
@@ -16,20 +15,12 @@ from serverless_openclaw.adapters.aws.stores._dynamo import (
     serialize,
 )
 from serverless_openclaw.adapters.aws.tables import CONNECTIONS
+from serverless_openclaw.ports.stores import CONNECTION_TTL, ConnectionRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONNECTION_TTL: Final = timedelta(hours=2, minutes=10)
-"""API Gateway closes WebSocket connections after 2 hours; rows outlive that a little and
-then expire even if $disconnect never ran."""
-
-
-@dataclass(frozen=True)
-class ConnectionRecord:
-    connection_id: str
-    user_id: str
-    connected_at: datetime
+__all__ = ["ConnectionRecord", "ConnectionStore"]
 
 
 class ConnectionStore:

@@ -23,11 +23,11 @@ from serverless_openclaw.adapters.aws.tables import CONVERSATIONS, MESSAGES
 from serverless_openclaw.contracts.limits import MAX_CONVERSATION_TITLE
 from serverless_openclaw.contracts.records import Conversation, Message, Page
 from serverless_openclaw.core.errors import ConditionFailed, StorageUnavailable
+from serverless_openclaw.ports.stores import MAX_PAGE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MAX_PAGE: Final = 100
 BATCH: Final = 25
 
 

@@ -1,52 +1,34 @@
-"""Task state rows: the state machine of `core/task_state.py`, persisted with conditional writes.
+"""Task state rows in DynamoDB (the `TaskStateRows` port); `ports.stores.TaskStates` puts the
+state machine of `core/task_state.py` on top.
 
 Two kinds of writes:
-- transitions (`transition` and the agent's `mark_*`): read, `core.task_state.apply`, then
-  write only the attributes that changed, conditioned on `version` (a lost race re-reads and
-  decides again);
-- attribute updates from the running task (`set_phase`, `heartbeat`, `record_backup`,
-  `set_next_wake`): one UpdateItem conditioned on `launchId`, never touching `version`, so a
-  heartbeat never makes a concurrent transition fail and a transition never loses a heartbeat.
-
-Methods the agent calls as itself (all conditioned on its launch id, `SOC_TASK_ID`; a task
-whose launch is over gets `ConditionFailed` / `TransitionRejected` and must stop):
-`set_phase`, `mark_running`, `heartbeat`, `record_backup`, `mark_stopping`, `mark_idle`,
-`record_failure`, `set_next_wake`.
+- `write`: only the attributes that changed, conditioned on `version` (a lost race re-reads
+  and decides again);
+- `update_own` from the running task (phase, heartbeat, backup, next wake): one UpdateItem
+  conditioned on `launchId`, never touching `version`, so a heartbeat never makes a
+  concurrent transition fail and a transition never loses a heartbeat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
     deserialize,
     iso,
-    now_utc,
     paginate,
     parse_iso,
     value,
 )
 from serverless_openclaw.adapters.aws.tables import TASK_STATE
-from serverless_openclaw.core.errors import ConditionFailed
-from serverless_openclaw.core.task_state import (
-    Launched,
-    LaunchFailed,
-    MarkRunning,
-    RequestStop,
-    Stopped,
-    TaskEvent,
-    TaskState,
-    apply,
-)
+from serverless_openclaw.core.task_state import TaskState
+from serverless_openclaw.ports.stores import MAX_ERROR_CHARS, TaskStates
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-MAX_RACE_RETRIES: Final = 8
 
 # TaskState field -> DynamoDB attribute
 _ATTRS: Final = {
@@ -74,7 +56,6 @@ _TIMES: Final = {
     "last_backup_at",
     "next_wake_at",
 }
-MAX_ERROR_CHARS: Final = 500
 
 
 def _to_attr(name: str, raw: Any) -> Any:
@@ -97,14 +78,12 @@ def _from_item(user_id: str, item: dict[str, Any]) -> TaskState:
     return TaskState(user_id=user_id, **values)
 
 
-class TaskStateStore:
+class DynamoTaskStateRows:
     def __init__(self, client: DynamoDBClient, prefix: str) -> None:
         self._db = client
         self.table = TASK_STATE.physical_name(prefix)
 
-    # --- reads -----------------------------------------------------------------------------
     def get(self, user_id: str) -> TaskState:
-        """The row, or a fresh Idle state (version 0) when the user never had a task."""
         with converted():
             answer = self._db.get_item(
                 TableName=self.table, Key={"userId": {"S": user_id}}, ConsistentRead=True
@@ -113,14 +92,12 @@ class TaskStateStore:
         return _from_item(user_id, deserialize(item)) if item else TaskState(user_id=user_id)
 
     def scan(self) -> Iterator[TaskState]:
-        """Every row (the watchdog's view; one row per user who ever had a task)."""
         for raw in paginate(self._db.scan, "Items", TableName=self.table, ConsistentRead=True):
             item = deserialize(raw)
             yield _from_item(item["userId"], item)
 
-    # --- transitions -----------------------------------------------------------------------
     def write(self, old: TaskState, new: TaskState) -> TaskState:
-        """Write `new` over `old` if nobody changed the row since `old` was read."""
+
         sets: list[str] = []
         removes: list[str] = []
         names: dict[str, str] = {"#version": "version"}
@@ -160,34 +137,22 @@ class TaskStateStore:
             )
         return new
 
-    def transition(self, user_id: str, event: TaskEvent) -> tuple[TaskState, TaskState]:
-        """Apply `event` to the current row; returns (before, after).
-
-        Raises `TransitionRejected` when the event is not allowed in the state the row is in
-        (possibly after another writer changed it); `ConditionFailed` only if the row keeps
-        changing under us `MAX_RACE_RETRIES` times.
-        """
-        for _ in range(MAX_RACE_RETRIES):
-            before = self.get(user_id)
-            after = apply(before, event)
-            try:
-                return before, self.write(before, after)
-            except ConditionFailed:
-                continue
-        raise ConditionFailed(f"task state of {user_id} kept changing")
-
-    # --- attribute updates from the task ---------------------------------------------------
-    def _update_own(self, user_id: str, launch_id: str, sets: dict[str, Any]) -> None:
-        names = {"#launchId": "launchId", **{f"#{k}": k for k in sets}}
+    def update_own(self, user_id: str, launch_id: str, changes: dict[str, Any]) -> None:
+        names = {"#launchId": "launchId"}
         values: dict[str, Any] = {":launch": {"S": launch_id}}
         parts: list[str] = []
         removes: list[str] = []
-        for attr, raw in sets.items():
-            if raw is None:
+        for name, raw in changes.items():
+            attr = _ATTRS[name]
+            names[f"#{attr}"] = attr
+            converted_value = _to_attr(name, raw)
+            if converted_value is None:
                 removes.append(f"#{attr}")
             else:
                 parts.append(f"#{attr} = :{attr}")
-                values[f":{attr}"] = value(raw)
+                values[f":{attr}"] = value(converted_value)
+        if not parts and not removes:
+            parts.append("#launchId = :launch")  # a fencing check: rewrite what is there
         expression = ("SET " + ", ".join(parts)) if parts else ""
         if removes:
             expression += " REMOVE " + ", ".join(removes)
@@ -201,54 +166,11 @@ class TaskStateStore:
                 ExpressionAttributeValues=values,
             )
 
-    def set_phase(self, user_id: str, launch_id: str, phase: str) -> None:
-        """Start-up progress shown to the user ("restoring", "starting gateway", ...)."""
-        self._update_own(user_id, launch_id, {"phase": phase[:100]})
 
-    def heartbeat(self, user_id: str, launch_id: str, at: datetime | None = None) -> None:
-        """Refresh `lastActivityAt` only (one attribute), so the watchdog sees a busy task."""
-        self._update_own(user_id, launch_id, {"lastActivityAt": iso(at or now_utc())})
+class TaskStateStore(TaskStates):
+    """The task-state store on DynamoDB."""
 
-    def record_backup(self, user_id: str, launch_id: str, at: datetime, size_bytes: int) -> None:
-        """The last successful state backup (shown in the UI)."""
-        self._update_own(
-            user_id, launch_id, {"lastBackupAt": iso(at), "lastBackupBytes": int(size_bytes)}
-        )
-
-    def set_next_wake(
-        self, user_id: str, launch_id: str, at: datetime | None, job_name: str | None
-    ) -> None:
-        """When the agent's own scheduler next needs it (None clears); survives going idle,
-        and the watchdog wakes the agent for it."""
-        self._update_own(
-            user_id,
-            launch_id,
-            {"nextWakeAt": iso(at), "nextWakeJob": job_name[:200] if job_name else None},
-        )
-
-    def record_launch(self, user_id: str, launch_id: str, task_arn: str) -> TaskState:
-        return self.transition(user_id, Launched(launch_id, task_arn, now_utc()))[1]
-
-    def record_launch_failure(self, user_id: str, launch_id: str, error: str) -> TaskState:
-        return self.transition(user_id, LaunchFailed(launch_id, error, now_utc()))[1]
-
-    def mark_running(self, user_id: str, launch_id: str) -> TaskState:
-        """Starting -> Running: the task takes jobs from now on."""
-        return self.transition(user_id, MarkRunning(launch_id, now_utc()))[1]
-
-    def mark_stopping(self, user_id: str, launch_id: str, reason: str = "stopping") -> TaskState:
-        """Starting/Running -> Stopping (e.g. on SIGTERM): no new task starts until Idle."""
-        return self.transition(user_id, RequestStop(now_utc(), launch_id=launch_id, reason=reason))[
-            1
-        ]
-
-    def mark_idle(self, user_id: str, launch_id: str, error: str | None = None) -> TaskState:
-        """The task's last write before it exits: the user's next message starts a new one."""
-        return self.transition(user_id, Stopped(launch_id, now_utc(), error))[1]
-
-    def record_failure(self, user_id: str, launch_id: str, error: str) -> TaskState:
-        """The task cannot go on (e.g. restore failed): Stopping with `lastError` shown to the
-        user; follow with `mark_idle` just before exiting."""
-        return self.transition(
-            user_id, RequestStop(now_utc(), launch_id=launch_id, reason="failed", error=error)
-        )[1]
+    def __init__(self, client: DynamoDBClient, prefix: str) -> None:
+        self.dynamo = DynamoTaskStateRows(client, prefix)
+        self.table = self.dynamo.table
+        super().__init__(self.dynamo)

@@ -1,5 +1,6 @@
-"""Cognito JWT verification for the WebSocket `$connect` (the HTTP API has API Gateway's own
-JWT authorizer in front of it).
+"""JWT verification against a JWKS (the `TokenVerifier` port): Cognito's on AWS, the embedded
+identity provider's locally (it issues tokens of the same shape). Used by the WebSocket
+`$connect` (the HTTP API has API Gateway's own JWT authorizer in front of it).
 
 Checks, for both kinds of Cognito tokens: RS256 signature against the user pool's JWKS (keys
 cached; an unknown `kid` refetches, at most once per `min_refetch_s`), expiry, issuer, and
@@ -12,30 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import jwt
 from jwt import PyJWKClient
 
 from serverless_openclaw.core.errors import Unauthorized
+from serverless_openclaw.ports.identity import Caller
 
 ALGORITHMS: Final = ["RS256"]
 MAX_TOKEN_CHARS: Final = 8192
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is calling. `user_id` is the Cognito `sub`, the key of all the user's data."""
-
-    user_id: str
-    username: str | None
-    token_use: Literal["id", "access"]
-    expires_at: float
-
-
-def default_issuer(region: str, user_pool_id: str) -> str:
-    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
 
 
 class TokenVerifier:
@@ -76,7 +63,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthorized("malformed token") from exc
 
-    def verify(self, token: str | None) -> Identity:
+    def verify(self, token: str | None) -> Caller:
         """The caller's identity, or `Unauthorized` saying (vaguely) why not."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise Unauthorized("missing token")
@@ -109,7 +96,7 @@ class TokenVerifier:
             raise Unauthorized("invalid token") from exc
         return self._check_claims(claims)
 
-    def _check_claims(self, claims: dict[str, Any]) -> Identity:
+    def _check_claims(self, claims: dict[str, Any]) -> Caller:
         now = self._clock()
         exp = claims.get("exp")
         if not isinstance(exp, (int, float)) or now > exp + self._leeway:
@@ -133,7 +120,7 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthorized("token has no subject")
-        return Identity(
+        return Caller(
             user_id=sub,
             username=username if isinstance(username, str) else None,
             token_use=use,
