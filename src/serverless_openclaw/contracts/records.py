@@ -30,6 +30,9 @@ class Message(_Record):
     source: Literal["web", "telegram", "agent"] = "web"
     aborted: bool = False
     proactive: bool = False
+    inReplyTo: str | None = None
+    """The id of the message this one answers: a reply is listed directly under its
+    question, whatever was asked in between."""
 
 
 T = TypeVar("T")

@@ -41,6 +41,10 @@ class NotFound(OpenClawError):
     status = 404
 
 
+class ConversationDeleted(NotFound):
+    """A write into a conversation the person deleted (a late reply or retry): refused."""
+
+
 class Conflict(OpenClawError):
     code = "conflict"
     status = 409

@@ -70,14 +70,23 @@ class ConversationStore(Protocol):
     """Conversations of a user (by recency) and their messages (in order, idempotent by id).
     Everything is keyed by the user first: another user's conversation id is not there."""
 
-    def put_message(self, user_id: str, message: Message) -> bool:
+    def put_message(self, user_id: str, message: Message, *, fence: str | None = None) -> bool:
         """Store a message once: a second put with the same id changes nothing and returns
         False. The conversation is created by its first message (title = that message) and
-        moves to the top of the list."""
+        moves to the top of the list. A message with `inReplyTo` is listed directly after
+        the message it answers.
+
+        Deletion is final: the conversation keeps a tombstone with the time it was deleted,
+        and a message created before that time, or a reply whose question is gone, raises
+        `ConversationDeleted` and stores nothing (a late reply or a late retry never brings
+        it back). With `fence` (a launch id) the write happens only while that launch is the
+        user's current one, atomically with the check (decision D12); otherwise `Fenced`."""
         ...
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
-        """Delete the conversation and its messages; False when there was none."""
+        """Delete the conversation and its messages, leaving the tombstone described in
+        `put_message` (messages created afterwards start it afresh); False when there was
+        none."""
         ...
 
     def get_conversation(self, user_id: str, conversation_id: str) -> Conversation | None: ...

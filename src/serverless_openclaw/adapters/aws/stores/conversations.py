@@ -19,10 +19,10 @@ from serverless_openclaw.adapters.aws.stores._dynamo import (
     parse_iso,
     serialize,
 )
-from serverless_openclaw.adapters.aws.tables import CONVERSATIONS, MESSAGES
+from serverless_openclaw.adapters.aws.tables import CONVERSATIONS, MESSAGES, TASK_STATE
 from serverless_openclaw.contracts.limits import MAX_CONVERSATION_TITLE
 from serverless_openclaw.contracts.records import Conversation, Message, Page
-from serverless_openclaw.core.errors import ConditionFailed, StorageUnavailable
+from serverless_openclaw.core.errors import ConditionFailed, Fenced, StorageUnavailable
 from serverless_openclaw.ports.stores import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -72,9 +72,10 @@ class ConversationStore:
         self._db = client
         self.conversations = CONVERSATIONS.physical_name(prefix)
         self.messages = MESSAGES.physical_name(prefix)
+        self.task_state = TASK_STATE.physical_name(prefix)
 
     # --- writes ----------------------------------------------------------------------------
-    def put_message(self, user_id: str, message: Message) -> bool:
+    def put_message(self, user_id: str, message: Message, *, fence: str | None = None) -> bool:
         """Store a message once: a second put with the same id changes nothing and returns
         False (the bridge redelivers, clients resend). The conversation is created on its
         first message (title = that message) and moved to the top of the list."""
@@ -92,16 +93,51 @@ class ConversationStore:
             "aborted": message.aborted,
             "proactive": message.proactive,
         }
+        if fence is not None:
+            if not self._put_fenced(user_id, item, fence):
+                return False
+        else:
+            try:
+                with converted():
+                    self._db.put_item(
+                        TableName=self.messages,
+                        Item=serialize(item),
+                        ConditionExpression="attribute_not_exists(messageId)",
+                    )
+            except ConditionFailed:
+                return False
+        self._touch(user_id, message.conversationId, message)
+        return True
+
+    def _put_fenced(self, user_id: str, item: dict[str, Any], launch_id: str) -> bool:
+        """The put and a check that `launch_id` is the user's current launch, as one
+        transaction; False for a duplicate, `Fenced` for a launch that is over."""
         try:
             with converted():
-                self._db.put_item(
-                    TableName=self.messages,
-                    Item=serialize(item),
-                    ConditionExpression="attribute_not_exists(messageId)",
+                self._db.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.messages,
+                                "Item": serialize(item),
+                                "ConditionExpression": "attribute_not_exists(messageId)",
+                            }
+                        },
+                        {
+                            "ConditionCheck": {
+                                "TableName": self.task_state,
+                                "Key": {"userId": {"S": user_id}},
+                                "ConditionExpression": "launchId = :launch",
+                                "ExpressionAttributeValues": {":launch": {"S": launch_id}},
+                            }
+                        },
+                    ]
                 )
-        except ConditionFailed:
+        except ConditionFailed as exc:
+            reasons = str(exc)
+            if "ConditionalCheckFailed" in reasons.split("[", 1)[-1].split(",", 1)[-1]:
+                raise Fenced(f"launch {launch_id[:8]} is no longer current") from exc
             return False
-        self._touch(user_id, message.conversationId, message)
         return True
 
     def _touch(self, user_id: str, conversation_id: str, message: Message) -> None:
