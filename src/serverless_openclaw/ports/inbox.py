@@ -62,19 +62,19 @@ class Inbox(Protocol):
         """Jobs waiting or in flight (0 with no inbox)."""
         ...
 
-    def dead_letters(self, user_id: str, *, max_jobs: int = 10) -> list[DeadLetter]:
-        """Take jobs from the user's dead-letter queue (each must be `drop_dead_letter`ed
-        once handled, or it comes back)."""
+    def dead_letters(self, *, max_jobs: int = 10) -> list[DeadLetter]:
+        """Take jobs that exhausted their deliveries, whoever they belong to (`job.userId`);
+        each must be `drop_dead_letter`ed once handled, or it comes back."""
         ...
 
-    def drop_dead_letter(self, user_id: str, receipt_handle: str) -> None: ...
+    def drop_dead_letter(self, receipt_handle: str) -> None: ...
 
     def delete_inbox(self, user_id: str) -> None:
         """Remove the user's inbox and dead-letter queue (nothing when there is none)."""
         ...
 
     def inbox_users(self) -> list[str]:
-        """Users who have an inbox (for teardown and the dead-letter sweep)."""
+        """Users who have an inbox (for teardown)."""
         ...
 
 

@@ -133,38 +133,11 @@ class Inbox:
             )
         return answer["MessageId"]
 
-    def dead_letter_url(self, user_id: str) -> str | None:
-        try:
-            with _converted("get dead-letter queue url"):
-                return self._sqs.get_queue_url(
-                    QueueName=queue_name(self._prefix, user_id, dead_letter=True)
-                )["QueueUrl"]
-        except NotFound:
-            return None
+    def dead_letters(self, *, max_jobs: int = 10) -> list[DeadLetter]:
+        raise NotImplementedError("the shared dead-letter queue is being wired")
 
-    def dead_letters(self, user_id: str, *, max_jobs: int = 10) -> list[DeadLetter]:
-        url = self.dead_letter_url(user_id)
-        if url is None:
-            return []
-        with _converted("receive dead letters"):
-            answer = self._sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=max(1, min(max_jobs, 10)), WaitTimeSeconds=0
-            )
-        return [
-            DeadLetter(
-                job=_parse(message.get("Body", "")),
-                body=message.get("Body", ""),
-                receipt_handle=message["ReceiptHandle"],
-                message_id=message["MessageId"],
-            )
-            for message in answer.get("Messages", [])
-        ]
-
-    def drop_dead_letter(self, user_id: str, receipt_handle: str) -> None:
-        url = self.dead_letter_url(user_id)
-        if url is not None:
-            with _converted("delete dead letter"):
-                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt_handle)
+    def drop_dead_letter(self, receipt_handle: str) -> None:
+        raise NotImplementedError("the shared dead-letter queue is being wired")
 
     def delete_inbox(self, user_id: str) -> None:
         for dead_letter in (False, True):
