@@ -93,7 +93,7 @@ def save_config(config: DeploymentConfig, path: Path | None) -> Path:
 # --- AWS (the operator's credentials) ------------------------------------------------------
 def _client(clients: AwsClients, service: str) -> Any:
     # AwsClients names only the services handlers use; the operator needs a few more.
-    return clients._client(service)
+    return clients.client(service)
 
 
 def caller_account(clients: AwsClients) -> str:
