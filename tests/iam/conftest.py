@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - fixtures re-used from other groups are imported by name
 """IAM enforced in moto from the synthesized policies (`infra/local_iam.py`).
 
 These tests get their own moto server (its IAM check is global to the process): setup runs
