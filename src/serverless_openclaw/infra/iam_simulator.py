@@ -50,7 +50,8 @@ for (const r of requests) {
     answers.push({ decision: 'Invalid', detail: JSON.stringify(outcome.errors).slice(0, 500) })
     continue
   }
-  const result = outcome.result ?? {}
+  // One resource: { result: { analysis } }; a wildcard-only action: { overallResult }.
+  const result = outcome.result ?? outcome
   const decision = result.overallResult ?? result.analysis?.result ?? 'Invalid'
   const detail = decision === 'Invalid' ? JSON.stringify(result).slice(0, 500) : ''
   answers.push({ decision, detail })
