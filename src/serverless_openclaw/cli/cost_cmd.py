@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -127,9 +126,7 @@ def cost(
     )
     if task_cpu is not None or task_memory is not None:
         cpu, memory = fargate_size(task_cpu, task_memory)
-        usage = usage.model_copy(
-            update={"task_vcpu": cpu / 1024, "task_memory_gb": memory / 1024}
-        )
+        usage = usage.model_copy(update={"task_vcpu": cpu / 1024, "task_memory_gb": memory / 1024})
     if heartbeat not in ("off", "active-hours", "openclaw"):
         raise typer.BadParameter("off, active-hours or openclaw", param_hint="--heartbeat")
     usage = with_heartbeat(usage, heartbeat, idle_timeout_minutes=idle_timeout)
