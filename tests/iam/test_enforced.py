@@ -218,3 +218,48 @@ def test_a_poisoned_job_reaches_the_watched_queue_and_the_person_is_told(
     frames = connections_endpoint.frames(connection)
     assert any(f.get("type") == "stream_end" and f.get("id") == "poison-1" for f in frames)
     assert watchdog.sweep(watchdog_services).actions["dead_letter"] == 0  # dropped
+
+
+def test_deploy_idle_timeout_reaches_the_watchdogs_decision(
+    tmp_path_factory: pytest.TempPathFactory,
+    lambda_bundle: Path,
+    handler_services: Services,
+    credentials: dict[str, AwsCredentials],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`deploy --idle-timeout 30` -> the watchdog Lambda's environment -> HandlerSettings ->
+    the idle stop of a person who never chose a timeout."""
+    from aws_cdk import App, Stack
+
+    from serverless_openclaw.cli.deploy_cmd import load_config
+    from serverless_openclaw.infra.app import build_app
+
+    config = load_config(None, {"idle_timeout_minutes": 30, "prefix": "idle-test"})
+    app, stacks = build_app(
+        config,
+        code_dir=lambda_bundle,
+        outdir=tmp_path_factory.mktemp("idle-synth"),
+        web_dist=None,
+        checks=False,
+    )
+    assert isinstance(app, App)
+    template = app.synth().get_stack_artifact(stacks["api"].artifact_id).template  # type: ignore[attr-defined]
+    assert isinstance(stacks["api"], Stack)
+    (watchdog_env,) = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler", "").endswith("watchdog.handler")
+    ]
+    monkeypatch.setenv(
+        "SOC_DEFAULT_IDLE_TIMEOUT_MINUTES", watchdog_env["SOC_DEFAULT_IDLE_TIMEOUT_MINUTES"]
+    )
+    sweeper = wire_lambda(HandlerSettings(), credentials=credentials["watchdog"])
+    ops.wake(handler_services, "never-chose", "test")
+    wait_for(lambda: handler_services.task_state.get("never-chose").state == "running")
+    assert watchdog.sweep(shifted(sweeper, timedelta(minutes=20))).actions["stop"] == 0
+    assert watchdog.sweep(shifted(sweeper, timedelta(minutes=31))).actions["stop"] == 1
+    # Someone who chose 10 minutes keeps their choice.
+    sweeper.user_settings.update("chose", {"idleTimeoutMinutes": 10})
+    assert sweeper.user_settings.get("chose").idleTimeoutMinutes == 10
+    assert sweeper.user_settings.get("never-chose").idleTimeoutMinutes == 30
