@@ -166,6 +166,7 @@ def check_prerequisites(
 ) -> tuple[list[Check], str | None]:
     """Everything `deploy` needs, checked at once so the operator fixes all of it in one go.
     Returns the checks and the account id (None without credentials)."""
+    from serverless_openclaw.infra.app import default_web_dist, repo_root
     from serverless_openclaw.runtime.installer import find_node
 
     checks: list[Check] = []
@@ -185,6 +186,17 @@ def check_prerequisites(
         )
     )
     checks.append(Check("npm", npm is not None, npm or "install npm (it fetches the AWS CDK CLI)"))
+    web = config.web_dist or default_web_dist(repo_root())
+    checks.append(
+        Check(
+            "web app built (web/dist)",
+            web is not None and (web / "index.html").exists(),
+            str(web)
+            if web
+            else "build it first: cd web && npm ci && npm run build "
+            "(without it the site would be empty)",
+        )
+    )
     if config.agent_image is None:
         docker = shutil.which("docker")
         running = False
