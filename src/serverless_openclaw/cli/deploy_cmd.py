@@ -187,16 +187,9 @@ def check_prerequisites(
     )
     checks.append(Check("npm", npm is not None, npm or "install npm (it fetches the AWS CDK CLI)"))
     web = config.web_dist or default_web_dist(repo_root())
-    checks.append(
-        Check(
-            "web app built (web/dist)",
-            web is not None and (web / "index.html").exists(),
-            str(web)
-            if web
-            else "build it first: cd web && npm ci && npm run build "
-            "(without it the site would be empty)",
-        )
-    )
+    built = web is not None and (web / "index.html").exists()
+    missing = "build it first: cd web && npm ci && npm run build (else the site is empty)"
+    checks.append(Check("web app built (web/dist)", built, str(web) if built else missing))
     if config.agent_image is None:
         docker = shutil.which("docker")
         running = False
