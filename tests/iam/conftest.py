@@ -31,6 +31,7 @@ from tests.control_plane.conftest import (  # noqa: F401 - fixtures
     provisioned,
 )
 from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa: F401
+from tests.telegram.conftest import FakeBot, clock, fake_bot  # noqa: F401
 
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.app import services as ops

@@ -39,7 +39,7 @@ from serverless_openclaw.ports.inbox import MAX_RECEIVES
 from serverless_openclaw.settings import AgentSettings, HandlerSettings, NamesSettings
 from serverless_openclaw.wiring import wire_lambda, wire_task
 
-from .conftest import IamMoto
+from .conftest import FakeBot, IamMoto
 
 pytestmark = [pytest.mark.infra, pytest.mark.iam]
 
@@ -263,3 +263,42 @@ def test_deploy_idle_timeout_reaches_the_watchdogs_decision(
     sweeper.user_settings.update("chose", {"idleTimeoutMinutes": 10})
     assert sweeper.user_settings.get("chose").idleTimeoutMinutes == 10
     assert sweeper.user_settings.get("never-chose").idleTimeoutMinutes == 30
+
+
+def test_a_dead_letter_notice_reaches_the_linked_telegram_chat_as_the_watchdog(
+    handler_services: Services,
+    aws: AwsEnv,
+    credentials: dict[str, AwsCredentials],
+    fake_bot: FakeBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watchdog may read the bot token (and only that) to tell a Telegram user."""
+    ssm = AwsClients(aws.region).ssm()  # the owner stores the secrets
+    for name, value in (("bot-token", fake_bot.token), ("webhook-secret", "s3cret_for-tests")):
+        ssm.put_parameter(Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString")
+    monkeypatch.setenv("SOC_TELEGRAM_BOT_TOKEN_PARAM", f"/{aws.prefix}/telegram/bot-token")
+    monkeypatch.setenv(
+        "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM", f"/{aws.prefix}/telegram/webhook-secret"
+    )
+    monkeypatch.setenv("SOC_TELEGRAM_API_BASE", fake_bot.url)
+    sweeper = wire_lambda(HandlerSettings(), credentials=credentials["watchdog"])
+    handler_services.telegram.link(4242, "tg-user")
+    job = ChatJob(
+        jobId="tg-000000077",
+        userId="tg-user",
+        source="web",
+        conversationId="main",
+        text="never answered",
+        replyTo=WebReplyTo(),
+        receivedAt=datetime.now(UTC),
+    )
+    handler_services.inbox.send(job)
+    consumer = InboxConsumer(
+        AwsClients(aws.region).sqs(), handler_services.inbox.queue_url("tg-user")
+    )
+    for _ in range(MAX_RECEIVES + 2):
+        for received in consumer.receive(wait_seconds=1):
+            consumer.change_visibility(received.receipt_handle, 0)
+    report = watchdog.sweep(sweeper)
+    assert report.errors == [] and report.actions["dead_letter"] == 1
+    assert any("could not answer" in text for text in fake_bot.fake.texts(4242))

@@ -80,17 +80,15 @@ def _deliver(services: Services, user_id: str, message: Message, *, frame_id: st
 
 
 def _telegram(services: Services, user_id: str, text: str) -> None:
-    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_secrets
+    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_bot_token
 
     try:
         link = services.telegram.link_of_user(user_id)
         if link is None:
             return
-        secrets = resolve_secrets(services.settings.telegram, services.secrets)
-        if secrets is None:
+        token = resolve_bot_token(services.settings.telegram, services.secrets)
+        if token is None:
             return
-        bot_for(services.settings.telegram, secrets.bot_token).call(
-            tg.send_message(link.chatId, text)
-        )
+        bot_for(services.settings.telegram, token).call(tg.send_message(link.chatId, text))
     except OpenClawError as exc:
         logger.warning("notice to Telegram failed", extra={"error": str(exc)})
