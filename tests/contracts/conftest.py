@@ -1,8 +1,9 @@
 """One contract suite per port, run against every adapter family.
 
-`family` is parametrized over the families: `memory` (dicts, a `FakeClock`) and `aws` (boto3
-against the session's moto server, tables and bucket provisioned under this test's own
-prefix). Tests see a family only through its `PortFactory` and a few helpers:
+`family` is parametrized over the families: `memory` (dicts, a `FakeClock`), `embedded`
+(SQLite and a blob directory in this test's tmp dir, a `FakeClock`) and `aws` (boto3 against
+the session's moto server, tables and bucket provisioned under this test's own prefix).
+Tests see a family only through its `PortFactory` and a few helpers:
 
 - `family.now()`: the family's current time (the fake clock's, or the real one for aws);
 - `family.advance(seconds)`: time passes (the fake clock moves; aws sleeps, so only short);
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,7 @@ import pytest
 from serverless_openclaw.adapters.memory import FakeClock, MemoryPorts
 from serverless_openclaw.ports.factory import PortFactory
 
-FAMILIES = ("memory", "aws")
+FAMILIES = ("memory", "embedded", "aws")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,6 +104,19 @@ def _provision(clients: Any, prefix: str, bucket: str) -> None:
     create_state_bucket(clients.s3(), bucket, clients.region)
 
 
+def _embedded(clock: FakeClock, root: Path) -> Family:
+    from serverless_openclaw.adapters.embedded import EmbeddedPorts
+
+    ports = EmbeddedPorts(root, clock=clock)
+
+    def write_raw_manifest(prefix: str, body: bytes) -> None:
+        ports.state_blobs(prefix).write_raw_manifest(body)
+
+    return Family(
+        "embedded", ports, clock, ports.secrets().put, write_raw_manifest, close=ports.close
+    )
+
+
 def _aws(request: pytest.FixtureRequest) -> Family:
     from serverless_openclaw.adapters.aws.ports import AwsConfig, AwsPorts
 
@@ -123,7 +138,7 @@ def _aws(request: pytest.FixtureRequest) -> Family:
 
 
 @pytest.fixture(params=FAMILIES)
-def family(request: pytest.FixtureRequest) -> Iterator[Family]:
+def family(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Family]:
     name = request.param
     gap = request.node.get_closest_marker("aws_gap")
     if gap is not None and name == "aws":
@@ -135,7 +150,12 @@ def family(request: pytest.FixtureRequest) -> Iterator[Family]:
             )
         )
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    built = _memory(clock) if name == "memory" else _aws(request)
+    if name == "memory":
+        built = _memory(clock)
+    elif name == "embedded":
+        built = _embedded(clock, tmp_path / "state")
+    else:
+        built = _aws(request)
     try:
         yield built
     finally:
