@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from serverless_openclaw.contracts.frames import ReplyError
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import ConversationDeleted, Fenced, InvalidRequest
 from serverless_openclaw.core.task_state import Wake
@@ -160,6 +161,28 @@ def test_replies_are_listed_under_their_question_after_a_reload(family: Family) 
     listed = reloaded.list_messages("u1", "c1").items
     assert listed[1].inReplyTo == "m-0001"
     assert listed[0].inReplyTo is None
+
+
+def test_a_message_comes_back_as_it_was_stored(family: Family) -> None:
+    store = family.ports.conversations()
+    t = family.now()
+    question = _msg(1, t, text="What is the weather?")
+    reply = Message.model_validate(
+        {
+            "id": "m-0001:r",
+            "conversationId": "c1",
+            "role": "assistant",
+            "text": "The model is unavailable.",
+            "createdAt": t + timedelta(seconds=2, microseconds=654321),
+            "source": "agent",
+            "aborted": True,
+            "inReplyTo": "m-0001",
+            "error": ReplyError(code="model_error", message="unavailable", retryable=True),
+        }
+    )
+    store.put_message("u1", question)
+    store.put_message("u1", reply)
+    assert store.list_messages("u1", "c1").items == [question, reply]
 
 
 def test_a_reply_to_a_message_that_was_never_stored_is_listed_by_its_time(

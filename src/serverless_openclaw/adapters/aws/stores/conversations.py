@@ -84,6 +84,7 @@ def _message(row: dict[str, Any]) -> Message:
             "aborted": bool(row.get("aborted", False)),
             "proactive": bool(row.get("proactive", False)),
             "inReplyTo": row.get("inReplyTo"),
+            "error": row.get("error"),
         }
     )
 
@@ -133,6 +134,7 @@ class ConversationStore:
             "aborted": message.aborted,
             "proactive": message.proactive,
             "inReplyTo": message.inReplyTo,
+            "error": message.error.model_dump() if message.error else None,
         }
         put: TransactWriteItemTypeDef = {
             "Put": {
