@@ -54,12 +54,15 @@ def test_an_inbox_is_made_on_first_need_and_removed_with_its_user(family: Family
     with pytest.raises(InvalidRequest):
         inbox.queue_url("a/b")
 
+    consumer = _consumer(family, "u2")
     inbox.delete_inbox("u2")
     inbox.delete_inbox("never-had-one")
     assert inbox.inbox_users() == ["u1"]
     assert inbox.depth("u2") == 0
     with pytest.raises(NotFound):
         inbox.queue_url("u2", create=False)
+    with pytest.raises(NotFound):  # a task still polling a removed inbox is told so
+        consumer.receive(wait_seconds=0)
 
 
 def test_a_job_arrives_as_it_was_sent(family: Family) -> None:
