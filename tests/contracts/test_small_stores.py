@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from serverless_openclaw.adapters import store_rules
 from serverless_openclaw.core.errors import InvalidRequest, NotFound, QuotaExceeded
 from serverless_openclaw.ports.stores import CONNECTION_TTL
+from serverless_openclaw.telegram import pairing
 
 from .conftest import Family
 
@@ -135,6 +137,15 @@ def test_pairing_attempts_are_limited_per_chat_and_hour(family: Family) -> None:
     next_hour = now + timedelta(hours=1)
     with pytest.raises(NotFound):  # a new hour, new attempts (the code was used)
         store.redeem_pairing_code(44, right.code, attempts_per_hour=3, now=next_hour)
+
+
+def test_every_family_keys_a_code_as_the_webhook_reads_it() -> None:
+    code = pairing.generate_code()
+    for typed in (code, pairing.display(code).lower(), f" {pairing.display(code)} "):
+        canonical = pairing.normalize(typed)
+        assert canonical == code
+        assert store_rules.hash_code(typed) == pairing.hash_code(canonical)
+        assert store_rules.CODE_ALPHABET == pairing.ALPHABET
 
 
 def test_a_user_has_one_linked_chat(family: Family) -> None:

@@ -7,9 +7,9 @@ sees; the pieces of that shared behaviour that are plain computation live here:
 - conversation titles;
 - page cursors that name their owner, so a cursor made for one user's data is refused when
   another user presents it;
-- pairing codes: the alphabet, normalisation and hash (the same bytes as the DynamoDB store's,
-  which `tests/telegram/test_pairing.py` holds to `telegram/pairing.py`), and the attempt
-  window;
+- pairing codes: the alphabet, normalisation and hash (the same bytes as `telegram/pairing.py`
+  and the DynamoDB store; tests/contracts/test_small_stores.py holds them together), and the
+  attempt window;
 - inbox addresses and job bodies;
 - the condition of powertools' idempotency put (who may take a key);
 - timestamps: UTC, fixed-width ISO 8601 that sorts as text in the order of time, and the
@@ -48,7 +48,6 @@ a message (whose keys extend its key) can sort between it and the next message."
 CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH: Final = 8
 CODE_TTL: Final = timedelta(minutes=10)
-ATTEMPT_WINDOW: Final = timedelta(hours=1)
 ATTEMPT_COUNTER_TTL: Final = timedelta(hours=2)
 
 _USER_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
