@@ -29,7 +29,7 @@ from typing import Any, Final
 import httpx
 
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
-from serverless_openclaw.infra.policies import RolePolicy, Statement
+from serverless_openclaw.infra.policies import Names, RolePolicy, Statement, Template, role_policies
 
 ADMIN: Final = "admin"
 """The principal that sets resources up (what the operator and CloudFormation do on AWS)."""
@@ -154,6 +154,31 @@ def principals(
             answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
         )
     return found
+
+
+COMPONENTS: Final = ("handlers", "watchdog", "agent-task")
+"""The principals our own code runs as (agent-execution is ECS's, the cdk: roles CDK's)."""
+
+
+def local_policies(
+    templates: Mapping[str, Template],
+    *,
+    prefix: str,
+    state_bucket: str,
+    region: str = "us-east-1",
+    websocket_api: str = "localws",
+) -> dict[str, RolePolicy]:
+    """The components' synthesized policies resolved to a local stack's names (templates:
+    `policies.load_templates(synth(...).templates)`)."""
+    names = Names(
+        account=ACCOUNT,
+        region=region,
+        prefix=prefix,
+        state_bucket=state_bucket,
+        websocket_api=websocket_api,
+    )
+    every = role_policies(templates, names)
+    return {name: every[name] for name in COMPONENTS}
 
 
 def enforce_iam(
