@@ -45,7 +45,8 @@ TableAccess = Mapping[TableSpec, tuple[str, ...]]
 HANDLER_TABLES: Final[TableAccess] = {
     CONNECTIONS: ("GetItem", "PutItem", "DeleteItem", "Query"),
     TASK_STATE: ("GetItem", "UpdateItem"),
-    CONVERSATIONS: ("GetItem", "Query", "UpdateItem", "DeleteItem"),
+    # A message is put in one transaction with a check that its conversation was not deleted.
+    CONVERSATIONS: ("GetItem", "Query", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
     MESSAGES: ("GetItem", "Query", "PutItem", "BatchWriteItem"),
     SETTINGS: ("GetItem", "PutItem"),
     TELEGRAM_LINKS: ("GetItem", "Query", "PutItem", "DeleteItem"),
@@ -58,14 +59,15 @@ WATCHDOG_TABLES: Final[TableAccess] = {
     SETTINGS: ("GetItem",),
     COUNTERS: ("GetItem", "UpdateItem"),
     CONNECTIONS: ("Query", "DeleteItem"),
-    CONVERSATIONS: ("UpdateItem",),
-    MESSAGES: ("PutItem",),
+    # A notice answering a message is put with checks of the conversation and the question.
+    CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
+    MESSAGES: ("PutItem", "ConditionCheckItem"),
     TELEGRAM_LINKS: ("GetItem", "Query"),
 }
 AGENT_TABLES: Final[TableAccess] = {
     TASK_STATE: ("GetItem", "UpdateItem", "ConditionCheckItem"),
-    CONVERSATIONS: ("UpdateItem",),
-    MESSAGES: ("GetItem", "Query", "PutItem"),
+    CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
+    MESSAGES: ("GetItem", "Query", "PutItem", "ConditionCheckItem"),
     CONNECTIONS: ("Query", "DeleteItem"),
     SETTINGS: ("GetItem",),
     TELEGRAM_LINKS: ("GetItem", "Query"),
