@@ -33,6 +33,7 @@ from serverless_openclaw.settings import DevSettings
 from . import cognito
 from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
 from .ecs_emulator import EcsEmulator, TaskDefinition
+from .lambda_runtime import LambdaRuntime
 from .moto_state import EmbeddedMoto
 from .serve import ServerHandle, serve_task
 
@@ -110,6 +111,7 @@ class DevStack:
         self._servers: list[tuple[ServerHandle, asyncio.Task[None]]] = []
         self._background: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self.runtime = LambdaRuntime(region=settings.region)
 
     # --- start -----------------------------------------------------------------------------
     async def start(self) -> DevEndpoints:
@@ -380,13 +382,12 @@ class DevStack:
             stage=STAGE,
             site_dir=self.settings.web_dir or default_web_dir(),
             site_config=site_config,
+            runtime=self.runtime,
         )
 
     # --- background ------------------------------------------------------------------------
     async def _watchdog_tick(self) -> None:
         from serverless_openclaw.gateway import watchdog
-
-        from .apigw_emulator import LambdaContext
 
         event = {
             "version": "0",
@@ -400,7 +401,7 @@ class DevStack:
             "detail": {},
         }
         try:
-            await asyncio.to_thread(watchdog.handler, event, LambdaContext("watchdog"))
+            await self.runtime.invoke("watchdog", watchdog.handler, event, 60.0)
         except Exception:
             log.exception("watchdog tick failed")
 
@@ -435,7 +436,9 @@ class DevStack:
             assert self.endpoints is not None
             assert self.endpoints.telegram_webhook_secret
             poller = TelegramPoller(
-                api, telegram_webhook.handler, secret=self.endpoints.telegram_webhook_secret
+                api,
+                self.runtime.serialized("telegram_webhook", telegram_webhook.handler),
+                secret=self.endpoints.telegram_webhook_secret,
             )
             await poller.run(self._stop)
         finally:
