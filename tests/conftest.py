@@ -293,7 +293,7 @@ class DevStackHandle:
     def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
         self.port = free_port()
-        self.moto_port = free_port()
+        self.moto_port = self.port + 1  # the aws backend's moto: the next port
         self.env = {**os.environ, **DEV_TEST_ENV, **(env or {})}
         for key in (
             "ANTHROPIC_API_KEY",
@@ -305,7 +305,7 @@ class DevStackHandle:
             "SOC_STATE_BUCKET",
         ):
             self.env.pop(key, None)
-        self.env["SOC_DEV_MOTO_PORT"] = str(self.moto_port)
+        self.env.setdefault("SOC_DEV_BACKEND", "aws")
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, object] = {}
         self.users: list[TestUser] = []

@@ -2,21 +2,36 @@
 
 - `wire_lambda()`: a Lambda container (the control-plane handlers), from `HandlerSettings`.
 - `wire_task()`: the agent task, from `AgentSettings` (see agent/__main__.py).
-- the local stack wires itself in `local/stack.py` through `ports_for_backend`.
+- `wire_local()`: the handlers of the local stack (`serverless-openclaw dev`), from
+  `DevSettings` and the few facts the stack decides at start (its URL, the identity and the
+  local compute it runs).
 
-`SOC_BACKEND` chooses the adapter family: `aws` (boto3; on AWS, or against moto locally) or
-`embedded` (SQLite under `SOC_EMBEDDED_DIR`: the local product). Nothing else in the package
-builds clients or reads the environment.
+`SOC_BACKEND` (`BackendSettings`) chooses the adapter family of an entry point: `aws` (boto3;
+on AWS, or against moto locally) or `embedded` (SQLite under `SOC_EMBEDDED_DIR`: the local
+product). Nothing else in the package builds clients or reads the environment.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.compute import EcsSettings
 from serverless_openclaw.adapters.aws.ports import AwsConfig, AwsPorts
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.contracts.records import ModelProvider
+from serverless_openclaw.ports.compute import Compute
 from serverless_openclaw.ports.factory import PortFactory
-from serverless_openclaw.settings import AgentSettings, HandlerSettings
+from serverless_openclaw.ports.identity import UserDirectory
+from serverless_openclaw.settings import (
+    AgentSettings,
+    AuthSettings,
+    ComputeSettings,
+    DevSettings,
+    HandlerSettings,
+    NamesSettings,
+    TelegramSettings,
+)
 
 
 def aws_config(settings: HandlerSettings) -> AwsConfig:
@@ -62,3 +77,91 @@ def wire_task(settings: AgentSettings) -> PortFactory:
             connections_url=names.connections_url,
         )
     )
+
+
+# --- the local stack ---------------------------------------------------------------------------
+LOCAL_STAGE = "local"
+LOCAL_CLUSTER = "soc-dev"
+LOCAL_TASK_DEFINITION = "soc-agent"
+
+
+def local_state_bucket(dev: DevSettings) -> str:
+    return f"{dev.prefix}-state"
+
+
+def local_secret_names(dev: DevSettings) -> tuple[str, str]:
+    """Where the local stack keeps the bot token and the webhook secret (SSM names on AWS)."""
+    return f"/{dev.prefix}/telegram/bot-token", f"/{dev.prefix}/telegram/webhook-secret"
+
+
+def local_handler_settings(
+    dev: DevSettings,
+    *,
+    api_url: str,
+    auth: AuthSettings,
+    telegram_api_base: str,
+    model_provider: ModelProvider,
+) -> HandlerSettings:
+    """What the Lambda environment says on AWS, for the handlers the local stack runs. Fields
+    not named here come from the environment as on Lambda (e.g. `SOC_MIN_UPTIME_SECONDS`)."""
+    token_name, secret_name = local_secret_names(dev)
+    return HandlerSettings(
+        names=NamesSettings(
+            prefix=dev.prefix,
+            state_bucket=local_state_bucket(dev),
+            connections_url=f"{api_url}/{LOCAL_STAGE}",
+            AWS_REGION=dev.region,
+        ),
+        auth=auth,
+        compute=ComputeSettings(
+            ecs_cluster=LOCAL_CLUSTER,
+            task_definition=LOCAL_TASK_DEFINITION,
+            subnets=["subnet-local"],
+            security_groups=["sg-local"],
+        ),
+        telegram=TelegramSettings(
+            telegram_api_base=telegram_api_base,
+            telegram_bot_token_param=token_name,
+            telegram_webhook_secret_param=secret_name,
+        ),
+        default_model_provider=model_provider,
+    )
+
+
+def wire_local_aws(settings: HandlerSettings) -> Services:
+    """The `aws` backend of the dev stack: the production boto3 adapters against the embedded
+    moto and the ECS emulator. boto3 finds them through its own standard variables
+    (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ECS`), which the stack sets for its process.
+
+    One function on purpose: running this backend with IAM enforced means handing it clients
+    with the handler role's credentials here, and nowhere else."""
+    return Services(
+        settings, AwsPorts(aws_config(settings), clients=AwsClients(settings.names.region))
+    )
+
+
+def wire_local_embedded(
+    settings: HandlerSettings, *, root: Path, compute: Compute, users: UserDirectory
+) -> Services:
+    """The `embedded` backend of the dev stack (the local product): every store, the inbox,
+    the blobs and the secrets in SQLite under `root`; agents as child processes (`compute`);
+    the local identity provider (`users`), whose tokens are checked through its JWKS as API
+    Gateway's authorizer would; pushes through the API Gateway emulator's @connections."""
+    from serverless_openclaw.adapters import embedded as family
+    from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
+    from serverless_openclaw.adapters.jwks import TokenVerifier
+
+    auth = settings.auth
+    assert auth.jwt_issuer is not None
+    assert settings.names.connections_url is not None
+    verifier = TokenVerifier(
+        issuer=auth.jwt_issuer, client_id=auth.user_pool_client_id, jwks_url=auth.jwks_url
+    )
+    ports: PortFactory = family.EmbeddedPorts(  # type: ignore[attr-defined]
+        root,
+        compute=compute,
+        connections_api=LoopbackConnections(settings.names.connections_url),
+        users=users,
+        verifier=verifier,
+    )
+    return Services(settings, ports)

@@ -159,3 +159,20 @@ def test_leftovers_of_an_earlier_stack_are_reaped(tmp_path: Path) -> None:
     finally:
         unrelated.kill()
         unrelated.wait()
+
+
+def test_close_waits_for_the_drain_and_a_second_signal_cuts_it_short(
+    compute_for: Callable[[str], ProcessCompute],
+) -> None:
+    import threading
+
+    compute = compute_for(STUBBORN)
+    compute.run_task(spec("u1", "l1"))
+    compute.run_task(spec("u2", "l2"))
+    pids = compute.running_pids()
+    force = threading.Event()
+    threading.Timer(0.5, force.set).start()
+    started = time.monotonic()
+    compute.close(timeout_s=60, force=force)
+    assert time.monotonic() - started < 10
+    assert all(gone(pid) for pid in pids)

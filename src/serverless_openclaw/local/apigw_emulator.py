@@ -28,7 +28,7 @@ import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .lambda_runtime import LambdaRuntime
@@ -130,7 +130,7 @@ class ApiGatewayEmulator:
         site_config: Callable[[Request], Mapping[str, Any]] | None = None,
         limits: Limits | None = None,
         runtime: LambdaRuntime | None = None,
-        mounts: Sequence[Mount] = (),
+        mounts: Sequence[BaseRoute] = (),
     ) -> None:
         self.routes = routes
         self.runtime = runtime or LambdaRuntime()

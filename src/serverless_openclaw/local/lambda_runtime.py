@@ -12,6 +12,7 @@ This is the only Lambda context class of the local stack; production code never 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -58,6 +59,24 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+POWERTOOLS_DEFAULTS: Final = {
+    "POWERTOOLS_SERVICE_NAME": "serverless-openclaw",
+    "POWERTOOLS_METRICS_NAMESPACE": "ServerlessOpenClaw",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+"""What the function configuration would set for powertools on Lambda; locally no metrics
+(CloudWatch's embedded format would flood the terminal) and warnings only."""
+
+
+def configure_powertools() -> None:
+    """Powertools reads its settings from the process environment when the handler modules
+    are imported (as Lambda sets them before the runtime starts): call this first. Values
+    already in the environment win (e.g. a test's POWERTOOLS_LOG_LEVEL=INFO)."""
+    for name, value in POWERTOOLS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 class LambdaRuntime:

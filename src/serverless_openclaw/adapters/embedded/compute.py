@@ -274,9 +274,10 @@ class ProcessCompute:
                 if t.process is not None and t.process.poll() is None
             ]
 
-    def close(self, timeout_s: float | None = None) -> None:
+    def close(self, timeout_s: float | None = None, force: threading.Event | None = None) -> None:
         """SIGTERM every task, wait up to `timeout_s` (default: the stop timeout) for them to
-        finish their turn and back up, then SIGKILL what is left. Idempotent."""
+        finish their turn and back up — less if `force` is set meanwhile — then SIGKILL what
+        is left. Idempotent."""
         with self._lock:
             tasks = [t for t in self._tasks.values() if t.process is not None]
             for task in tasks:
@@ -288,10 +289,13 @@ class ProcessCompute:
         deadline = time.monotonic() + (self.stop_timeout_s if timeout_s is None else timeout_s)
         for task in tasks:
             assert task.process is not None
-            try:
-                task.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._kill(task)
+            while task.process.poll() is None:
+                if time.monotonic() >= deadline or (force is not None and force.is_set()):
+                    self._kill(task)
+                    task.process.wait()
+                    break
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    task.process.wait(0.1)
         self._requests.put(None)
 
     def kill_all(self) -> None:
