@@ -165,3 +165,33 @@ def wire_local_embedded(
         verifier=verifier,
     )
     return Services(settings, ports)
+
+
+def wire_local_users(state_dir: Path) -> UserDirectory:
+    """The user directory of the local stack kept in `state_dir` (what `serverless-openclaw
+    user ...` uses there): the embedded database, opened beside the running stack (SQLite
+    allows it), or — for a stack started with `--backend aws` — moto's Cognito, which lives
+    only while that stack runs. `NotFound` when no stack ever ran there."""
+    import json
+
+    from serverless_openclaw.core.errors import NotFound
+
+    info_path = state_dir / "dev.json"
+    if not info_path.exists():
+        raise NotFound(f"no local stack has run in {state_dir} (start `serverless-openclaw dev`)")
+    info = json.loads(info_path.read_text())
+    if info.get("backend", "aws") == "embedded":
+        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
+
+        return EmbeddedIdentity(Path(info.get("database") or state_dir / "state.db"))
+    import boto3
+
+    from serverless_openclaw.adapters.aws.clients import default_config
+    from serverless_openclaw.adapters.aws.users import UserAdmin
+
+    client = boto3.session.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
+        region_name=info["region"],
+    ).client("cognito-idp", endpoint_url=info["moto_url"], config=default_config())
+    return UserAdmin(client, info["user_pool_id"])
