@@ -130,6 +130,9 @@ def openclaw_runtime():  # type: ignore[no-untyped-def]
 
 
 # --- the whole local stack (`serverless-openclaw dev`) ---------------------------------------
+TEST_BACKEND = os.environ.get("SOC_TEST_BACKEND", "embedded")
+"""The backend of the shared dev stack: the product's default; CI also runs the e2e suite with
+SOC_TEST_BACKEND=aws (boto3 against moto)."""
 DEV_TEST_ENV = {
     # Fast control-plane clocks so that idle-outs and wake-ups fit in a test run.
     "SOC_DEV_WATCHDOG_INTERVAL_SECONDS": "2",
@@ -147,10 +150,11 @@ class TestUser:
     stack: DevStackHandle
 
     def tokens(self) -> dict[str, str]:
+        """Signed in through the stack's own Cognito endpoint, as the web app does."""
         from serverless_openclaw.local.cognito import sign_in
 
         return sign_in(
-            self.stack.idp(), self.stack.info["user_pool_client_id"], self.email, self.password
+            self.stack.idp(), str(self.stack.info["user_pool_client_id"]), self.email, self.password
         )
 
     def token(self) -> str:
@@ -290,11 +294,14 @@ class WsClient:
 class DevStackHandle:
     """`serverless-openclaw dev` in a child process, as a person would run it."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, env: dict[str, str] | None = None, *, backend: str | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.port = free_port()
         self.moto_port = self.port + 1  # the aws backend's moto: the next port
         self.env = {**os.environ, **DEV_TEST_ENV, **(env or {})}
+        self.backend = backend or (env or {}).get("SOC_DEV_BACKEND") or TEST_BACKEND
         for key in (
             "ANTHROPIC_API_KEY",
             "OPENAI_API_KEY",
@@ -305,11 +312,13 @@ class DevStackHandle:
             "SOC_STATE_BUCKET",
         ):
             self.env.pop(key, None)
-        self.env.setdefault("SOC_DEV_BACKEND", "aws")
+        self.env["SOC_DEV_BACKEND"] = self.backend
+        self.env.pop("SOC_DEV_MOTO_PORT", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, object] = {}
         self.users: list[TestUser] = []
         self.starts = 0
+        self._ports: object = None
 
     @property
     def url(self) -> str:
@@ -380,19 +389,41 @@ class DevStackHandle:
         self.start()
 
     def idp(self):  # type: ignore[no-untyped-def]
+        """A Cognito client of the stack's sign-in endpoint (the local identity provider, or
+        moto's Cognito on the aws backend)."""
         import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
 
         return boto3.client(
             "cognito-idp",
-            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            endpoint_url=str(self.info["cognito_endpoint"]),
             region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            config=Config(signature_version=UNSIGNED),
         )
 
+    def ports(self):  # type: ignore[no-untyped-def]
+        """The embedded backend's ports, opened beside the running stack (SQLite allows it):
+        what a test reads or injects there, the stack sees."""
+        assert self.backend == "embedded"
+        if self._ports is None:
+            from serverless_openclaw.adapters.embedded import EmbeddedPorts
+
+            self._ports = EmbeddedPorts(self.state_dir)
+        return self._ports
+
+    def identity(self):  # type: ignore[no-untyped-def]
+        """The embedded backend's user directory, opened beside the running stack."""
+        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
+
+        assert self.backend == "embedded"
+        return EmbeddedIdentity(self.state_dir / "state.db")
+
     def aws(self, service: str):  # type: ignore[no-untyped-def]
+        """A boto3 client of the aws backend's moto (the embedded backend has none)."""
         import boto3
 
+        assert self.backend == "aws", "this test reads moto: run it on a stack with backend aws"
         return boto3.client(
             service,
             endpoint_url=f"http://127.0.0.1:{self.moto_port}",
@@ -406,7 +437,17 @@ class DevStackHandle:
 
         email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
         password = generate_password()
-        user_id = add_user(self.idp(), str(self.info["user_pool_id"]), email, password)
+        if self.backend == "embedded":
+            identity = self.identity()
+            try:
+                identity.add(email, temporary_password=password)
+                identity.set_password(email, password)  # as if they had chosen it
+                user_id = str(identity.get(email).sub)
+            finally:
+                identity.close()
+        else:
+            moto = self.aws("cognito-idp")
+            user_id = add_user(moto, str(self.info["user_pool_id"]), email, password)
         user = TestUser(email, password, user_id, self)
         self.users.append(user)
         if idle_minutes is not None:
@@ -504,6 +545,20 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 
 def task_row(stack: DevStackHandle, user: TestUser) -> dict[str, object]:
+    """The user's task-state row, as DynamoDB would hold it (camelCase, times as ISO text)."""
+    if stack.backend == "embedded":
+        import dataclasses
+        from datetime import datetime
+
+        state = stack.ports().task_state().get(user.user_id)
+        row: dict[str, object] = {}
+        for name, value in dataclasses.asdict(state).items():
+            if value is None or name == "user_id":
+                continue
+            head, *rest = name.split("_")
+            key = head + "".join(part.title() for part in rest)
+            row[key] = value.isoformat() if isinstance(value, datetime) else value
+        return row
     from boto3.dynamodb.types import TypeDeserializer
 
     item = (

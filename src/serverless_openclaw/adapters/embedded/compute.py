@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import queue
 import signal
@@ -162,6 +163,21 @@ class _Task:
         )
 
 
+def _describe_on_disk(task: _Task, pid: int) -> None:
+    """`<task dir>/task.json`: which user and launch a folder belongs to, for a person (or a
+    test) looking at the tasks folder after the fact — task ids do not outlive the stack."""
+    record = {
+        "taskId": task.task_id,
+        "userId": task.spec.user_id,
+        "launchId": task.spec.launch_id,
+        "createdAt": time.time(),
+        "pid": pid,
+    }
+    tmp = task.work_dir / "task.json.tmp"
+    tmp.write_text(json.dumps(record))
+    tmp.replace(task.work_dir / "task.json")
+
+
 @dataclass
 class _SpawnRequest:
     argv: list[str]
@@ -234,6 +250,7 @@ class ProcessCompute:
             process = request.result.result(timeout=30)
         except (OSError, TimeoutError) as exc:
             raise StorageUnavailable(f"the agent task could not start: {exc}") from exc
+        _describe_on_disk(task, process.pid)
         with self._lock:
             self.launches += 1
             task.process = process
