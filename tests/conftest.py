@@ -142,6 +142,16 @@ DEV_TEST_ENV = {
 }
 
 
+def free_port_pair() -> int:
+    """A free port whose next one is free too (the aws backend's moto takes port + 1)."""
+    from serverless_openclaw.local.serve import port_is_free
+
+    while True:
+        port = free_port()
+        if port < 65535 and port_is_free("127.0.0.1", port + 1):
+            return port
+
+
 @dataclass
 class TestUser:
     email: str
@@ -298,7 +308,7 @@ class DevStackHandle:
         self, state_dir: Path, env: dict[str, str] | None = None, *, backend: str | None = None
     ) -> None:
         self.state_dir = state_dir
-        self.port = free_port()
+        self.port = free_port_pair()
         self.moto_port = self.port + 1  # the aws backend's moto: the next port
         self.env = {**os.environ, **DEV_TEST_ENV, **(env or {})}
         self.backend = backend or (env or {}).get("SOC_DEV_BACKEND") or TEST_BACKEND
@@ -352,6 +362,9 @@ class DevStackHandle:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                # A process group of its own, as a terminal gives a command: `kill_tree()`
+                # kills it the way a person (or an out-of-memory killer) would.
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -387,6 +400,24 @@ class DevStackHandle:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def process_tree(self) -> list[int]:
+        """The dev command and every process under it (agents, their OpenClaw gateways)."""
+        import psutil
+
+        assert self.proc is not None
+        root = psutil.Process(self.proc.pid)
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
+    def kill_tree(self) -> None:
+        """SIGKILL to the dev command's process group (what `kill -9 -PGID` does): agents run
+        in sessions of their own, so only dying with the stack takes them along."""
+        import signal as _signal
+
+        assert self.proc is not None
+        os.killpg(self.proc.pid, _signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
 
     def idp(self):  # type: ignore[no-untyped-def]
         """A Cognito client of the stack's sign-in endpoint (the local identity provider, or

@@ -67,8 +67,21 @@ def wire_lambda(
 
 def wire_task(settings: AgentSettings) -> PortFactory:
     """The agent task's ports: its own user's data only (it never starts tasks or signs
-    anyone in)."""
+    anyone in). On the embedded backend it opens the local stack's database (`SOC_BACKEND=
+    embedded`, `SOC_EMBEDDED_DIR`) and pushes through the API Gateway emulator."""
     names = settings.names
+    if settings.storage.backend == "embedded":
+        from serverless_openclaw.adapters import embedded as family
+        from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
+
+        if settings.storage.embedded_dir is None:
+            raise ValueError("SOC_EMBEDDED_DIR is required with SOC_BACKEND=embedded")
+        url = names.connections_url
+        embedded: PortFactory = family.EmbeddedPorts(  # type: ignore[attr-defined]
+            settings.storage.embedded_dir,
+            connections_api=LoopbackConnections(url) if url else None,
+        )
+        return embedded
     return AwsPorts(
         AwsConfig(
             region=names.region,

@@ -58,15 +58,10 @@ def stopped_within(process: subprocess.Popen[bytes], seconds: float) -> tuple[in
 
 @pytest.fixture
 def port() -> int:
-    # The stack takes this port and, on the aws backend, the next one.
-    while True:
-        candidate = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", candidate + 1))
-            except OSError:
-                continue
-        return candidate
+    """The stack takes this port and, on the aws backend, the next one."""
+    from tests.conftest import free_port_pair
+
+    return free_port_pair()
 
 
 @pytest.fixture
