@@ -24,7 +24,7 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from serverless_openclaw.adapters.embedded.identity import (
     EmbeddedIdentity,
@@ -87,12 +87,7 @@ class CognitoIdp:
 
     def __init__(self, identity: EmbeddedIdentity) -> None:
         self.identity = identity
-        self.app = Starlette(
-            routes=[
-                Route("/", self._endpoint, methods=["POST"]),
-                Route("/{pool_id}/.well-known/jwks.json", self._jwks, methods=["GET"]),
-            ]
-        )
+        self.app = Starlette(routes=self.routes(""))
         self._operations: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "InitiateAuth": self.initiate_auth,
             "RespondToAuthChallenge": self.respond_to_auth_challenge,
@@ -100,6 +95,14 @@ class CognitoIdp:
             "GlobalSignOut": self.global_sign_out,
             "RevokeToken": self.revoke_token,
         }
+
+    def routes(self, prefix: str = MOUNT_PATH) -> list[BaseRoute]:
+        """The endpoint at `prefix` itself (Cognito's clients POST to the bare endpoint URL)
+        and the JWKS below it."""
+        return [
+            Route(prefix or "/", self._endpoint, methods=["POST"]),
+            Route(f"{prefix}/{{pool_id}}/.well-known/jwks.json", self._jwks, methods=["GET"]),
+        ]
 
     async def _jwks(self, request: Request) -> Response:
         if request.path_params["pool_id"] != self.identity.pool_id:

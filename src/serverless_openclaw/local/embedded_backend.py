@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from serverless_openclaw.adapters.embedded.compute import ProcessCompute
 from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.core.errors import NotFound
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
     AuthSettings,
@@ -77,15 +78,14 @@ class EmbeddedLocalBackend:
     def put_secrets(self, bot_token: str) -> None:
         """The webhook secret is made once and kept (a registered webhook keeps working)."""
         token_name, secret_name = local_secret_names(self.settings)
-        store = self._secret_store()
-        existing = store.find(secret_name)
-        self._webhook_secret = existing or secrets.token_urlsafe(32)
-        store.put(secret_name, self._webhook_secret)
-        store.put(token_name, bot_token)
-
-    def _secret_store(self) -> Any:
         assert self.services is not None
-        return self.services.secrets
+        store: Any = self.services.secrets  # the embedded family's store can also write
+        try:
+            self._webhook_secret = store.get(secret_name).get_secret_value()
+        except NotFound:
+            self._webhook_secret = secrets.token_urlsafe(32)
+            store.put(secret_name, self._webhook_secret)
+        store.put(token_name, bot_token)
 
     async def start_compute(
         self,
@@ -136,7 +136,7 @@ class EmbeddedLocalBackend:
 
     def routes(self) -> list[BaseRoute]:
         assert self.identity is not None
-        return [Mount(MOUNT_PATH, app=CognitoIdp(self.identity).app)]
+        return CognitoIdp(self.identity).routes(MOUNT_PATH)
 
     def wire(self, handler_settings: HandlerSettings) -> Services:
         assert self.identity is not None

@@ -229,7 +229,6 @@ class DevStack:
         else:
             self.progress(f"model provider: {provider}")
         telegram_base, bot_token = await self._telegram()
-        await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
         await self.backend.start_compute(
             command=self.agent_command,
@@ -252,6 +251,7 @@ class DevStack:
         )
         self.services = self.backend.wire(handler_settings)
         ops.reset(self.services)
+        await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
         self.emulator = self._emulator(url)
         handle = await self._serve(self.emulator.app, sock=self._api_socket)
