@@ -229,7 +229,11 @@ class AwsLocalBackend:
         return {"username": username, "password": password, "temporary": ""}
 
     def describe(self) -> dict[str, Any]:
-        return {"moto_url": self.moto.url, "ecs_url": self.ecs_url}
+        return {
+            "moto_url": self.moto.url,
+            "ecs_url": self.ecs_url,
+            "state_bucket": local_state_bucket(self.settings),
+        }
 
     async def background(self, stop: asyncio.Event) -> None:
         """Snapshot moto every minute (the reason this backend is not the default)."""
