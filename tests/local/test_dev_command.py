@@ -18,6 +18,7 @@ import pytest
 from serverless_openclaw.local.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 BACKENDS = ["aws"]
 
 

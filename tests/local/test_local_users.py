@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from .test_dev_command import dev, port, stopped_within, wait_ready  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
