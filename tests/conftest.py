@@ -542,6 +542,18 @@ def dev_stack(
     stack.stop()
 
 
+@pytest.fixture(scope="session")
+def aws_dev_stack(
+    tmp_path_factory: pytest.TempPathFactory, openclaw_runtime
+) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
+    """A dev stack on the aws backend, for tests that read moto (S3 objects, SQS queues)
+    whatever backend the shared one runs."""
+    stack = DevStackHandle(tmp_path_factory.mktemp("aws-dev-stack") / "state", backend="aws")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
 def fresh_dev_stack(tmp_path: Path, openclaw_runtime) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
     """A dev stack of this test's own (tests that restart or break it)."""
