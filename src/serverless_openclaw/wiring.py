@@ -71,17 +71,16 @@ def wire_task(settings: AgentSettings) -> PortFactory:
     embedded`, `SOC_EMBEDDED_DIR`) and pushes through the API Gateway emulator."""
     names = settings.names
     if settings.storage.backend == "embedded":
-        from serverless_openclaw.adapters import embedded as family
+        from serverless_openclaw.adapters.embedded import EmbeddedPorts
         from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
 
         if settings.storage.embedded_dir is None:
             raise ValueError("SOC_EMBEDDED_DIR is required with SOC_BACKEND=embedded")
         url = names.connections_url
-        embedded: PortFactory = family.EmbeddedPorts(  # type: ignore[attr-defined]
+        return EmbeddedPorts(
             settings.storage.embedded_dir,
             connections_api=LoopbackConnections(url) if url else None,
         )
-        return embedded
     return AwsPorts(
         AwsConfig(
             region=names.region,
@@ -160,7 +159,7 @@ def wire_local_embedded(
     the blobs and the secrets in SQLite under `root`; agents as child processes (`compute`);
     the local identity provider (`users`), whose tokens are checked through its JWKS as API
     Gateway's authorizer would; pushes through the API Gateway emulator's @connections."""
-    from serverless_openclaw.adapters import embedded as family
+    from serverless_openclaw.adapters.embedded import EmbeddedPorts
     from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
     from serverless_openclaw.adapters.jwks import TokenVerifier
 
@@ -170,7 +169,7 @@ def wire_local_embedded(
     verifier = TokenVerifier(
         issuer=auth.jwt_issuer, client_id=auth.user_pool_client_id, jwks_url=auth.jwks_url
     )
-    ports: PortFactory = family.EmbeddedPorts(  # type: ignore[attr-defined]
+    ports = EmbeddedPorts(
         root,
         compute=compute,
         connections_api=LoopbackConnections(settings.names.connections_url),

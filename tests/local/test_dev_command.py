@@ -19,7 +19,7 @@ from serverless_openclaw.local.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-BACKENDS = ["aws"]
+BACKENDS = ["embedded", "aws"]
 
 
 def dev(state_dir: Path, port: int, *extra: str, backend: str = "aws") -> subprocess.Popen[bytes]:

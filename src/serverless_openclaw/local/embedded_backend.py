@@ -19,6 +19,7 @@ from typing import Any, Final
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from serverless_openclaw.adapters.embedded import EmbeddedPorts
 from serverless_openclaw.adapters.embedded.compute import ProcessCompute
 from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
 from serverless_openclaw.app.services import Services
@@ -56,6 +57,7 @@ class EmbeddedLocalBackend:
         self.identity: EmbeddedIdentity | None = None
         self.compute: ProcessCompute | None = None
         self.services: Services | None = None
+        self.ports: EmbeddedPorts | None = None
         self._webhook_secret: str | None = None
 
     def check_ports(self) -> None:
@@ -78,8 +80,8 @@ class EmbeddedLocalBackend:
     def put_secrets(self, bot_token: str) -> None:
         """The webhook secret is made once and kept (a registered webhook keeps working)."""
         token_name, secret_name = local_secret_names(self.settings)
-        assert self.services is not None
-        store: Any = self.services.secrets  # the embedded family's store can also write
+        assert self.ports is not None
+        store = self.ports.secrets()
         try:
             self._webhook_secret = store.get(secret_name).get_secret_value()
         except NotFound:
@@ -144,6 +146,9 @@ class EmbeddedLocalBackend:
         self.services = wire_local_embedded(
             handler_settings, root=self.state_dir, compute=self.compute, users=self.identity
         )
+        ports = self.services.ports
+        assert isinstance(ports, EmbeddedPorts)
+        self.ports = ports
         return self.services
 
     def users(self) -> UserDirectory:
@@ -179,4 +184,6 @@ class EmbeddedLocalBackend:
     async def stop(self) -> str:
         if self.identity is not None:
             self.identity.close()
+        if self.ports is not None:
+            self.ports.close()
         return f"local data is in {self.database} (every write already on disk)"
