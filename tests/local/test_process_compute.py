@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 POLITE = (
     "import json, os, signal, sys, time\n"
     "json.dump({k: v for k, v in os.environ.items() if k.startswith('SOC_')},"
-    " open('env.json', 'w'))\n"
+    " open('env.tmp', 'w'))\n"
+    "os.replace('env.tmp', 'env.json')\n"
     "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
     "time.sleep(300)\n"
 )
