@@ -79,8 +79,9 @@ async def run_dev(settings: DevSettings) -> None:
         received += 1
         if received == 1:
             stopping.set()
-        else:
+        else:  # the kill itself runs in a worker thread: a handler only records
             stack.force.set()
+            loop.run_in_executor(None, stack.kill_now)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

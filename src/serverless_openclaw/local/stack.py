@@ -43,7 +43,7 @@ from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Conflict
 from serverless_openclaw.ports.identity import UserDirectory
-from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings, env_name
+from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
 from serverless_openclaw.wiring import LOCAL_STAGE, local_handler_settings
 
 from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
@@ -489,8 +489,3 @@ class DevStack:
         """A second Ctrl+C: agents die at once (their acknowledged work is safe)."""
         self.force.set()
         self.backend.kill_agents()
-
-
-def environment_name(field_name: str) -> str:
-    """The environment variable of a DevSettings field (for messages and docs)."""
-    return env_name(DevSettings, field_name)
