@@ -88,7 +88,7 @@ def test_a_signal_stops_the_stack_within_seconds(
     if backend == "aws":
         assert config["cognitoEndpoint"] == f"http://127.0.0.1:{port + 1}"
     process.send_signal(sig)
-    code, out, _ = stopped_within(process, 20)
+    code, out, _ = stopped_within(process, 30)  # ~3 s here; bounds for a loaded machine
     assert code == 0, out
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/config.json", timeout=1)
@@ -104,7 +104,7 @@ def test_a_signal_during_start_up_stops_it(
     while not (tmp_path / "state").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    code, _, err = stopped_within(process, 20)
+    code, _, err = stopped_within(process, 30)
     assert code in (0, 1), err  # stopped, whether or not it had finished starting
 
 
