@@ -2,9 +2,10 @@
 
 - `wire_lambda()`: a Lambda container (the control-plane handlers), from `HandlerSettings`.
 - `wire_task()`: the agent task, from `AgentSettings` (see agent/__main__.py).
-- `wire_local()`: the handlers of the local stack (`serverless-openclaw dev`), from
-  `DevSettings` and the few facts the stack decides at start (its URL, the identity and the
-  local compute it runs).
+- `wire_local_embedded()` / `wire_local_aws()`: the handlers of the local stack
+  (`serverless-openclaw dev`), from `local_handler_settings(DevSettings, ...)` and the few
+  things the stack makes at start (its identity provider and local compute);
+  `wire_local_users()`: the local stack's user directory, for `serverless-openclaw user`.
 
 `SOC_BACKEND` (`BackendSettings`) chooses the adapter family of an entry point: `aws` (boto3;
 on AWS, or against moto locally) or `embedded` (SQLite under `SOC_EMBEDDED_DIR`: the local
