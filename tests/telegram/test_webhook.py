@@ -11,6 +11,7 @@ import pytest
 
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
+from serverless_openclaw.contracts.limits import NUL_REFUSED
 from serverless_openclaw.telegram import replies
 from serverless_openclaw.wiring import wire_lambda
 
@@ -222,3 +223,12 @@ def test_telegram_being_down_does_not_lose_the_message(webhook: Webhook) -> None
     webhook.fake.fail_next("sendMessage", status=502, times=5)
     assert webhook.say(CHAT, "are you there?") == 200
     assert [j.text for j in webhook.take_jobs(USER) if isinstance(j, ChatJob)] == ["are you there?"]
+
+
+def test_a_message_with_a_nul_character_is_refused_with_a_reason(webhook: Webhook) -> None:
+    webhook.pair(CHAT, USER)
+    assert webhook.say(CHAT, "before\u0000after") == 200
+    assert webhook.replies(CHAT)[-1] == replies.quota_exceeded(NUL_REFUSED)
+    assert webhook.take_jobs(USER) == []
+    assert webhook.ecs.run_task_calls == 0
+    assert webhook.services.conversations.get_conversation(USER, "main") is None

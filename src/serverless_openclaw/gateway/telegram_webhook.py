@@ -41,7 +41,12 @@ from pydantic import SecretStr, ValidationError
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
-from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID, MAX_TEXT_BYTES
+from serverless_openclaw.contracts.limits import (
+    MAIN_CONVERSATION_ID,
+    MAX_TEXT_BYTES,
+    NUL,
+    NUL_REFUSED,
+)
 from serverless_openclaw.core.errors import (
     NotFound,
     QuotaExceeded,
@@ -322,6 +327,10 @@ class _Webhook:
             return "unpaired"
         logger.append_keys(user_id=user_id)
         text = message.text
+        if NUL in text:
+            # OpenClaw would refuse it after the person waited for the agent to wake.
+            self._say(chat_id, replies.quota_exceeded(NUL_REFUSED))
+            return "refused_nul"
         if len(text.encode()) > MAX_TEXT_BYTES:  # Telegram's 4096 characters always fit
             text = text.encode()[:MAX_TEXT_BYTES].decode(errors="ignore")
         try:

@@ -56,6 +56,7 @@ def unsupported_media(kind: str) -> str:
 
 
 def quota_exceeded(reason: str) -> str:
+    """A message refused before it reached the agent (a limit, text it cannot take)."""
     return f"Not sent: {reason}"
 
 
