@@ -31,7 +31,9 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from serverless_openclaw.gateway import telegram_webhook
 from serverless_openclaw.gateway.observability import entry, logger
+from serverless_openclaw.telegram import replies
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -232,7 +234,11 @@ def get_telegram_link() -> Response[str]:
 
 @app.delete("/api/telegram")
 def delete_telegram_link() -> Response[str]:
-    _services().telegram.unlink_user(_user())
+    services, user = _services(), _user()
+    link = services.telegram.link_of_user(user)
+    services.telegram.unlink_user(user)
+    if link is not None:  # the chat learns why it went quiet
+        telegram_webhook.tell_chat(services, link.chatId, replies.UNLINKED_FROM_WEB)
     return _no_content()
 
 

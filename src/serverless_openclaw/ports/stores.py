@@ -153,7 +153,8 @@ class TelegramStore(Protocol):
     def unlink_user(self, user_id: str) -> bool: ...
 
     def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
-        """A new single-use code (10 minutes); only its hash is stored."""
+        """A new single-use code (10 minutes); only its hash is stored. The user's older
+        codes stop working (only the code on screen pairs)."""
         ...
 
     def redeem_pairing_code(
