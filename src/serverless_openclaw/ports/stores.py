@@ -247,6 +247,11 @@ class TaskStates:
             {"next_wake_at": at, "next_wake_job": job_name[:200] if job_name else None},
         )
 
+    def set_telegram_reply(self, user_id: str, launch_id: str, shown: str | None) -> None:
+        """Which Telegram messages show the reply in progress (None clears); read by the
+        next task after a crash (see `TaskState.telegram_reply`)."""
+        self.rows.update_own(user_id, launch_id, {"telegram_reply": shown})
+
     def assert_current(self, user_id: str, launch_id: str) -> None:
         """`ConditionFailed` unless `launch_id` is the row's current launch (fencing)."""
         self.rows.update_own(user_id, launch_id, {})
