@@ -129,13 +129,26 @@ describe("chatReducer", () => {
     );
     expect(visibleMessages(s)[0]).toMatchObject({
       status: "failed",
-      error: { code: "quota_exceeded", message: "Too many" },
+      // Over the rate limit: the same text may go later ("Send again").
+      error: { code: "quota_exceeded", message: "Too many", retryable: true },
     });
     expect(isBusy(s)).toBe(false);
     s = run(s, frame({ type: "error", code: "internal", message: "Oops" }));
     expect(s.lastError).toEqual({ code: "internal", message: "Oops" });
     s = run(s, { type: "dismissError" });
     expect(s.lastError).toBeNull();
+  });
+
+  it("does not offer to resend text the server refuses as it is", () => {
+    const s = run(
+      initialChatState("main"),
+      sent("m-000002", "a\u0000b"),
+      frame({ type: "error", id: "m-000002", code: "invalid_request", message: "NUL character" }),
+    );
+    expect(visibleMessages(s)[0]).toMatchObject({
+      status: "failed",
+      error: { code: "invalid_request", retryable: false },
+    });
   });
 
   it("fails a reply that errors mid-stream", () => {

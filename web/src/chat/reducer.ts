@@ -98,6 +98,13 @@ export function initialChatState(current: string): ChatState {
   };
 }
 
+/**
+ * Refusals of a `send` that sending the same text again later can cure: the message rate limit
+ * (docs/api.md: N messages a minute; the message says when) and a passing server error. Not
+ * `invalid_request` or `payload_too_large`: the same text would be refused again.
+ */
+export const RESENDABLE = new Set(["quota_exceeded", "internal"]);
+
 /** Marks a reply shown from the middle (its start arrived before this page connected). */
 export const MISSED_START = "… ";
 
@@ -322,7 +329,7 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
           return updateMessage(state, asUser, userKey(frame.id), (m) => ({
             ...m,
             status: "failed",
-            error,
+            error: { ...error, retryable: RESENDABLE.has(frame.code) },
           }));
         }
         const asReply = state.streams[frame.id];
