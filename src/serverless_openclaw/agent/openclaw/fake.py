@@ -127,6 +127,7 @@ class FakeGateway:
         self,
         *,
         answer: Callable[[str], str] = echo,
+        default: Behaviour = Reply(),
         state_file: Path | None = None,
         recovery: bool = True,
         recovery_delay_s: float = 0.0,
@@ -135,6 +136,7 @@ class FakeGateway:
         on_event: EventListener | None = None,
     ) -> None:
         self.answer = answer
+        self.default = default
         self.state_file = state_file
         self.recovery = recovery
         self.recovery_delay_s = recovery_delay_s
@@ -349,7 +351,7 @@ class FakeGateway:
             if rule.match in message and rule.times > 0:
                 rule.times -= 1
                 return rule.behaviour
-        return Reply()
+        return self.default
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
