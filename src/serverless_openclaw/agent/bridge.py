@@ -114,7 +114,7 @@ class _Current:
     task: asyncio.Task[None] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BridgeOptions:
     receive_wait_s: int = 20
     busy_receive_wait_s: int = 1

@@ -76,6 +76,7 @@ class ManualClock:
         waits for the code under test to reach its next sleep before moving time."""
 
         async def _wait() -> None:
+            await _settle()  # sleeps just cancelled (a timer that lost a race) are gone
             while self.sleepers < count:
                 self._parked.clear()
                 await self._parked.wait()

@@ -57,8 +57,8 @@ def model_choice(settings: AgentSettings, user: UserSettings) -> oc_config.Model
 def write_config(
     settings: AgentSettings, user: UserSettings, *, port: int, env: dict[str, str]
 ) -> Path:
-    """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen provider has
-    no key in the gateway's environment."""
+    """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen model cannot
+    work (no key in the gateway's environment, no base URL)."""
     choice = model_choice(settings, user)
     key_var = PROVIDER_KEYS.get(choice.provider)
     if key_var and not env.get(key_var):
@@ -71,12 +71,15 @@ def write_config(
         active_end=f"{user.activeHoursEnd:02d}:00",
     )
     path = settings.openclaw_state_dir / "openclaw.json"
-    patched = oc_config.patch_config(
-        oc_config.read_config(path),
-        port=port,
-        model=choice,
-        heartbeat=heartbeat,
-        log_file=settings.work_dir / "logs" / "openclaw.log",
-    )
+    try:
+        patched = oc_config.patch_config(
+            oc_config.read_config(path),
+            port=port,
+            model=choice,
+            heartbeat=heartbeat,
+            log_file=settings.work_dir / "logs" / "openclaw.log",
+        )
+    except ValueError as exc:  # a model choice that cannot work (e.g. no base URL)
+        raise oc_config.ConfigInvalid(str(exc), []) from exc
     oc_config.write_config(path, patched)
     return path

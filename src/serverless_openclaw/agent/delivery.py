@@ -157,8 +157,17 @@ class WebReply:
 class TelegramReply:
     """Adapts the Telegram package's ReplyStreamer (typing, paced edits, 4096 splits)."""
 
-    def __init__(self, api: tg.AsyncTelegramApi, chat_id: int, reply_to: int | None) -> None:
-        self._streamer = ReplyStreamer(api, chat_id, reply_to_message_id=reply_to)
+    def __init__(
+        self,
+        api: tg.AsyncTelegramApi,
+        chat_id: int,
+        reply_to: int | None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._streamer = ReplyStreamer(
+            api, chat_id, reply_to_message_id=reply_to, clock=clock.monotonic, sleep=clock.sleep
+        )
 
     async def start(self) -> None:
         await self._streamer.start()
@@ -180,10 +189,18 @@ class LinkedTelegramReply:
     """A proactive message for the person's linked Telegram chat, if they linked one (read
     when the message goes out, in a worker thread)."""
 
-    def __init__(self, api: tg.AsyncTelegramApi, links: TelegramStore, user_id: str) -> None:
+    def __init__(
+        self,
+        api: tg.AsyncTelegramApi,
+        links: TelegramStore,
+        user_id: str,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._api = api
         self._links = links
         self._user_id = user_id
+        self._clock = clock
         self._reply: TelegramReply | None = None
 
     async def start(self) -> None:
@@ -193,7 +210,7 @@ class LinkedTelegramReply:
             log.warning("could not read the Telegram link: %s", exc)
             return
         if link is not None:
-            self._reply = TelegramReply(self._api, link.chatId, None)
+            self._reply = TelegramReply(self._api, link.chatId, None, clock=self._clock)
             await self._reply.start()
 
     async def update(self, text_so_far: str) -> None:
@@ -276,7 +293,11 @@ class ReplySinks:
         if web is not None:
             sinks.append(web)
         if job.replyTo.kind == "telegram" and self._telegram is not None:
-            sinks.append(TelegramReply(self._telegram, job.replyTo.chatId, job.replyTo.messageId))
+            sinks.append(
+                TelegramReply(
+                    self._telegram, job.replyTo.chatId, job.replyTo.messageId, clock=self._clock
+                )
+            )
         return FanOut(sinks)
 
     def proactive(self, message_id: str) -> ReplySink:
@@ -286,5 +307,7 @@ class ReplySinks:
         if web is not None:
             sinks.append(web)
         if self._telegram is not None:
-            sinks.append(LinkedTelegramReply(self._telegram, self._links, self._user_id))
+            sinks.append(
+                LinkedTelegramReply(self._telegram, self._links, self._user_id, clock=self._clock)
+            )
         return FanOut(sinks)

@@ -134,6 +134,7 @@ class FakeGateway:
         request_timeout: float = 5.0,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_event: EventListener | None = None,
+        log: list[str] | None = None,
     ) -> None:
         self.answer = answer
         self.default = default
@@ -158,6 +159,8 @@ class FakeGateway:
         self.boots = 0
         self.crashes = 0
         self.closed = False
+        self.log = log if log is not None else []
+        """Its life in order: "gateway boot", "gateway crash", "gateway stop", "client close"."""
 
     # --- Gateway -------------------------------------------------------------------------
     @property
@@ -184,6 +187,7 @@ class FakeGateway:
             raise GatewayDisconnected(f"no fake gateway within {timeout} s") from exc
 
     async def close(self) -> None:
+        self.log.append("client close")
         self.closed = True
 
     async def chat_send(
@@ -298,6 +302,7 @@ class FakeGateway:
         """The gateway process started: state loaded, connected, and OpenClaw's own restart
         recovery started for a main-session turn that a crash interrupted."""
         self._load()
+        self.log.append("gateway boot")
         self.boots += 1
         self._exit = asyncio.get_running_loop().create_future()
         self._up.set()
@@ -310,11 +315,13 @@ class FakeGateway:
 
     def crash(self, code: int = -9) -> None:
         """The gateway dies at once (kill -9): a disconnect for everyone using it."""
+        self.log.append("gateway crash")
         self.crashes += 1
         self._die(code)
 
     async def shutdown(self) -> int:
         """SIGTERM: a clean exit (runs in flight end with it)."""
+        self.log.append("gateway stop")
         self._die(0)
         for task in list(self._background):
             task.cancel()
@@ -551,11 +558,15 @@ class FakeGatewayProcess:
 
 @dataclass
 class FakeOpenClaw:
-    """An `OpenClawHost` (host.py) with no Node: the supervisor's seam in unit tests."""
+    """An `OpenClawHost` (host.py) with no Node: the supervisor's seam in unit tests.
+    `calls` records, in order, what the supervisor asked of it and what the gateway did."""
 
     gateway: FakeGateway = field(default_factory=FakeGateway)
     calls: list[str] = field(default_factory=list)
     process_handle: FakeGatewayProcess | None = None
+
+    def __post_init__(self) -> None:
+        self.gateway.log = self.calls  # one record of the host's calls and the gateway's life
 
     async def install(self) -> None:
         self.calls.append("install")
