@@ -104,6 +104,8 @@ class TurnRecord:
     first_text: float | None = None
     ended: float | None = None
     outcome: str = "running"
+    backup_s: float | None = None
+    """How long the answer waited for the turn's state backup."""
 
 
 @dataclass
@@ -292,7 +294,9 @@ class Bridge:
             try:
                 text, aborted = await self._converse(current, sink, record)
                 await starting
+                backup_started = self.clock.monotonic()
                 await self._backup_turn(job)
+                record.backup_s = round(self.clock.monotonic() - backup_started, 4)
                 record.outcome = "aborted" if aborted else "answered"
                 try:
                     await self._store(self._reply(job, text, aborted))

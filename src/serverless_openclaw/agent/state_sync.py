@@ -104,6 +104,9 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     try:
         dst = sqlite3.connect(target)
         try:
+            # A scratch copy that is uploaded and thrown away: no fsync, no journal.
+            dst.execute("PRAGMA synchronous=OFF")
+            dst.execute("PRAGMA journal_mode=OFF")
             src.backup(dst)
             # A standalone copy: rollback journal, no WAL side files needed to read it.
             dst.execute("PRAGMA journal_mode=DELETE")
