@@ -6,7 +6,7 @@ and storing its answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from serverless_openclaw.agent.supervisor import START_PHASES, Supervisor, Super
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import StorageUnavailable
 from serverless_openclaw.core.snapshot import Manifest
-from serverless_openclaw.core.task_state import TaskState
+from serverless_openclaw.core.task_state import RequestStop, TaskState
 from serverless_openclaw.ports.stores import TaskStates
 from serverless_openclaw.settings import AgentSettings, ModelSettings
 
@@ -238,6 +238,32 @@ async def test_a_turn_through_the_task_is_backed_up_before_it_is_acknowledged(
     row = ports.task_state().get(USER)
     assert row.last_backup_manifest is not None, "the row names the backup to restore"
     assert await task.stop() == 0
+
+
+@dataclass
+class StopPressedWhileStarting(FakeOpenClaw):
+    """The person presses stop while the agent configures (the row goes to Stopping)."""
+
+    ports: Any = None
+
+    async def validate(self, state_dir: Path, env: Mapping[str, str]) -> list[str]:
+        self.ports.task_state().transition(USER, RequestStop(self.ports.clock(), reason="stop"))
+        return await super().validate(state_dir, env)
+
+
+async def test_stop_pressed_while_starting_ends_idle_without_an_error(
+    deployment: Deployment, clock: ManualClock, tmp_path: Path
+) -> None:
+    ports = deployment.memory
+    task = new_task(deployment, clock, tmp_path, launch(ports))
+    host = StopPressedWhileStarting(task.openclaw.gateway, ports=ports)
+    task.supervisor.openclaw = task.openclaw = host
+    task.start()
+
+    assert await task.exit_code() == 0
+    row = ports.task_state().get(USER)
+    assert (row.state, row.last_error) == ("idle", None)
+    assert statuses(ports)[-1] == ("idle", None)
 
 
 # --- fencing -------------------------------------------------------------------------------

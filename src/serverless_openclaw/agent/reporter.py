@@ -70,9 +70,16 @@ class AgentReporter:
         self.launch_id = launch_id
 
     async def _own(self, what: str, func: object, *args: object) -> None:
+        """A write as this launch. `Fenced` when another launch owns the row; a transition
+        the row's state does not allow (e.g. "running" after the person pressed stop) stays
+        a `TransitionRejected`."""
         try:
             await asyncio.to_thread(func, self.user_id, self.launch_id, *args)  # type: ignore[arg-type]
-        except (ConditionFailed, TransitionRejected) as exc:
+        except TransitionRejected:
+            if await self._still_ours():
+                raise
+            raise Fenced(f"{what}: launch {self.launch_id} no longer owns the row") from None
+        except ConditionFailed as exc:
             raise Fenced(f"{what}: launch {self.launch_id} no longer owns the row") from exc
 
     async def push(self, state: AgentState, phase: str | None = None) -> None:
@@ -112,11 +119,11 @@ class AgentReporter:
     async def stopping(self, reason: str) -> None:
         try:
             await self._own("mark stopping", self._store.mark_stopping, reason)
-        except Fenced:
-            if not await self._still_ours():
-                log.warning("mark stopping: another launch owns the row")
-                return
+        except TransitionRejected:
             log.info("mark stopping: the row is already stopping")
+        except Fenced:
+            log.warning("mark stopping: another launch owns the row")
+            return
         await self.push("stopping")
 
     async def wake_pending(self) -> None:
@@ -129,8 +136,10 @@ class AgentReporter:
     async def failed(self, error: str) -> None:
         try:
             await self._own("record failure", self._store.record_failure, error)
+        except TransitionRejected:
+            log.info("record failure: the row is already stopping")
         except Fenced:
-            log.warning("record failure: fenced")
+            log.warning("record failure: another launch owns the row")
 
     async def idle(self, error: str | None = None) -> None:
         try:

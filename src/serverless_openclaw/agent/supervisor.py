@@ -45,6 +45,7 @@ from serverless_openclaw.core.errors import (
     OpenClawError,
     RestoreFailed,
     StorageUnavailable,
+    TransitionRejected,
 )
 from serverless_openclaw.ports.factory import PortFactory
 from serverless_openclaw.runtime.installer import OpenClawRuntime
@@ -281,8 +282,12 @@ class Supervisor:
             self.timings.mark(milestone)
         if self._stop.is_set():
             return False
+        try:
+            await self.reporter.running()
+        except TransitionRejected:  # the person pressed stop while it was starting
+            self.request_stop("stopped while starting")
+            return False
         self.phase = "running"
-        await self.reporter.running()
         self._running = True
         self.timings.mark("running")
         log.info("agent running: %s", self.timings.marks)
