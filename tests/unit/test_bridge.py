@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import replace
 
 from serverless_openclaw.agent.bridge import session_key
-from serverless_openclaw.agent.openclaw.fake import Crash, Reply, Stall
+from serverless_openclaw.agent.openclaw.fake import Crash, Fail, Reply, Stall
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.core.errors import Fenced, StorageUnavailable
 
@@ -37,6 +37,22 @@ async def test_a_turn_streams_to_the_browser_and_is_stored_under_its_question(
     # The clock stood still: coalescing held the rest of the stream for stream_end.
     assert chunks and reply.text.startswith(chunks)
     assert len(rig.gateway.turns("my cat is called Miso")) == 1
+
+
+async def test_a_model_failure_is_answered_with_why_and_a_way_to_send_again(
+    rig: BridgeRig,
+) -> None:
+    rig.gateway.script("weather", Fail("model overloaded"))
+    rig.start()
+    job = rig.send("what is the weather?")
+    reply = await rig.answered(job)
+    await until(lambda: rig.depth() == 0, what="the job acknowledged")
+
+    assert reply.error is not None
+    assert (reply.error.code, reply.error.retryable) == ("model_error", True)
+    assert "model overloaded" in reply.text
+    [end] = stream_ends(rig.ports, job.jobId)
+    assert end["error"] == {"code": "model_error", "message": "model overloaded", "retryable": True}
 
 
 async def test_memory_is_backed_up_before_the_answer_is_stored_and_acknowledged(

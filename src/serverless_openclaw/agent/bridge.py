@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from serverless_openclaw.contracts.frames import ReplyError
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
@@ -56,6 +57,21 @@ CLOCK_SLACK_MS: Final = 5_000
 """The job was stamped by Lambda, the message by OpenClaw in the task: clocks may differ a bit."""
 
 MODEL_ERROR_PREFIX = "⚠️ The model could not answer: "
+NO_REPLY: Final = "(no reply)"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a turn came to: the reply's text, and why it is not a full answer, if it is not."""
+
+    text: str
+    aborted: bool = False
+    error: ReplyError | None = None
+    """The model failed: shown in place of a reply, with "send again" (retryable)."""
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if self.error else "aborted" if self.aborted else "answered"
 
 
 def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -> str | None:
@@ -292,18 +308,18 @@ class Bridge:
             sink = self.sinks(job)
             starting = asyncio.ensure_future(sink.start())
             try:
-                text, aborted = await self._converse(current, sink, record)
+                answer = await self._converse(current, sink, record)
                 await starting
                 backup_started = self.clock.monotonic()
                 await self._backup_turn(job)
                 record.backup_s = round(self.clock.monotonic() - backup_started, 4)
-                record.outcome = "aborted" if aborted else "answered"
+                record.outcome = answer.outcome
                 try:
-                    await self._store(self._reply(job, text, aborted))
+                    await self._store(self._reply(job, answer))
                 except ConversationDeleted:
                     log.info("job %s: the conversation was deleted meanwhile", job.jobId)
                     record.outcome = "deleted"
-                await sink.finish(text, aborted=aborted)
+                await sink.finish(answer.text, aborted=answer.aborted, error=answer.error)
             finally:
                 if not starting.done():
                     starting.cancel()
@@ -340,16 +356,17 @@ class Bridge:
             self._current = None
             self._idle.set()
 
-    def _reply(self, job: ChatJob, text: str, aborted: bool) -> Message:
+    def _reply(self, job: ChatJob, answer: Answer) -> Message:
         return Message(
             id=reply_id(job.jobId),
             conversationId=job.conversationId,
             role="assistant",
-            text=text,
+            text=answer.text,
             createdAt=max(self.clock.now(), job.receivedAt),
             source="agent",
-            aborted=aborted,
+            aborted=answer.aborted,
             inReplyTo=job.jobId,
+            error=answer.error,
         )
 
     async def _store(self, message: Message) -> bool:
@@ -394,9 +411,7 @@ class Bridge:
         elif error is not None:
             log.warning("a late backup failed: %s", error)
 
-    async def _converse(
-        self, current: _Current, sink: ReplySink, record: TurnRecord
-    ) -> tuple[str, bool]:
+    async def _converse(self, current: _Current, sink: ReplySink, record: TurnRecord) -> Answer:
         """One turn, exactly once, even when OpenClaw ran (part of) it by itself.
 
         The first send uses the job id as idempotency key, so OpenClaw recognises a job it
@@ -423,7 +438,7 @@ class Bridge:
                 recovered = await self._answer_from_history(job, key)
                 if recovered:
                     log.info("job %s was answered before it came back: using it", job.jobId)
-                    return recovered, False
+                    return Answer(recovered)
             idempotency = job.jobId
             for attempt in range(1, self.options.fold_attempts + 1):
                 text, aborted, beside = await self._run(current, sink, record, key, idempotency)
@@ -431,9 +446,9 @@ class Bridge:
                 # task aborted while handing the job back, not the person pressing stop. An
                 # empty answer to a fresh job with no other run beside it is the model's own.
                 if text or (aborted and not retried and attempt == 1):
-                    return text, aborted
+                    return Answer(text, aborted)
                 if not (retried or beside or attempt > 1):
-                    return "(no reply)", False
+                    return Answer(NO_REPLY)
                 await activity.wait_quiet(
                     key,
                     settle_s=self.options.recovery_settle_s,
@@ -442,17 +457,18 @@ class Bridge:
                 recovered = await self._answer_from_history(job, key)
                 if recovered:
                     log.info("job %s was answered by OpenClaw's own run: using it", job.jobId)
-                    return recovered, False
+                    return Answer(recovered)
                 log.warning(
                     "job %s: run %d ended empty and no run answered it; sending again",
                     job.jobId,
                     attempt,
                 )
                 idempotency = f"{job.jobId}:{uuid.uuid4().hex[:8]}"
-            return "(no reply)", False
+            return Answer(NO_REPLY)
         except RunFailed as exc:
             log.warning("model error in turn %s: %s", job.jobId, exc)
-            return f"{MODEL_ERROR_PREFIX}{exc}", False
+            error = ReplyError(code="model_error", message=str(exc), retryable=True)
+            return Answer(f"{MODEL_ERROR_PREFIX}{exc}", error=error)
 
     async def _answer_from_history(self, job: ChatJob, key: str) -> str | None:
         return answer_in_history(

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import (
+    ReplyError,
     ServerFrame,
     StreamChunkFrame,
     StreamEndFrame,
@@ -40,7 +41,12 @@ log = logging.getLogger(__name__)
 class ReplySink(Protocol):
     async def start(self) -> None: ...
     async def update(self, text_so_far: str) -> None: ...
-    async def finish(self, text: str, *, aborted: bool = False) -> None: ...
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+    ) -> None:
+        """The whole reply; with `error`, `text` says why there is no answer."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -136,11 +142,13 @@ class WebReply:
             if remaining > 0:
                 await self._clock.sleep(remaining)
 
-    async def finish(self, text: str, *, aborted: bool = False) -> None:
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+    ) -> None:
         await self._stop_flusher()
         await self._post(
             await self._connection_ids(),
-            StreamEndFrame(id=self._message_id, text=text, aborted=aborted),
+            StreamEndFrame(id=self._message_id, text=text, aborted=aborted, error=error),
         )
 
     async def _stop_flusher(self) -> None:
@@ -175,7 +183,9 @@ class TelegramReply:
     async def update(self, text_so_far: str) -> None:
         await self._streamer.update(text_so_far)
 
-    async def finish(self, text: str, *, aborted: bool = False) -> None:
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+    ) -> None:
         try:
             await self._streamer.finish(text + ("\n\n(stopped)" if aborted else ""))
         except TelegramError as exc:
@@ -217,9 +227,11 @@ class LinkedTelegramReply:
         if self._reply is not None:
             await self._reply.update(text_so_far)
 
-    async def finish(self, text: str, *, aborted: bool = False) -> None:
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+    ) -> None:
         if self._reply is not None:
-            await self._reply.finish(text, aborted=aborted)
+            await self._reply.finish(text, aborted=aborted, error=error)
 
     async def aclose(self) -> None:
         if self._reply is not None:
@@ -245,8 +257,10 @@ class FanOut:
     async def update(self, text_so_far: str) -> None:
         await self._each("update", text_so_far)
 
-    async def finish(self, text: str, *, aborted: bool = False) -> None:
-        await self._each("finish", text, aborted=aborted)
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+    ) -> None:
+        await self._each("finish", text, aborted=aborted, error=error)
 
     async def aclose(self) -> None:
         await self._each("aclose")
