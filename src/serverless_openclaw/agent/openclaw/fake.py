@@ -436,7 +436,8 @@ class FakeGateway:
         self._append(MAIN_SESSION, "user", RECOVERY_NOTICE)
         playing = _Playing(run_id, MAIN_SESSION, text, task=asyncio.current_task())
         self._playing[run_id] = playing
-        await self._stream(playing, self.answer(text), 3, 0.0)
+        pace = self.default if isinstance(self.default, Reply) else Reply()
+        await self._stream(playing, self.answer(text), pace.chunks, pace.delay_s)
         self._end_run(playing, "final", stop_reason="stop")
 
     # --- frames and history --------------------------------------------------------------
