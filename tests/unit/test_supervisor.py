@@ -389,8 +389,14 @@ async def test_a_task_that_died_before_storing_its_answer_is_answered_by_the_nex
     ports = deployment.memory
     loop = asyncio.get_running_loop()
     first = new_task(deployment, clock, tmp_path, launch(ports))
+
+    def killed() -> None:  # no more receiving: a dead task takes no job again
+        assert first.supervisor.bridge is not None
+        first.supervisor.bridge.stop_receiving()
+        first.supervisor.request_stop("killed")
+
     deployment.conversations_wrapper = lambda store: ReplyStoreDies(
-        store, lambda: loop.call_soon_threadsafe(first.supervisor.request_stop, "killed")
+        store, lambda: loop.call_soon_threadsafe(killed)
     )
     first.supervisor.conversations = deployment.conversations()
     first.start()
@@ -399,6 +405,7 @@ async def test_a_task_that_died_before_storing_its_answer_is_answered_by_the_nex
     ports.inbox().send(job)
     assert await first.exit_code() == 0
     assert not [m for m in messages(ports) if m.role == "assistant"]
+    assert ports.inbox().depth(USER) == 1, "the job is back in the inbox"
     assert len(first.openclaw.gateway.turns(job.text)) == 1
 
     deployment.conversations_wrapper = None

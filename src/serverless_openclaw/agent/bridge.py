@@ -299,7 +299,13 @@ class Bridge:
             try:
                 # The handler stored the person's message before queuing it; storing it
                 # again (idempotent, fenced) is this task's proof that it may answer.
-                await asyncio.gather(self._store(job.user_message()), self.reporter.heartbeat())
+                for outcome in await asyncio.gather(
+                    self._store(job.user_message()),
+                    self.reporter.heartbeat(),
+                    return_exceptions=True,
+                ):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
             except ConversationDeleted:
                 log.info("job %s: its conversation was deleted; not answered", job.jobId)
                 record.outcome = "deleted"

@@ -387,10 +387,9 @@ class Supervisor:
                 {*self._tasks, stop_waiter}, return_when=asyncio.FIRST_COMPLETED
             )
             for task in done - {stop_waiter}:
-                if self.bridge.fenced is not None and task.get_name() == "bridge":
-                    continue  # stopped receiving because it was fenced
                 task.result()  # surfaces the failure of a background task
-                raise GatewayError(f"{task.get_name()} ended unexpectedly")
+                if not self._stop.is_set():  # e.g. the bridge stops receiving once fenced
+                    raise GatewayError(f"{task.get_name()} ended unexpectedly")
         finally:
             stop_waiter.cancel()
 
