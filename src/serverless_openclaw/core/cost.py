@@ -66,7 +66,7 @@ class UsageProfile(BaseModel):
     lambda_memory_mb: float = Field(default=256, gt=0)
     lambda_ms: float = Field(default=200, ge=0)
     watchdog_per_hour: float = Field(default=60, ge=0)
-    watchdog_memory_mb: float = Field(default=128, gt=0)
+    watchdog_memory_mb: float = Field(default=256, gt=0)
     watchdog_ms: float = Field(default=300, ge=0)
 
     # --- DynamoDB (on demand) ---------------------------------------------------------------
