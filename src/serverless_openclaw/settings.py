@@ -73,6 +73,15 @@ class NamesSettings(_Settings):
     Storage stack and watched by an alarm); None = found, or made, by that name (local)."""
 
 
+class BackendSettings(_Settings):
+    """Which adapter family an entry point uses (wiring.py): `aws` (boto3; on AWS, or moto
+    locally) or `embedded` (SQLite under `embedded_dir`: the local product)."""
+
+    backend: Literal["aws", "embedded"] = "aws"
+    embedded_dir: Path | None = None
+    """The local stack's state dir (its `state.db` and `blobs/`), with `backend=embedded`."""
+
+
 class AuthSettings(_Settings):
     user_pool_id: str = ""
     user_pool_client_id: str = ""
@@ -147,6 +156,7 @@ class AgentSettings(_Settings):
     state_prefix: str
     """Prefix of this user's backup in the state bucket, e.g. agents/<userId>/."""
     names: NamesSettings = Field(default_factory=NamesSettings)
+    storage: BackendSettings = Field(default_factory=BackendSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     work_dir: Path = Field(default_factory=Path.cwd)
@@ -197,9 +207,17 @@ class DevSettings(BaseSettings):
     )
 
     state_dir: Path = Path(".dev-state")
+    backend: Literal["embedded", "aws"] = "embedded"
+    """`embedded`: SQLite under the state dir (crash-safe). `aws`: the boto3 adapters against
+    an embedded moto server and the ECS emulator (how CI proves the boto3 code)."""
     host: str = "127.0.0.1"
     port: int = 8800
-    moto_port: int = 8801
+    """The web app and every API; the local AWS (backend aws) listens on the next port."""
+    moto_port: int | None = None
+    """Default: `port` + 1."""
+    stop_timeout_seconds: float = 15.0
+    """How long Ctrl+C waits for agents to finish their turn and back up before killing them
+    (their acknowledged work is safe either way)."""
     region: str = "us-east-1"
     prefix: str = "soc-dev"
     watchdog_interval_seconds: float = 60.0

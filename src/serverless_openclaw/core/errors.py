@@ -24,6 +24,12 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
 
 
+class InvalidPassword(InvalidRequest):
+    """A new password the password policy refuses (the message says which rule)."""
+
+    code = "invalid_password"
+
+
 class Unauthorized(OpenClawError):
     code = "unauthorized"
     status = 401
@@ -48,6 +54,14 @@ class ConversationDeleted(NotFound):
 class Conflict(OpenClawError):
     code = "conflict"
     status = 409
+
+
+class PortInUse(OpenClawError):
+    """A port the local stack must listen on is taken by another program."""
+
+    def __init__(self, port: int, what: str) -> None:
+        super().__init__(f"port {port} is in use ({what})")
+        self.port = port
 
 
 class QuotaExceeded(OpenClawError):
