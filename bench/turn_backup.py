@@ -2,9 +2,10 @@
 
 The real supervisor runs the pinned OpenClaw (offline model) on the memory adapters; with
 `--moto` the state goes to a versioned bucket on a local moto server over HTTP instead, as
-the aws adapter writes it. N turns are sent one after the other; each turn records how long
-its answer waited for the backup (`/status` turns[].backup_s). Not a suite of `python -m
-bench`: a one-off figure, `python -m bench.turn_backup [TURNS] [--moto]`.
+the aws adapter writes it; with `--embedded` everything is the local product's embedded
+backend (SQLite, fsynced blob files). N turns are sent one after the other; each turn
+records how long its answer waited for the backup (`/status` turns[].backup_s). Not a suite
+of `python -m bench`: a one-off figure, `python -m bench.turn_backup [TURNS] [--moto | --embedded]`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serverless_openclaw.adapters.embedded import EmbeddedPorts
 from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent.supervisor import Supervisor
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
@@ -54,15 +56,15 @@ def _moto_blobs(ports: MemoryPorts) -> subprocess.Popen[bytes]:
     return moto
 
 
-async def run(turns: int, moto: bool) -> dict[str, Any]:
+async def run(turns: int, blobs: str) -> dict[str, Any]:
     model = serve_in_thread(create_app())
-    ports = MemoryPorts()
-    server = _moto_blobs(ports) if moto else None
+    root = Path(tempfile.mkdtemp(prefix="soc-bench-backup-"))
+    ports: Any = EmbeddedPorts(root / "db") if blobs == "embedded" else MemoryPorts()
+    server = _moto_blobs(ports) if blobs == "moto S3" else None
     now = datetime.now(UTC)
     launch = uuid.uuid4().hex
     ports.task_state().transition(USER, Wake(launch, now))
     ports.task_state().transition(USER, Launched(launch, "arn:bench", now))
-    root = Path(tempfile.mkdtemp(prefix="soc-bench-backup-"))
     settings = AgentSettings(
         user_id=USER,
         inbox_queue_url=ports.inbox().queue_url(USER),
@@ -104,7 +106,7 @@ async def run(turns: int, moto: bool) -> dict[str, Any]:
         whole = [(t.ended - t.started) * 1000 for t in done if t.ended is not None]
         last = supervisor.sync.last_result
         return {
-            "blobs": "moto S3" if moto else "memory",
+            "blobs": blobs,
             "turns": len(done),
             "turn_backup_ms_first": round(backups[0], 1),
             "turn_backup_ms_median": round(statistics.median(backups[1:]), 1),
@@ -122,7 +124,10 @@ async def run(turns: int, moto: bool) -> dict[str, Any]:
 
 def main() -> None:
     turns = int(next((a for a in sys.argv[1:] if a.isdigit()), "15"))
-    print(json.dumps(asyncio.run(run(turns, "--moto" in sys.argv)), indent=1))
+    blobs = (
+        "moto S3" if "--moto" in sys.argv else "embedded" if "--embedded" in sys.argv else "memory"
+    )
+    print(json.dumps(asyncio.run(run(turns, blobs)), indent=1))
     os._exit(0)  # a long poll may still block a worker thread
 
 
