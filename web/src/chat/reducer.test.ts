@@ -220,6 +220,32 @@ describe("chatReducer", () => {
     });
     expect(s.messages["c-9"]).toBeUndefined();
   });
+
+  it("does not bring a deleted conversation back when its reply lands", () => {
+    let s = run(
+      initialChatState("c-9"),
+      sent("m-000001", "a long story please", "c-9"),
+      frame({ type: "stream_start", id: "m-000001", conversationId: "c-9", proactive: false }),
+      frame({ type: "stream_chunk", id: "m-000001", text: "Once upon" }),
+      sent("m-000002", "and then?", "c-9"),
+      { type: "forget", conversationId: "c-9" },
+      { type: "open", conversationId: "main" },
+    );
+    s = run(
+      s,
+      frame({ type: "stream_chunk", id: "m-000001", text: " a time" }),
+      frame({ type: "stream_end", id: "m-000001", text: "Once upon a time", aborted: false }),
+      frame({ type: "stream_start", id: "m-000002", conversationId: "c-9", proactive: false }),
+      frame({ type: "stream_end", id: "m-000002", text: "The end", aborted: false }),
+    );
+    expect(s.messages["c-9"]).toBeUndefined();
+    expect(s.unread).toEqual({});
+    expect(isBusy(s, "c-9")).toBe(false);
+    // A new question there later is a new conversation and shows as usual.
+    s = run(s, sent("m-000003", "hello again", "c-9"));
+    s = run(s, frame({ type: "stream_start", id: "m-000003", conversationId: "c-9", proactive: false }));
+    expect(s.messages["c-9"]?.map((m) => m.id)).toEqual(["m-000003", "m-000003"]);
+  });
 });
 
 describe("one conversation everywhere", () => {

@@ -54,6 +54,11 @@ export interface ChatState {
   loaded: Record<string, boolean>;
   agent: { state: AgentState; phase: string | null } | null;
   lastError: ChatError | null;
+  /**
+   * Replies of deleted conversations that were still being written (by the id they stream
+   * under): their frames are ignored, so a late reply never brings the conversation back.
+   */
+  dropped: Record<string, true>;
 }
 
 export type ChatAction =
@@ -95,6 +100,7 @@ export function initialChatState(current: string): ChatState {
     loaded: {},
     agent: null,
     lastError: null,
+    dropped: {},
   };
 }
 
@@ -202,6 +208,12 @@ function replyConversation(state: ChatState, id: string): string | undefined {
 }
 
 function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatState {
+  if (
+    (frame.type === "stream_start" || frame.type === "stream_chunk" || frame.type === "stream_end") &&
+    state.dropped[frame.id]
+  ) {
+    return state;
+  }
   switch (frame.type) {
     case "ack": {
       const where = findConversation(state, userKey(frame.id));
@@ -408,14 +420,30 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
     case "agent":
       return { ...state, agent: { state: action.state, phase: action.phase ?? null } };
-    case "forget":
+    case "forget": {
+      // Whatever was still being answered there is dropped with it.
+      const list = state.messages[action.conversationId] ?? [];
+      const dropped = { ...state.dropped };
+      for (const m of list) {
+        if (m.role === "user" && !answered(list, m.id)) dropped[m.id] = true;
+      }
+      let streams = state.streams;
+      for (const [id, where] of Object.entries(state.streams)) {
+        if (where === action.conversationId) {
+          dropped[id] = true;
+          streams = withoutKey(streams, id);
+        }
+      }
       return {
         ...state,
         messages: withoutKey(state.messages, action.conversationId),
         active: withoutKey(state.active, action.conversationId),
         unread: withoutKey(state.unread, action.conversationId),
         loaded: withoutKey(state.loaded, action.conversationId),
+        streams,
+        dropped,
       };
+    }
     case "dismissError":
       return { ...state, lastError: null };
     case "expire":
