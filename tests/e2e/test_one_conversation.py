@@ -160,10 +160,13 @@ async def test_three_questions_back_to_back_list_as_pairs(awake: Any) -> None:
     conversation = f"pairs-{new_id()[:8]}"
     questions = [(new_id(), f"question {n} {tag()}") for n in range(3)]
     async with awake.ws() as ws:
-        for message, text in questions:  # no waiting in between
+        # No waiting for replies in between, only for each ack (docs/api.md: frames are handled
+        # concurrently, so a client keeps its order by sending the next after the last ack).
+        for message, text in questions:
             await ws.send(
                 {"action": "send", "id": message, "conversationId": conversation, "text": text}
             )
+            await ws.wait_for(is_type("ack", message), 30)
         for message, _ in questions:
             await ws.reply_to(message)
     listed = awake.messages(conversation)
