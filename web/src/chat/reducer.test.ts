@@ -293,6 +293,26 @@ describe("one conversation everywhere", () => {
     ]);
   });
 
+  it("puts a question from elsewhere above its reply when the reply's start arrived first", () => {
+    const s = run(
+      initialChatState("main"),
+      frame({ type: "stream_start", id: "tg-1234567", conversationId: "main", proactive: false }),
+      frame({
+        type: "message",
+        id: "tg-1234567",
+        conversationId: "main",
+        text: "from my phone",
+        source: "telegram",
+        createdAt: NOW,
+      }),
+      frame({ type: "stream_end", id: "tg-1234567", text: "answer", aborted: false }),
+    );
+    expect(texts(s)).toEqual([
+      ["user", "from my phone", "sent"],
+      ["assistant", "answer", "done"],
+    ]);
+  });
+
   it("shows a message sent from Telegram with its source", () => {
     const s = run(
       initialChatState("main"),

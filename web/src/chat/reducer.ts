@@ -143,7 +143,9 @@ function upsert(state: ChatState, message: ChatMessage): ChatState {
   const list = state.messages[message.conversationId] ?? [];
   const index = list.findIndex((m) => m.key === message.key);
   const next = index < 0 ? [...list, message] : list.map((m, i) => (i === index ? message : m));
-  const placed = message.role === "assistant" && index < 0 ? placeReplies(next) : next;
+  // A new reply goes under its question; a new question goes above a reply that came first
+  // (the agent's stream_start may overtake the frame that shows a question from elsewhere).
+  const placed = index < 0 ? placeReplies(next) : next;
   return { ...state, messages: { ...state.messages, [message.conversationId]: placed } };
 }
 
