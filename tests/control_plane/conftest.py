@@ -30,11 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import Inbox
 from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.adapters.memory.identity import MemoryTokens
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Unauthorized
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
@@ -405,9 +405,9 @@ def services(
     monkeypatch.setenv("SOC_SECURITY_GROUPS", '["sg-0a1b2c3d"]')
     wired = wire_lambda(HandlerSettings(), clients=provisioned)
     built = Services(wired.settings, wired.ports, verifier=TestTokens(wired.ports.verifier))
-    ops.reset(built)
+    wiring.reset(built)
     yield built
-    ops.reset(None)
+    wiring.reset(None)
 
 
 def shifted(services: Services, delta: timedelta) -> Services:

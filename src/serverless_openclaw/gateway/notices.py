@@ -97,7 +97,8 @@ def _deliver(
 
 
 def _telegram(services: Services, user_id: str, text: str, *, job: ChatJob | None) -> None:
-    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_bot_token
+    from serverless_openclaw.gateway.telegram_webhook import bot_for
+    from serverless_openclaw.telegram.secrets import resolve_bot_token
 
     try:
         link = services.telegram.link_of_user(user_id)
