@@ -288,7 +288,7 @@ def test_many_chats_with_one_wrong_guess_each_pause_pairing_for_the_hour(
         webhook.services.ports,
         clock=lambda: datetime.now(UTC) + timedelta(hours=1),
     )
-    ops.reset(later)
+    wiring.reset(later)
     code = later.telegram.create_pairing_code(USER, now=later.clock()).code
     assert webhook.say(CHAT, f"/pair {code}") == 200
     assert webhook.replies(CHAT)[-1] == replies.PAIRED
