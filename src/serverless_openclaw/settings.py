@@ -107,6 +107,11 @@ class QuotaSettings(_Settings):
     messages_per_minute: int = 20
     task_hours_per_day: float = 12.0
     pairing_attempts_per_hour: int = 5
+    """Pairing attempts per Telegram chat and hour (a private chat is its sender, the only
+    place a code can be redeemed)."""
+    pairing_failures_per_hour: int = 20
+    """Wrong pairing codes per hour across the deployment, from every chat together; above
+    it pairing pauses until the hour ends (many chats with one guess each)."""
 
 
 class TelegramSettings(_Settings):

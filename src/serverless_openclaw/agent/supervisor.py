@@ -55,7 +55,7 @@ from serverless_openclaw.telegram.bot_api import AsyncBotApi
 from . import configure, health
 from .bridge import Bridge, BridgeOptions
 from .clock import SYSTEM_CLOCK, Clock
-from .delivery import ReplySinks
+from .delivery import ReplySinks, ShownReplies
 from .openclaw.gateway import Gateway
 from .openclaw.host import GatewayProcessHandle, NodeOpenClaw, OpenClawHost
 from .openclaw.protocol import EventFrame
@@ -172,6 +172,7 @@ class Supervisor:
             broadcaster=self.broadcaster,
             telegram=self.telegram,
             telegram_links=ports.telegram(),
+            shown=ShownReplies(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
             clock=clock,
         )
 

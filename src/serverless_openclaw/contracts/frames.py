@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from serverless_openclaw.contracts.limits import MAX_TEXT_BYTES
+from serverless_openclaw.contracts.limits import MAX_TEXT_BYTES, NUL, NUL_REFUSED
 
 ConversationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 MessageId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -38,6 +38,8 @@ class SendFrame(_Frame):
             raise ValueError("text is empty")
         if len(value.encode()) > MAX_TEXT_BYTES:
             raise ValueError(f"text is larger than {MAX_TEXT_BYTES} bytes")
+        if NUL in value:
+            raise ValueError(NUL_REFUSED)
         return value
 
 

@@ -12,3 +12,13 @@ MAX_CONVERSATION_TITLE: Final = 80
 
 MAIN_CONVERSATION_ID: Final = "main"
 """The conversation shared by the web and Telegram; it maps to OpenClaw's main session."""
+
+NUL: Final = "\x00"
+"""A character OpenClaw refuses in a message (`chat.send`: "message must not contain null
+bytes"). The edges (the WebSocket `send`, the Telegram webhook) refuse it up front, so the
+person learns at once instead of waiting for an answer that cannot come."""
+
+NUL_REFUSED: Final = (
+    "Your message contains a NUL character (\\0), which your agent cannot take. "
+    "Remove it and send the message again."
+)
