@@ -62,7 +62,8 @@ def test_safe_policy_takes_the_shell_away_twice_and_keeps_files_in_the_workspace
     tools = _tools(patch_config(None, port=1, model=ModelChoice("anthropic"), tools="safe"))
     assert tools["exec"] == {"mode": "deny"}
     assert "group:runtime" in tools["deny"]
-    assert {"browser", "canvas", "group:nodes"} <= set(tools["deny"])
+    assert {"browser", "canvas", "group:ui", "group:nodes"} <= set(tools["deny"])
+    assert {"gateway", "plugins", "openclaw"} <= set(tools["deny"]), "no way to undo this policy"
     assert tools["fs"] == {"workspaceOnly": True}
     assert tools["elevated"] == {"enabled": False}
 
@@ -71,7 +72,9 @@ def test_shell_policy_lets_exec_run_without_approval_but_still_no_browser_or_nod
     tools = _tools(patch_config(None, port=1, model=ModelChoice("anthropic"), tools="shell"))
     assert tools["exec"] == {"mode": "full"}, "nobody can approve on a task: ask would deny"
     assert "group:runtime" not in tools["deny"]
-    assert {"browser", "canvas", "group:nodes", "file_fetch"} <= set(tools["deny"])
+    assert {"browser", "group:ui", "group:nodes", "file_fetch", "gateway", "plugins"} <= set(
+        tools["deny"]
+    )
     assert tools["elevated"] == {"enabled": False}
 
 
@@ -244,13 +247,61 @@ def test_prepare_gives_restored_files_to_the_gateway_and_keeps_soc_private(
     restored = layout.state_dir / "agents" / "memory.sqlite"
     restored.write_text("x")
     restored.chmod(0o600)
+    config = layout.state_dir / "openclaw.json"
+    config.write_text("{}")
+    config.chmod(0o666)
     layout.private.mkdir(mode=0o755)
     key = layout.private / "device-key.pem"
     key.write_text("key")
     key.chmod(0o644)
     PrivilegeEffects().prepare(plan, layout)
     assert stat.S_IMODE(restored.stat().st_mode) == 0o660, "the supervisor's group can back it up"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640, "read-only to OpenClaw's group"
     assert stat.S_IMODE(layout.private.stat().st_mode) == 0o700
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(layout.home.stat().st_mode) == 0o700
     assert stat.S_IMODE(layout.logs.stat().st_mode) == 0o2770
+
+
+def test_the_setting_travels_from_deployment_to_the_task_environment() -> None:
+    from serverless_openclaw.infra.config import DeploymentConfig
+    from serverless_openclaw.settings import AgentSettings
+
+    assert DeploymentConfig().agent_tools == "safe"
+    assert DeploymentConfig(agent_tools="shell").agent_tools == "shell"
+    env = AgentSettings.given(agent_tools="shell").to_environment()
+    assert env == {"SOC_AGENT_TOOLS": "shell"}
+    assert AgentSettings.model_fields["agent_tools"].default == "safe"
+
+
+async def test_each_backup_reads_the_state_inside_the_supervisors_file_access(
+    tmp_path: Path,
+) -> None:
+    """The hook the supervisor uses to read OpenClaw's 0600 databases once it is `agent`:
+    entered in the backup's own thread, around reading the files, and left afterwards."""
+    import contextlib
+    import threading
+    from collections.abc import Iterator
+
+    from serverless_openclaw.adapters.memory import MemoryPorts
+    from serverless_openclaw.agent.state_sync import StateSync, prepare_state_dir
+
+    seen: list[tuple[str, bool]] = []
+    main = threading.get_ident()
+
+    @contextlib.contextmanager
+    def access() -> Iterator[None]:
+        seen.append(("enter", threading.get_ident() != main))
+        yield
+        seen.append(("exit", threading.get_ident() != main))
+
+    state = tmp_path / "state"
+    prepare_state_dir(state)
+    (state / "MEMORY.md").write_text("remember this\n")
+    sync = StateSync(MemoryPorts().state_blobs("agents/u/"), state, file_access=access)
+    await sync.restore(None)
+    result = await sync.backup()
+    assert result.uploaded >= 1
+    assert seen == [("enter", True), ("exit", True)], "in the worker thread, once"
+    with PrivilegeEffects().file_access():  # before any drop: changes nothing
+        assert (state / "MEMORY.md").read_text() == "remember this\n"

@@ -18,6 +18,7 @@ from .openclaw import config as oc_config
 from .openclaw.gateway_process import gateway_environment
 from .privileges import GatewayLayout
 
+CONFIG_READONLY_ENV: Final = "OPENCLAW_CONFIG_READONLY"
 PROVIDER_KEYS: Final = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
@@ -44,17 +45,23 @@ def gateway_env(
     token: str,
     *,
     provider: ModelProvider | None = None,
-    own_tmp: bool = False,
+    separate: bool = False,
 ) -> dict[str, str]:
-    """The gateway's allowlisted environment, with its own HOME under the work dir (and its
-    own TMPDIR when it runs as another user); only `provider`'s key when it is given."""
+    """The gateway's allowlisted environment, with its own HOME under the work dir; only
+    `provider`'s key when it is given.
+
+    `separate` (OpenClaw runs as its own user, agent/privileges.py): its own TMPDIR too, and
+    `OPENCLAW_CONFIG_READONLY=1`: openclaw.json is ours (written at every start, and not
+    writable to OpenClaw's user then), so OpenClaw's own config writers (doctor, plugin
+    installs, config RPCs) refuse instead of failing half-way.
+    """
     model = settings.model
     provider = provider or model.model_provider
     custom_key = model.model_api_key.get_secret_value() if model.model_api_key else None
     layout = gateway_layout(settings)
-    for folder in (layout.home, layout.tmp) if own_tmp else (layout.home,):
+    for folder in (layout.home, layout.tmp) if separate else (layout.home,):
         folder.mkdir(parents=True, exist_ok=True)
-    return gateway_environment(
+    env = gateway_environment(
         environ_snapshot(),
         state_dir=settings.openclaw_state_dir,
         home=layout.home,
@@ -62,8 +69,11 @@ def gateway_env(
         custom_api_key=custom_key if provider == "openai-compatible" else None,
         include_aws=provider == "bedrock",
         provider=provider,
-        tmp_dir=layout.tmp if own_tmp else None,
+        tmp_dir=layout.tmp if separate else None,
     )
+    if separate:
+        env[CONFIG_READONLY_ENV] = "1"
+    return env
 
 
 def model_choice(settings: AgentSettings, user: UserSettings) -> oc_config.ModelChoice:

@@ -7,7 +7,8 @@ files, their memory. So when the task starts as root (the container does, only f
 supervisor:
 
 1. prepares the gateway's directories for the `openclaw` user (its state dir, HOME, TMPDIR and
-   log dir; `soc/`, where the supervisor keeps its device key, stays the supervisor's, 0700);
+   log dir; `soc/`, where the supervisor keeps its device key, stays the supervisor's, 0700;
+   `openclaw.json` becomes the supervisor's, 0640, read-only to OpenClaw);
 2. starts the gateway as `openclaw` (no supplementary groups, umask 007 so that the supervisor
    can back its files up through the `openclaw` group), with `gateway_environment`'s short
    list of variables;
@@ -47,6 +48,7 @@ GATEWAY_USER: Final = "openclaw"
 GATEWAY_UMASK: Final = 0o007
 """The gateway's files are group-readable and -writable (group `openclaw`): the supervisor,
 a member of that group, backs them up and restores into them; others get nothing."""
+CONFIG_FILE: Final = "openclaw.json"
 PRIVATE_DIR: Final = "soc"
 """The supervisor's own directory inside the state dir (its device key): never the gateway's."""
 
@@ -227,6 +229,11 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
 
 
+def _set_fsuid(uid: int) -> None:
+    """This thread's file-system uid only (a raw syscall: not broadcast to other threads)."""
+    ctypes.CDLL(None, use_errno=True).setfsuid(uid)
+
+
 def set_not_dumpable() -> None:
     """No core dump, no ptrace, and /proc/<pid>/{environ,mem,…} owned by root."""
     _prctl(_PR_SET_DUMPABLE, 0)
@@ -283,6 +290,7 @@ class PrivilegeEffects:
     account: Callable[[str], Account | None] = _account
     mode_of: Callable[[Path], int | None] = _mode
     _dropped: bool = field(default=False, init=False)
+    _supervisor_uid: int | None = field(default=None, init=False)
 
     def observe(self, *, reach: Sequence[Path]) -> Facts:
         return Facts(
@@ -312,6 +320,10 @@ class PrivilegeEffects:
             rule.path.mkdir(parents=True, exist_ok=True)
             os.chown(rule.path, rule.uid, rule.gid, follow_symlinks=False)
             os.chmod(rule.path, rule.mode)
+        config = layout.state_dir / CONFIG_FILE
+        if config.is_file() and not config.is_symlink():  # ours: OpenClaw reads it only
+            os.chown(config, sup.uid, gw.gid, follow_symlinks=False)
+            os.chmod(config, 0o640)
         for child in layout.private.iterdir():
             os.chown(child, sup.uid, sup.gid, follow_symlinks=False)
             if not child.is_symlink():
@@ -328,8 +340,23 @@ class PrivilegeEffects:
         os.setresgid(sup.gid, sup.gid, sup.gid)
         os.setresuid(sup.uid, sup.uid, 0)
         set_not_dumpable()
-        self._dropped = True
+        self._dropped, self._supervisor_uid = True, sup.uid
         log.info("supervisor dropped to %s (uid %d), not dumpable", sup.name, sup.uid)
+
+    @contextlib.contextmanager
+    def file_access(self) -> Iterator[None]:
+        """Root's access to files, for the calling thread only, while the supervisor backs up
+        OpenClaw's state: OpenClaw creates its databases 0600, so the `openclaw` group is not
+        enough (measured: tests/openclaw/test_inside.py). The effective uid stays `agent`;
+        only this thread's file-system uid is 0, until the backup is done."""
+        if not self._dropped or self._supervisor_uid is None:
+            yield
+            return
+        _set_fsuid(0)
+        try:
+            yield
+        finally:
+            _set_fsuid(self._supervisor_uid)
 
     def gateway_user(self, plan: PrivilegePlan) -> GatewayUser | None:
         if not (plan.separate and plan.gateway and plan.supervisor):

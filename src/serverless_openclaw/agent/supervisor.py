@@ -167,6 +167,7 @@ class Supervisor:
             ports.state_blobs(settings.state_prefix),
             self.state_dir,
             fence=LaunchFence(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
+            file_access=privileges.file_access if privileges is not None else None,
         )
         token = settings.telegram.telegram_bot_token
         self.telegram = (
@@ -336,7 +337,7 @@ class Supervisor:
         (log.warning if self.plan.reasons else log.info)("%s", self.plan.describe())
         self._token = configure.gateway_token(self.settings)
         self._env = configure.gateway_env(
-            self.settings, self._token, provider=provider, own_tmp=self.plan.separate
+            self.settings, self._token, provider=provider, separate=self.plan.separate
         )
         await asyncio.to_thread(
             configure.write_config,

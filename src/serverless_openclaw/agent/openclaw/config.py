@@ -59,17 +59,24 @@ MANAGED: Final = (
 
 
 HOST_TOOLS: Final = (
+    "group:ui",
     "browser",
     "canvas",
     "group:nodes",
+    "gateway",
+    "plugins",
+    "openclaw",
     "dir_fetch",
     "dir_list",
     "file_fetch",
     "file_write",
 )
-"""Tools that reach beyond the workspace other than the shell: a headless browser (no use on a
-task, and a way around web_fetch's private-address block), the canvas, paired devices (nodes)
-and file transfer to them. Denied under every policy."""
+"""Denied under every policy. Tools that reach beyond the workspace other than the shell: the
+UI group (a headless browser, which also gets around web_fetch's private-address block, a
+terminal, the screen, the canvas), paired devices and computer use (nodes), file transfer to
+nodes; and the tools that change OpenClaw itself (`gateway`: config apply and update,
+`plugins`: install code, `openclaw`: setup and repair), with which an agent could give itself
+back what this policy takes away."""
 SHELL_TOOLS: Final = ("group:runtime",)
 """exec, process and code_execution: a shell on the task."""
 
