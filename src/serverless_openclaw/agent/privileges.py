@@ -348,15 +348,19 @@ class PrivilegeEffects:
         """Root's access to files, for the calling thread only, while the supervisor backs up
         OpenClaw's state: OpenClaw creates its databases 0600, so the `openclaw` group is not
         enough (measured: tests/openclaw/test_inside.py). The effective uid stays `agent`;
-        only this thread's file-system uid is 0, until the backup is done."""
+        only this thread's file-system uid is 0, until the backup is done. (A `privileged()`
+        signal meanwhile resets every thread's fsuid: that backup then skips what it could not
+        read, and the next one takes it.)"""
         if not self._dropped or self._supervisor_uid is None:
             yield
             return
         _set_fsuid(0)
+        set_not_dumpable()  # a credential change sets it to the system's default
         try:
             yield
         finally:
             _set_fsuid(self._supervisor_uid)
+            set_not_dumpable()
 
     def gateway_user(self, plan: PrivilegePlan) -> GatewayUser | None:
         if not (plan.separate and plan.gateway and plan.supervisor):
