@@ -16,7 +16,7 @@ from typing import Any, Literal, Self, cast
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from serverless_openclaw.contracts.records import ModelProvider
+from serverless_openclaw.contracts.records import AgentTools, ModelProvider
 
 DEFAULT_PREFIX = "serverless-openclaw"
 
@@ -184,6 +184,17 @@ class AgentSettings(_Settings):
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     task_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    agent_tools: AgentTools = "safe"
+    """What OpenClaw's agent may do on the task (`SOC_AGENT_TOOLS`).
+
+    `safe` (default): no shell (OpenClaw's exec/process tools are removed and exec is set to
+    deny), file tools only inside OpenClaw's workspace, no browser, canvas or node tools; web
+    fetch/search, memory and reminders still work. `shell`: the agent may run shell commands
+    (exec without approval: nobody could approve), which is only allowed when OpenClaw runs as
+    a user of its own with nothing secret in reach (the task starts as root and drops to two
+    unprivileged users); where that separation is impossible (not root, or Bedrock, whose
+    credentials OpenClaw itself needs) the agent runs with `safe` and says so in its log.
+    """
 
     agent_state_root: Path = Field(
         default_factory=lambda: Path.home() / ".serverless-openclaw" / "agents"

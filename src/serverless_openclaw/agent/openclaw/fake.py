@@ -581,7 +581,13 @@ class FakeOpenClaw:
         return []
 
     def process(
-        self, *, state_dir: Path, port: int, env: Mapping[str, str], log_path: Path
+        self,
+        *,
+        state_dir: Path,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        run_as: RunAs | None = None,
     ) -> FakeGatewayProcess:
         self.calls.append("process")
         self.process_handle = FakeGatewayProcess(self.gateway, state_dir)
@@ -597,6 +603,7 @@ class FakeOpenClaw:
 
 if TYPE_CHECKING:  # the fakes keep the seams' shape (mypy checks these assignments)
     from .gateway import Gateway
+    from .gateway_process import RunAs
     from .host import GatewayProcessHandle, OpenClawHost
 
     _gateway: Gateway = FakeGateway()
