@@ -1,6 +1,7 @@
 """Fixtures shared by every test group.
 
-- `moto_server`: one real moto server per session, in its own process, reached over HTTP.
+- `moto_server`: one real moto server per session, in its own process, reached over HTTP,
+  as strict as DynamoDB about concurrent conditional writes (`local/moto_server.py`).
 - `aws`: environment for boto3 pointing at it, plus a unique resource prefix per test so that
   tests never see each other's tables, queues or buckets (no reset between tests).
 """
@@ -36,7 +37,9 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     env = {**os.environ, "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            # moto, with DynamoDB requests serialised as DynamoDB serialises writes to an
+            # item (local/moto_server.py): races of conditional writes behave as on AWS.
+            [sys.executable, "-m", "serverless_openclaw.local.moto_server", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -65,7 +65,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
     log = tmp_path_factory.mktemp("moto-iam") / "moto.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "serverless_openclaw.local.moto_server", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH"},
