@@ -101,6 +101,10 @@ class ComputeSettings(_Settings):
     security_groups: list[str] = Field(default_factory=list)
     capacity_provider: str = "FARGATE_SPOT"
     assign_public_ip: bool = True
+    agent_role_arn_prefix: str | None = None
+    """Every person's task role ARN but the hash of their id (`arn:aws:iam::<account>:role/
+    <prefix>-user-`): RunTask runs each person's task as their own role (decision D13).
+    None: tasks run as the task definition's role (tests without IAM)."""
 
 
 class QuotaSettings(_Settings):

@@ -52,6 +52,7 @@ def aws_config(settings: HandlerSettings) -> AwsConfig:
             security_groups=tuple(c.security_groups),
             capacity_provider=c.capacity_provider,
             assign_public_ip=c.assign_public_ip,
+            agent_role_arn_prefix=c.agent_role_arn_prefix,
         ),
         user_pool_id=settings.auth.user_pool_id,
         user_pool_client_id=settings.auth.user_pool_client_id,

@@ -73,6 +73,7 @@ def _user() -> str:
     sub = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("no authenticated user")
+    ops.refuse_revoked(_services(), sub)  # a removed person's token, still unexpired
     return sub
 
 
