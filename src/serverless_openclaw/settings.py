@@ -137,6 +137,9 @@ class HandlerSettings(_Settings):
     min_uptime_seconds: int = 300
     starting_timeout_seconds: int = 600
     stopping_timeout_seconds: int = 300
+    aws_call_log_dir: Path | None = None
+    """Record every AWS call into this folder (adapters/aws/call_log.py): the IAM
+    conformance check of test and CI runs. Never set on a deployment."""
 
 
 class ModelSettings(_Settings):
@@ -183,6 +186,8 @@ class AgentSettings(_Settings):
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     task_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    aws_call_log_dir: Path | None = None
+    """Record every AWS call into this folder (the IAM conformance check; never deployed)."""
 
     agent_state_root: Path = Field(
         default_factory=lambda: Path.home() / ".serverless-openclaw" / "agents"
@@ -219,6 +224,10 @@ class DevSettings(BaseSettings):
     """The web app and every API; the local AWS (backend aws) listens on the next port."""
     moto_port: int | None = None
     """Default: `port` + 1."""
+    enforce_iam: bool = True
+    """Backend aws: every component calls moto as its own principal, with exactly the rights
+    the synthesized templates give it (infra/local_iam.py); each person's agent as that
+    person's role. Off: any call is allowed (quicker to start, nothing proven)."""
     stop_timeout_seconds: float = 15.0
     """How long Ctrl+C waits for agents to finish their turn and back up before killing them
     (their acknowledged work is safe either way)."""

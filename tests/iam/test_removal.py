@@ -83,7 +83,7 @@ def _add(
     services, users = operator
     email = f"p{uuid.uuid4().hex[:8]}@example.com"
     added = add_person(
-        services, users, access, email, temporary_password="Tmp-Passw0rd!x", send_invite=False
+        services.inbox, users, access, email, temporary_password="Tmp-Passw0rd!x", send_invite=False
     )
     # The person chose their password and signed in (moto: an admin-set one).
     idp = services.ports.clients.cognito_idp()  # type: ignore[attr-defined]

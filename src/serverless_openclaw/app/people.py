@@ -30,6 +30,7 @@ from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services, is_revoked, revoked_key
 from serverless_openclaw.core.errors import ConnectionGone, NotFound, StorageUnavailable
 from serverless_openclaw.ports.identity import UserDirectory, UserInfo
+from serverless_openclaw.ports.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ __all__ = [
     "Added",
     "AgentAccess",
     "NoAgentAccess",
+    "Operator",
     "PersonalData",
     "Removal",
     "add_person",
@@ -91,6 +93,18 @@ class PersonalData(Protocol):
 
 
 @dataclass(frozen=True)
+class Operator:
+    """What the operator's `serverless-openclaw user ...` works with: the deployment's ports
+    (with the operator's credentials), its people, their roles, and a way to erase one."""
+
+    services: Services
+    users: UserDirectory
+    access: AgentAccess
+    erase: PersonalData | None = None
+    """None: this backend cannot erase a person's data (kept; the command says so)."""
+
+
+@dataclass(frozen=True)
 class Added:
     user: UserInfo
     user_id: str
@@ -98,7 +112,7 @@ class Added:
 
 
 def add_person(
-    services: Services,
+    inbox: Inbox,
     users: UserDirectory,
     access: AgentAccess,
     email: str,
@@ -109,18 +123,18 @@ def add_person(
     """A new person with their role and inbox (`Conflict` when the account exists: use
     `complete_person` to repair one added before roles existed)."""
     user = users.add(email, temporary_password=temporary_password, send_invite=send_invite)
-    return complete_person(services, users, access, user)
+    return complete_person(inbox, users, access, user)
 
 
 def complete_person(
-    services: Services, users: UserDirectory, access: AgentAccess, user: UserInfo
+    inbox: Inbox, users: UserDirectory, access: AgentAccess, user: UserInfo
 ) -> Added:
     """Make the role and inbox of an existing person (idempotent)."""
     sub = user.sub or users.get(user.username).sub
     if not sub:
         raise NotFound(f"user {user.username} has no id")
     access.grant(sub)
-    url = services.inbox.queue_url(sub, create=True)
+    url = inbox.queue_url(sub, create=True)
     return Added(user=user, user_id=sub, inbox_url=url)
 
 
@@ -143,8 +157,10 @@ def remove_person(
     stop_wait_s: float = STOP_WAIT_S,
     sleep: Callable[[float], None] = time.sleep,
     poll_s: float = 2.0,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Removal:
-    """Take everything back from a person at once (see the module doc)."""
+    """Take everything back from a person at once (see the module doc); `progress` hears
+    each step as it is done."""
     info = users.get(username)
     if not info.sub:
         raise NotFound(f"user {username} has no id")
@@ -154,6 +170,7 @@ def remove_person(
     # 1. Tokens: ours refuse what is left of them; Cognito revokes the refresh tokens.
     services.counters.mark(revoked_key(sub), expires_at=now + REVOKED_FOR, now=now)
     users.sign_out_everywhere(username)
+    progress("their tokens are refused and their sessions signed out")
     # 2. Telegram: the chats no longer reach anything, and hear why.
     while (link := services.telegram.link_of_user(sub)) is not None:
         services.counters.mark(
@@ -163,19 +180,27 @@ def remove_person(
         removal.chats_unlinked.append(link.chatId)
         if len(removal.chats_unlinked) > 100:  # the index trailing a delete: do not spin
             break
+    if removal.chats_unlinked:
+        progress(f"{len(removal.chats_unlinked)} Telegram chat(s) unlinked")
     # 3-4. The task, then its rights. Erasing: rights first (nothing may write back).
     if erase is not None:
         access.revoke(sub)
     stopped = ops.stop(services, sub, "person removed")
     removal.task_stopped = stopped.state == "stopping"
     if removal.task_stopped and stopped.task_arn and erase is None:
+        progress("their agent is stopping (it backs up first)")
         _wait_stopped(services, stopped.task_arn, stop_wait_s, sleep, poll_s)
     if erase is None:
         access.revoke(sub)
+    progress(
+        "their agent's role is gone" + (" and the agent stopped" if removal.task_stopped else "")
+    )
     removal.sockets_closed = _close_sockets(services, sub)
     services.inbox.delete_inbox(sub)
+    progress(f"{removal.sockets_closed} open socket(s) closed, inbox deleted")
     # 5. The account, and (asked for) the data.
     users.remove(username)
+    progress("account deleted")
     if erase is not None:
         removal.data_erased = erase.erase(sub)
     log.info("person removed", extra={"user_id": sub, "erased": erase is not None})

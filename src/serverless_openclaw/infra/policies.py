@@ -80,6 +80,20 @@ class RolePolicy:
             "Statement": [s.as_json() for s in self.statements],
         }
 
+    @classmethod
+    def from_document(cls, name: str, document: Mapping[str, Any]) -> RolePolicy:
+        """A policy written by `document()` (e.g. kept in a file), read back."""
+        statements = tuple(
+            Statement(
+                effect=str(raw["Effect"]),
+                actions=tuple(str(a) for a in _as_list(raw["Action"])),
+                resources=tuple(str(r) for r in _as_list(raw["Resource"])),
+                condition=dict(raw.get("Condition", {})),
+            )
+            for raw in _as_list(document.get("Statement", []))
+        )
+        return cls(name=name, stack="", logical_id="", statements=statements)
+
     def actions(self) -> set[str]:
         return {a for s in self.statements if s.effect == "Allow" for a in s.actions}
 

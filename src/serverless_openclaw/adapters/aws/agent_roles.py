@@ -38,6 +38,18 @@ ROLE_NAME_MAX: Final = 64
 ECS_TASKS: Final = "ecs-tasks.amazonaws.com"
 
 
+def person_policy_names(prefix: str) -> tuple[str, str]:
+    """The managed policies every person's role gets: the Compute stack's (their data) and
+    the Api stack's (@connections)."""
+    return f"{prefix}-agent-person", f"{prefix}-agent-connections"
+
+
+def person_policy_arns(prefix: str, *, account: str, partition: str = "aws") -> tuple[str, ...]:
+    return tuple(
+        f"arn:{partition}:iam::{account}:policy/{name}" for name in person_policy_names(prefix)
+    )
+
+
 def user_hash(user_id: str) -> str:
     """What names a person's role: not the id itself (too long for IAM, and role names show
     up in lists that need not name people)."""
@@ -145,6 +157,14 @@ class AgentRoles:
             self._iam.tag_role(RoleName=name, Tags=[{"Key": PERSON_TAG, "Value": user_id}])
             self._grant.apply(self._iam, name, user_id)
         return self.arn(user_id)
+
+    def grant(self, user_id: str) -> None:
+        """`app.people.AgentAccess`: the person's role exists, with its rights."""
+        self.ensure(user_id)
+
+    def revoke(self, user_id: str) -> None:
+        """`app.people.AgentAccess`: the person's role is gone."""
+        self.remove(user_id)
 
     def exists(self, user_id: str) -> bool:
         try:

@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from serverless_openclaw.adapters.aws.agent_roles import PERSON
+from serverless_openclaw.adapters.aws.agent_roles import PERSON, person_policy_names
 from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.access import (
     AGENT_EXECUTION,
@@ -189,7 +189,7 @@ class AgentTask(Construct):
         """The rights of every person's task role, written once for `PERSON` (the role's
         `serverless-openclaw-user` tag): a managed policy that the operator's `user add`
         attaches to the person's own role (adapters/aws/agent_roles.py). Decision D13."""
-        self.person_policy_name = f"{config.prefix}-agent-person"
+        self.person_policy_name = person_policy_names(config.prefix)[0]
         self.person_policy = iam.ManagedPolicy(
             self,
             "PersonPolicy",

@@ -24,7 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from serverless_openclaw.adapters.aws.agent_roles import role_arn_prefix
+from serverless_openclaw.adapters.aws.agent_roles import person_policy_names, role_arn_prefix
 from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.access import (
     AGENT_TASK,
@@ -368,7 +368,7 @@ class ControlPlane(Construct):
         # Each person's agent task posts its streamed replies to the same @connections API.
         # A managed policy of this stack (the Compute stack needs nothing from us) that the
         # operator's `user add` attaches to the person's role with the Compute stack's.
-        self.agent_connections_policy_name = f"{config.prefix}-agent-connections"
+        self.agent_connections_policy_name = person_policy_names(config.prefix)[1]
         agent_connections = iam.ManagedPolicy(
             self,
             "AgentConnectionsPolicy",
