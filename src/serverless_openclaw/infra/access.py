@@ -68,9 +68,10 @@ WATCHDOG_TABLES: Final[TableAccess] = {
     SETTINGS: ("GetItem",),
     COUNTERS: ("GetItem", "UpdateItem"),
     CONNECTIONS: ("Query", "DeleteItem"),
-    # A notice answering a message is put with checks of the conversation and the question.
+    # A notice answering a message is put with checks of the conversation and the question
+    # (whose order key it reads first: a reply is listed under its question).
     CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
-    MESSAGES: ("PutItem", "ConditionCheckItem"),
+    MESSAGES: ("GetItem", "PutItem", "ConditionCheckItem"),
     TELEGRAM_LINKS: ("GetItem", "Query"),
 }
 AGENT_TABLES: Final[TableAccess] = {
