@@ -8,6 +8,11 @@ wraps moto's WSGI application so that DynamoDB requests run one at a time — wh
 transactions included — while every other service keeps moto's concurrency (an SQS long
 poll must not hold DynamoDB up).
 
+With IAM enforced (`/moto-api/reset-auth`), moto authenticates every request but the few
+Cognito operations it knows to be public; AWS serves more of them without credentials (the
+browser's sign-in: a new password at first sign-in, sign-out, token revocation), so those
+are added to moto's list here (`PUBLIC_COGNITO_OPERATIONS`).
+
 Used by the tests' `moto_server` fixture (`python -m serverless_openclaw.local.moto_server
 -p PORT`) and the dev stack's aws backend (`ThreadedServer`, local/moto_state.py).
 """
@@ -27,6 +32,23 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 DYNAMODB_TARGET: Final = "DynamoDB_20120810."
 """`X-Amz-Target` of every DynamoDB API call (JSON protocol)."""
+
+PUBLIC_COGNITO_OPERATIONS: Final = tuple(
+    f"AWSCognitoIdentityProviderService.{operation}"
+    for operation in (
+        "RespondToAuthChallenge",
+        "GlobalSignOut",
+        "RevokeToken",
+        "ChangePassword",
+        "ConfirmForgotPassword",
+        "GetTokensFromRefreshToken",
+        "AssociateSoftwareToken",
+        "VerifySoftwareToken",
+        "SetUserMFAPreference",
+    )
+)
+"""Operations of Cognito's user pools API that AWS authorizes by the user's token (or a
+session), never by SigV4 — what the web app calls."""
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -64,10 +86,19 @@ class SerialDynamoDB:
         return [body]
 
 
+def allow_public_cognito_operations() -> None:
+    """Add what AWS serves without credentials to moto's list (see the module doc)."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    public = ActionAuthenticatorMixin.PUBLIC_OPERATIONS
+    public.extend(op for op in PUBLIC_COGNITO_OPERATIONS if op not in public)
+
+
 def create_app() -> SerialDynamoDB:
     """moto's whole application (every service, `/moto-api`), DynamoDB serialised."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    allow_public_cognito_operations()
     return SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
 
 
