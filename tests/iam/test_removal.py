@@ -36,7 +36,6 @@ from serverless_openclaw.adapters.aws.inbox import queue_name
 from serverless_openclaw.adapters.aws.person_data import AwsPersonalData
 from serverless_openclaw.adapters.aws.state_bucket import StateBucket
 from serverless_openclaw.adapters.aws.users import UserAdmin
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.people import add_person, remove_person
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import NotFound, StorageUnavailable
@@ -193,7 +192,6 @@ def test_user_remove_takes_everything_back_at_once(
     assert ecs.emulator.run_task_calls == runs
     # Kept: their conversation (the operator did not ask to delete data).
     assert services.conversations.list_messages(user, "main").items
-    ops.reset(None)
 
 
 def test_user_remove_with_delete_data_erases_only_that_person(

@@ -30,13 +30,12 @@ from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.app.people import Operator, add_person, complete_person, remove_person
 from serverless_openclaw.cli.deploy_cmd import (
     CONFIG_FILE,
-    DeployError,
     caller_account,
     load_config,
     stack_outputs,
     user_pool_id,
 )
-from serverless_openclaw.core.errors import Conflict, OpenClawError
+from serverless_openclaw.core.errors import Conflict, DeployError, OpenClawError
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
     AuthSettings,
@@ -95,7 +94,7 @@ def admin(
     state_dir: Path | None = None,
 ) -> UserDirectory:
     if (where := local_state_dir(local, state_dir, config_file)) is not None:
-        from serverless_openclaw.wiring import wire_local_users
+        from serverless_openclaw.local.wiring import wire_local_users
 
         errors.print(f"[dim]local stack in {where}[/]", highlight=False)
         return wire_local_users(where)
@@ -117,11 +116,11 @@ def operator(
     """What `add` and `remove` work with: the local stack's people, or the deployment's
     (its names read from its stacks' outputs; the operator's own credentials)."""
     if (where := local_state_dir(local, state_dir, config_file)) is not None:
-        from serverless_openclaw.wiring import wire_local_operator
+        from serverless_openclaw.local.wiring import wire_local_operator
 
         errors.print(f"[dim]local stack in {where}[/]", highlight=False)
         return wire_local_operator(where)
-    from serverless_openclaw.wiring import wire_operator
+    from serverless_openclaw.cli.wiring import wire_operator
 
     config = load_config(config_file, {"prefix": prefix, "region": region})
     clients = AwsClients(config.region)

@@ -19,7 +19,7 @@ the watchdog in this process, each agent task in its own) for the conformance ch
 
 boto3 reaches moto through its own standard variables (`AWS_ENDPOINT_URL`,
 `AWS_ENDPOINT_URL_ECS`), set here for this process: that is boto3's configuration, not the
-handlers' (they get theirs from `wiring.wire_local_aws`).
+handlers' (they get theirs from `local.wiring.wire_local_aws`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.app.people import AgentAccess, NoAgentAccess, complete_person
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import PortInUse
+from serverless_openclaw.local.wiring import (
+    local_agent_family,
+    local_secret_names,
+    local_state_bucket,
+    wire_local_aws,
+)
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
     AgentSettings,
@@ -57,12 +63,6 @@ from serverless_openclaw.settings import (
     DevSettings,
     HandlerSettings,
     NamesSettings,
-)
-from serverless_openclaw.wiring import (
-    local_agent_family,
-    local_secret_names,
-    local_state_bucket,
-    wire_local_aws,
 )
 
 from . import cognito

@@ -8,7 +8,7 @@ tick, the offline model when no LLM key is configured, and the fake Telegram Bot
 getUpdates poller with a real bot token).
 
 The Lambda handlers run in this process, unchanged; their `Services` come from
-`wiring.wire_local*` (no handler reads this process's environment). Agent tasks get their
+`local.wiring.wire_local*` (no handler reads this process's environment). Agent tasks get their
 settings through their environment, as on ECS.
 
 Ports: the stack's one public port (`--port`, default 8800) carries the web app and every API;
@@ -38,13 +38,13 @@ from typing import IO, Any, Protocol
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.embedded.compute import reap_leftovers
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Conflict
+from serverless_openclaw.local.wiring import LOCAL_STAGE, local_handler_settings
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
-from serverless_openclaw.wiring import LOCAL_STAGE, local_handler_settings
 
 from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
 from .lambda_runtime import LambdaRuntime, configure_powertools
@@ -256,7 +256,7 @@ class DevStack:
         )
         self.services = self.backend.wire(handler_settings)
         self.watchdog_services = self.backend.wire_watchdog(handler_settings)
-        ops.reset(self.services)
+        wiring.reset(self.services)
         await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
         self.emulator = self._emulator(url)
@@ -438,11 +438,11 @@ class DevStack:
             def handler(event: Any, context: Any) -> Any:
                 # The runtime runs one invocation at a time: the container's Services are
                 # the watchdog's for this one (as its own Lambda would have them).
-                ops.reset(own)
+                wiring.reset(own)
                 try:
                     return watchdog.handler(event, context)
                 finally:
-                    ops.reset(shared)
+                    wiring.reset(shared)
 
         try:
             await self.runtime.invoke("watchdog", handler, event, 60.0)
@@ -501,7 +501,7 @@ class DevStack:
             said = await self.backend.stop()
             if self.endpoints is not None:
                 self.progress(said)
-        ops.reset(None)
+        wiring.reset(None)
         self._lock.release()
 
     def kill_now(self) -> None:

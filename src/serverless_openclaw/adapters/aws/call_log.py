@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from serverless_openclaw.adapters.aws.clients import AwsCall
+from serverless_openclaw.adapters.aws.clients import AwsCall, AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.tables import ALL_TABLES, TableSpec
 
 KEPT: Final = (
@@ -153,3 +153,18 @@ def read_calls(directory: Path) -> list[dict[str, Any]]:
     for path in sorted(directory.glob("*.jsonl")):
         found += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return found
+
+
+def recording_clients(
+    region: str,
+    credentials: AwsCredentials | None,
+    call_log_dir: Path | None,
+    role: str,
+    person: str | None = None,
+) -> AwsClients | None:
+    """Clients of one principal (`credentials`), recording their calls in `call_log_dir` when a
+    test or CI run asks; None when neither is given (boto3's default chain, unrecorded)."""
+    if credentials is None and call_log_dir is None:
+        return None
+    observers = [CallLog(call_log_dir, role=role, person=person)] if call_log_dir else []
+    return AwsClients(region, credentials=credentials, observers=observers)
