@@ -71,12 +71,12 @@ DEDUPE_WINDOW: Final = timedelta(hours=24)
 """Telegram gives up redelivering an update well within a day."""
 MAX_BODY_BYTES: Final = 1024 * 1024
 NOTICE_TIMEOUT_S: Final = 5.0
+"""The bot's own notices must not hold the webhook answer (and Telegram's next update) up."""
 REMOVED: Final = (
     "This chat is no longer linked to an account: the administrator of this agent removed "
     "it. Nothing you send here reaches the agent."
 )
 """What the chat of a removed person hears (app/people.py), instead of pairing help."""
-"""The bot's own notices must not hold the webhook answer (and Telegram's next update) up."""
 
 _EMPTY: Final = ""
 
