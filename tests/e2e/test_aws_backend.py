@@ -213,7 +213,7 @@ def test_every_recorded_call_is_allowed_by_the_role_that_makes_it(figure: Any) -
         ("watchdog", "dynamodb:Scan"), ("watchdog", "ecs:StopTask"), ("watchdog", "ecs:RunTask"),
         ("watchdog", "sqs:ReceiveMessage"), ("watchdog", "sqs:GetQueueAttributes"),
         ("agent-task", "sqs:ReceiveMessage"), ("agent-task", "s3:PutObject"),
-        ("agent-task", "s3:GetObject"), ("agent-task", "dynamodb:PutItem"),
+        ("agent-task", "s3:GetObjectVersion"), ("agent-task", "dynamodb:PutItem"),
         ("agent-task", "execute-api:ManageConnections"),
     ):  # fmt: skip
         assert expected in actions, f"no {expected} in this run: the scenarios changed"
