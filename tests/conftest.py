@@ -1,6 +1,7 @@
 """Fixtures shared by every test group.
 
-- `moto_server`: one real moto server per session, in its own process, reached over HTTP.
+- `moto_server`: one real moto server per session, in its own process, reached over HTTP,
+  as strict as DynamoDB about concurrent conditional writes (`local/moto_server.py`).
 - `aws`: environment for boto3 pointing at it, plus a unique resource prefix per test so that
   tests never see each other's tables, queues or buckets (no reset between tests).
 """
@@ -36,7 +37,9 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     env = {**os.environ, "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            # moto, with DynamoDB requests serialised as DynamoDB serialises writes to an
+            # item (local/moto_server.py): races of conditional writes behave as on AWS.
+            [sys.executable, "-m", "serverless_openclaw.local.moto_server", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -451,16 +454,19 @@ class DevStackHandle:
         return EmbeddedIdentity(self.state_dir / "state.db")
 
     def aws(self, service: str):  # type: ignore[no-untyped-def]
-        """A boto3 client of the aws backend's moto (the embedded backend has none)."""
+        """A boto3 client of the aws backend's moto (the embedded backend has none), as the
+        administrator the stack made (IAM is enforced there: any other key is refused)."""
         import boto3
 
         assert self.backend == "aws", "this test reads moto: run it on a stack with backend aws"
+        admin = self.info.get("moto_admin") or {}
+        assert isinstance(admin, dict)
         return boto3.client(
             service,
             endpoint_url=f"http://127.0.0.1:{self.moto_port}",
             region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=admin.get("access_key_id", "local"),
+            aws_secret_access_key=admin.get("secret_access_key", "local"),
         )
 
     def create_user(self, *, idle_minutes: int | None = None, email: str | None = None) -> TestUser:
@@ -477,8 +483,16 @@ class DevStackHandle:
             finally:
                 identity.close()
         else:
+            from serverless_openclaw.app.people import complete_person
+            from serverless_openclaw.local.wiring import wire_local_operator
+
             moto = self.aws("cognito-idp")
             user_id = add_user(moto, str(self.info["user_pool_id"]), email, password)
+            # What `user add` makes besides the account: the person's role and inbox.
+            operator = wire_local_operator(self.state_dir)
+            complete_person(
+                operator.services.inbox, operator.users, operator.access, operator.users.get(email)
+            )
         user = TestUser(email, password, user_id, self)
         self.users.append(user)
         if idle_minutes is not None:

@@ -101,6 +101,10 @@ class ComputeSettings(_Settings):
     security_groups: list[str] = Field(default_factory=list)
     capacity_provider: str = "FARGATE_SPOT"
     assign_public_ip: bool = True
+    agent_role_arn_prefix: str | None = None
+    """Every person's task role ARN but the hash of their id (`arn:aws:iam::<account>:role/
+    <prefix>-user-`): RunTask runs each person's task as their own role (decision D13).
+    None: tasks run as the task definition's role (tests without IAM)."""
 
 
 class QuotaSettings(_Settings):
@@ -138,6 +142,9 @@ class HandlerSettings(_Settings):
     min_uptime_seconds: int = 300
     starting_timeout_seconds: int = 600
     stopping_timeout_seconds: int = 300
+    aws_call_log_dir: Path | None = None
+    """Record every AWS call into this folder (adapters/aws/call_log.py): the IAM
+    conformance check of test and CI runs. Never set on a deployment."""
 
 
 class ModelSettings(_Settings):
@@ -195,6 +202,8 @@ class AgentSettings(_Settings):
     unprivileged users); where that separation is impossible (not root, or Bedrock, whose
     credentials OpenClaw itself needs) the agent runs with `safe` and says so in its log.
     """
+    aws_call_log_dir: Path | None = None
+    """Record every AWS call into this folder (the IAM conformance check; never deployed)."""
 
     agent_state_root: Path = Field(
         default_factory=lambda: Path.home() / ".serverless-openclaw" / "agents"
@@ -231,6 +240,10 @@ class DevSettings(BaseSettings):
     """The web app and every API; the local AWS (backend aws) listens on the next port."""
     moto_port: int | None = None
     """Default: `port` + 1."""
+    enforce_iam: bool = True
+    """Backend aws: every component calls moto as its own principal, with exactly the rights
+    the synthesized templates give it (infra/local_iam.py); each person's agent as that
+    person's role. Off: any call is allowed (quicker to start, nothing proven)."""
     stop_timeout_seconds: float = 15.0
     """How long Ctrl+C waits for agents to finish their turn and back up before killing them
     (their acknowledged work is safe either way)."""

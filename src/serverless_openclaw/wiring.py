@@ -2,7 +2,8 @@
 
 One wiring place per entry point: this module for the Lambda handlers (`wire_lambda`, and the
 container's one `Services`, `current()`), `agent/wiring.py` for the agent task, and
-`local/wiring.py` for the local stack (`serverless-openclaw dev`) and its user directory.
+`local/wiring.py` for the local stack (`serverless-openclaw dev`) and its people, and
+`cli/wiring.py` for the operator's `user add|remove` on a deployment.
 Nothing else in the package builds clients or reads the environment.
 
 Only the production (boto3) adapters are reachable from here: this module is in the Lambda
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import threading
 
+from serverless_openclaw.adapters.aws.call_log import recording_clients
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.compute import EcsSettings
 from serverless_openclaw.adapters.aws.ports import AwsConfig, AwsPorts
@@ -38,6 +40,7 @@ def aws_config(settings: HandlerSettings) -> AwsConfig:
             security_groups=tuple(c.security_groups),
             capacity_provider=c.capacity_provider,
             assign_public_ip=c.assign_public_ip,
+            agent_role_arn_prefix=c.agent_role_arn_prefix,
         ),
         user_pool_id=settings.auth.user_pool_id,
         user_pool_client_id=settings.auth.user_pool_client_id,
@@ -51,13 +54,16 @@ def wire_lambda(
     *,
     clients: AwsClients | None = None,
     credentials: AwsCredentials | None = None,
+    role: str = "handlers",
 ) -> Services:
     """A Lambda container's services (`clients`: share boto3 clients, e.g. in tests;
     `credentials`: this entry point's own principal, locally — on AWS the role's come from
-    the environment)."""
+    the environment; `role`: what its recorded calls are checked against)."""
     settings = settings or HandlerSettings()
-    if clients is None and credentials is not None:
-        clients = AwsClients(settings.names.region, credentials=credentials)
+    if clients is None:
+        clients = recording_clients(
+            settings.names.region, credentials, settings.aws_call_log_dir, role
+        )
     return Services(settings, AwsPorts(aws_config(settings), clients=clients))
 
 

@@ -9,8 +9,8 @@ Tests see a family only through its `PortFactory` and a few helpers:
 - `family.advance(seconds)`: time passes (the fake clock moves; aws sleeps, so only short);
 - `family.travel()`: skip on families whose clock cannot be moved (a 5-minute window);
 - `family.not_on_moto(reason)`: skip on aws where the test would check moto rather than our
-  adapter (e.g. `family.races()`: moto serves requests on threads and does not serialise
-  conditional writes; DynamoDB does);
+  adapter (races of conditional writes are not such a case: the tests' moto serialises
+  DynamoDB requests as DynamoDB serialises writes to an item, local/moto_server.py);
 - `@pytest.mark.aws_gap(reason, raises=...)`: a known gap of the aws adapters (outside this
   suite's code): xfail, strict, on aws only, so the day it is fixed the marker must go.
 """
@@ -68,10 +68,6 @@ class Family:
         """Where moto behaves unlike the AWS service, a test on aws would check moto."""
         if self.name == "aws":
             pytest.skip(f"moto: {reason}")
-
-    def races(self) -> None:
-        """This test races threads through conditional writes."""
-        self.not_on_moto("does not serialise concurrent conditional writes")
 
 
 def _memory(clock: FakeClock) -> Family:

@@ -70,7 +70,6 @@ def test_a_message_is_stored_once_and_listed_oldest_first_across_pages(family: F
 
 
 def test_concurrent_puts_of_one_message_store_it_once(family: Family) -> None:
-    family.races()
     store = family.ports.conversations()
     message = _msg(1, family.now())
     barrier = threading.Barrier(6)

@@ -67,11 +67,6 @@ def test_counters_add_up_atomically(family: Family) -> None:
     assert counters.value("other") == 0
 
 
-@pytest.mark.aws_gap(
-    "adapters/aws/stores/counters.py reads a counter without checking expiresAt (the Protocol "
-    "says expiry is checked on every read)",
-    raises=AssertionError,
-)
 def test_a_counter_whose_window_has_passed_reads_as_zero(family: Family) -> None:
     counters = family.ports.counters()
     counters.increment("k", expires_at=family.now() - timedelta(seconds=5), amount=4)

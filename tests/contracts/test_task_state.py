@@ -32,7 +32,6 @@ def test_a_write_over_a_stale_read_loses(family: Family) -> None:
 
 
 def test_concurrent_wakes_start_one_launch(family: Family) -> None:
-    family.races()
     states = family.ports.task_state()
     now = family.now()
     barrier = threading.Barrier(8)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import AwsEnv
 
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.compute import EcsCompute, EcsSettings, LaunchSpec
 from serverless_openclaw.adapters.aws.inbox import Inbox, InboxConsumer, queue_name
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, WebReplyTo
-from serverless_openclaw.core.errors import InvalidRequest
+from serverless_openclaw.core.errors import InvalidRequest, StorageUnavailable
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import serve_in_thread
 
@@ -196,3 +197,58 @@ def test_a_task_that_exits_on_its_own_is_reported_stopped(compute: Any) -> None:
     process.kill()
     stopped = wait_for(lambda: (i := ecs.describe([arn])[arn]).last_status == "STOPPED" and i)
     assert stopped.stopped_reason == "Essential container in task exited"
+
+
+def test_a_task_runs_as_its_persons_role_once_ecs_can_assume_it(
+    aws: AwsEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A role made a moment ago is refused by ECS for a few seconds (IAM is eventually
+    consistent): RunTask retries, and the task gets that role's credentials; a role that
+    never becomes assumable fails with a message the person and the operator can act on."""
+    script = tmp_path / "task.py"
+    script.write_text("import os\nprint('ROLE', os.environ.get('AWS_ACCESS_KEY_ID'), flush=True)\n")
+    refusals = {"left": 2}
+    assumed: list[str] = []
+
+    def assume(arn: str) -> dict[str, str]:
+        if refusals["left"] > 0:
+            refusals["left"] -= 1
+            raise RuntimeError("not yet")
+        assumed.append(arn)
+        return {"AWS_ACCESS_KEY_ID": "ASIA-PERSON", "AWS_SECRET_ACCESS_KEY": "s"}
+
+    emulator = EcsEmulator(
+        default=TaskDefinition(command=(sys.executable, str(script))),
+        log_dir=tmp_path / "logs",
+        stop_timeout_s=1,
+        task_role=assume,
+    )
+    handle = serve_in_thread(emulator.app)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
+    waited: list[float] = []
+    settings = EcsSettings(
+        cluster="agents",
+        task_definition="agent",
+        subnets=("s",),
+        agent_role_arn_prefix="arn:aws:iam::123456789012:role/p-user-",
+    )
+    ecs = EcsCompute(
+        AwsClients(aws.region).ecs(), settings, role_retry_delays=(0, 0, 0), sleep=waited.append
+    )
+    try:
+        arn = ecs.run_task(LaunchSpec("person-1", "launch-1", "https://queue"))
+        assert waited == [0, 0]  # refused twice, then started
+        assert assumed == [settings.task_role_arn("person-1")]
+        assert assumed[0].startswith("arn:aws:iam::123456789012:role/p-user-")
+        assert "person-1" not in assumed[0]  # named by a hash of the id
+        log = tmp_path / "logs" / f"{arn.rsplit('/', 1)[-1]}.log"
+        wait_for(lambda: log.exists() and "ROLE" in log.read_text())
+        assert "ROLE ASIA-PERSON" in log.read_text()
+
+        refusals["left"] = 99
+        with pytest.raises(StorageUnavailable, match="user add"):
+            ecs.run_task(LaunchSpec("person-2", "launch-2", "https://queue"))
+        assert emulator.run_task_calls == 3 + 4
+    finally:
+        emulator.close(timeout_s=2)
+        handle.stop()

@@ -33,7 +33,9 @@ def test_an_idle_agent_is_stopped_after_the_users_idle_timeout(
     # The task got SIGTERM, reported itself idle and exited.
     wait_for(lambda: services.task_state.get("idle-user").state == "idle")
     wait_for(lambda: ecs.alive_tasks_of("idle-user") == [])
-    assert services.compute.describe([arn])[arn].last_status == "STOPPED"
+    # DescribeTasks says STOPPED once the emulator has reaped the process (a moment after it
+    # exits, as ECS lags behind the container too).
+    wait_for(lambda: services.compute.describe([arn])[arn].last_status == "STOPPED")
 
 
 def test_an_agent_with_recent_activity_is_kept(services: Services, ecs: Ecs) -> None:

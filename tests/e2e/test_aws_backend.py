@@ -1,31 +1,81 @@
-"""The local stack on the `aws` backend (`serverless-openclaw dev --backend aws`): the
-production boto3 adapters against moto and the ECS emulator, through the same scenarios as
-the default embedded backend. This module is how CI proves the boto3 code end to end (the
-IAM work runs it with IAM enforced); the rest of the suite runs on the embedded backend
-(`SOC_TEST_BACKEND=aws` runs all of it here too)."""
+"""The local stack on the `aws` backend with IAM enforced (`serverless-openclaw dev --backend
+aws`, whose default is `--enforce-iam`): the production boto3 adapters against moto and the
+ECS emulator, every component as its own principal with exactly its synthesized rights, each
+person's agent as that person's role. This module is how CI proves the boto3 code and the
+policies end to end.
+
+It runs a chosen set of the e2e and fault scenarios on one such stack — together they make
+every AWS call path of the product once: a first message and a turn (handlers: queue, wake,
+RunTask passing the person's role; agent: inbox, replies, @connections), two people at once,
+the watchdog's idle stop with a backup and the restore at the next start, a task killed
+mid-reply and restarted by the watchdog (the jobs it left in the inbox), a Telegram pairing
+and reply (the webhook), a dead letter answered by the watchdog, and a wake the watchdog
+makes for a due scheduled job. Every AWS call of every component is recorded
+(`SOC_AWS_CALL_LOG_DIR`, adapters/aws/call_log.py), and the last test evaluates each one
+against the role that makes it on AWS with the policy evaluator (resources, conditions,
+`dynamodb:LeadingKeys` of the person's rows): what moto does not check.
+
+`SOC_TEST_BACKEND=aws` runs the rest of the suite on this backend too (not in CI: too slow).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import DevStackHandle
+from tests.faults.conftest import account, model  # noqa: F401 - fixtures
+from tests.faults.test_agent_crashes import (  # noqa: F401 - collected here, on this stack
+    test_kill9_mid_reply_the_next_task_answers_once_and_remembers,
+)
+
+from serverless_openclaw.adapters.aws.agent_roles import PERSON_TAG
+from serverless_openclaw.adapters.aws.call_log import read_calls
+from serverless_openclaw.adapters.aws.clients import AwsCall
+from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
+from serverless_openclaw.infra.iam_requests import Deployment, IamRequest, requests_for
+from serverless_openclaw.infra.iam_simulator import IamSimulator
+from serverless_openclaw.infra.local_iam import ACCOUNT, local_policies
+from serverless_openclaw.infra.local_templates import load_or_synth
+from serverless_openclaw.infra.node import find_or_install_node
+from serverless_openclaw.infra.policies import resolve_variables
 
 from .test_local_stack import (  # noqa: F401 - collected here, on this module's stacks
     test_cold_start_streams_reply_and_history_is_listed,
     test_history_survives_a_restart_of_the_dev_command,
+    test_idle_agent_stops_and_remembers_after_cold_start,
     test_two_users_get_separate_agents_and_never_see_each_other,
 )
+from .test_telegram_flow import (  # noqa: F401
+    test_pairing_then_a_streamed_reply_in_telegram_and_the_web_history,
+)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+CALLS: dict[str, Path] = {}
+"""Where each stack of this module records its calls (checked by the last test)."""
+
+
+def _stack(path: Path) -> DevStackHandle:
+    calls = path.parent / "aws-calls"
+    stack = DevStackHandle(path, {"SOC_AWS_CALL_LOG_DIR": str(calls)}, backend="aws")
+    CALLS[str(path)] = calls
+    return stack
 
 
 @pytest.fixture(scope="module")
 def dev_stack(
     tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: object
 ) -> Iterator[DevStackHandle]:
-    stack = DevStackHandle(tmp_path_factory.mktemp("aws-stack") / "state", backend="aws")
+    stack = _stack(tmp_path_factory.mktemp("aws-stack") / "state")
     stack.start()
     yield stack
     stack.stop()
@@ -33,12 +83,139 @@ def dev_stack(
 
 @pytest.fixture
 def fresh_dev_stack(tmp_path: Path, openclaw_runtime: object) -> Iterator[DevStackHandle]:
-    stack = DevStackHandle(tmp_path / "state", backend="aws")
+    stack = _stack(tmp_path / "state")
     stack.start()
     yield stack
     stack.stop()
 
 
-def test_this_module_runs_on_moto(dev_stack: DevStackHandle) -> None:
+def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackHandle) -> None:
     assert dev_stack.info["backend"] == "aws"
-    assert dev_stack.aws("dynamodb").list_tables()["TableNames"]
+    assert dev_stack.info["enforce_iam"] is True
+    assert dev_stack.aws("dynamodb").list_tables()["TableNames"]  # the administrator may
+    import boto3
+
+    anyone = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{dev_stack.moto_port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    with pytest.raises(anyone.exceptions.ClientError):  # nobody else
+        anyone.list_tables()
+
+
+async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackHandle) -> None:
+    """A job that failed its deliveries lands in the shared dead-letter queue (put there
+    directly); the watchdog, as its own role, tells the person and drops it."""
+    user = dev_stack.create_user(idle_minutes=1)
+    job = ChatJob(
+        jobId=f"dead-{uuid.uuid4().hex[:12]}",
+        userId=user.user_id,
+        source="web",
+        conversationId="main",
+        text="a message nobody could answer",
+        replyTo=WebReplyTo(),
+        receivedAt=datetime.now(UTC),
+    )
+    sqs = dev_stack.aws("sqs")
+    url = sqs.get_queue_url(QueueName=f"{dev_stack.info['prefix']}-dead-letters.fifo")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=job.model_dump_json(),
+        MessageGroupId=user.user_id,
+        MessageDeduplicationId=job.jobId,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        texts = [str(m["text"]) for m in user.messages() if m["role"] == "assistant"]
+        if any("could not answer" in text for text in texts):
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"no notice; history: {user.messages()}")
+
+
+async def test_a_due_scheduled_job_wakes_the_sleeping_agent(dev_stack: DevStackHandle) -> None:
+    """The watchdog starts an idle agent whose recorded next job is due (the row is written
+    as the agent writes it; tests/scheduled waits for a real job)."""
+    user = dev_stack.create_user(idle_minutes=1)
+    due = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    dev_stack.aws("dynamodb").put_item(
+        TableName=f"{dev_stack.info['prefix']}-task-state",
+        Item={
+            "userId": {"S": user.user_id},
+            "state": {"S": "idle"},
+            "version": {"N": "2"},  # it ran and stopped before
+            "nextWakeAt": {"S": due},
+            "nextWakeJob": {"S": "Reminder: stretch"},
+        },
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if dev_stack.task_row(user).get("state") == "running":
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"not woken: {dev_stack.task_row(user)}")
+
+
+def _policies(stack_dir: Path) -> tuple[dict[str, Any], Deployment]:
+    info = json.loads((stack_dir / "dev.json").read_text())
+    prefix = str(info["prefix"])
+    policies = local_policies(
+        load_or_synth(), prefix=prefix, state_bucket=str(info["state_bucket"])
+    )
+    role = f"arn:aws:iam::{ACCOUNT}:role/{prefix}"
+    deployment = Deployment(
+        account=ACCOUNT,
+        execution_role=f"{role}-agent-execution",
+        default_task_role=f"{role}-agent-task-default",
+    )
+    return policies, deployment
+
+
+def test_every_recorded_call_is_allowed_by_the_role_that_makes_it(figure: Any) -> None:
+    """Last of the module: every call every component made above, evaluated against the
+    synthesized policy of its role (an agent's: resolved for its person)."""
+    assert CALLS, "no stack of this module ran"
+    simulator = IamSimulator(find_or_install_node())
+    documents: dict[str, dict[str, Any]] = {}
+    batch: list[tuple[str, IamRequest]] = []
+    roles: Counter[str] = Counter()
+    for stack_dir, log in CALLS.items():
+        policies, deployment = _policies(Path(stack_dir))
+        for line in read_calls(log):
+            role, person = str(line["role"]), line.get("person")
+            policy = policies[role]
+            key = f"{stack_dir}|{role}|{person or ''}"
+            if key not in documents:
+                if person:
+                    policy = resolve_variables(policy, {f"aws:PrincipalTag/{PERSON_TAG}": person})
+                documents[key] = policy.document()
+            call = AwsCall(line["service"], line["operation"], line["params"], line["region"])
+            for request in requests_for(call, deployment):
+                batch.append((key, request))
+                roles[role] += 1
+    assert {"handlers", "watchdog", "agent-task"} <= set(roles), roles
+    evaluations = simulator.evaluate(documents, batch, account=ACCOUNT)
+    refused = sorted(
+        {
+            f"{e.role.split('|')[1]}: {e.request.call} -> {e.request.action} on "
+            f"{e.request.resource} {dict(e.request.context)} [{e.decision}] {e.detail}"
+            for e in evaluations
+            if not e.allowed
+        }
+    )
+    assert not refused, "refused on AWS:\n" + "\n".join(refused)
+    actions = {(e.role.split("|")[1], e.request.action) for e in evaluations}
+    for expected in (
+        ("handlers", "ecs:RunTask"), ("handlers", "iam:PassRole"), ("handlers", "sqs:SendMessage"),
+        ("watchdog", "dynamodb:Scan"), ("watchdog", "ecs:StopTask"), ("watchdog", "ecs:RunTask"),
+        ("watchdog", "sqs:ReceiveMessage"), ("watchdog", "sqs:GetQueueAttributes"),
+        ("agent-task", "sqs:ReceiveMessage"), ("agent-task", "s3:PutObject"),
+        ("agent-task", "s3:GetObjectVersion"), ("agent-task", "dynamodb:PutItem"),
+        ("agent-task", "execute-api:ManageConnections"),
+    ):  # fmt: skip
+        assert expected in actions, f"no {expected} in this run: the scenarios changed"
+    for role, count in roles.items():
+        figure(f"iam_requests_checked_{role.replace('-', '_')}", count)

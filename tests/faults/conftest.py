@@ -225,12 +225,13 @@ def launches(stack: Any, user: Any) -> list[dict[str, Any]]:
         mine = [r for r in records if r["userId"] == user.user_id]
         return sorted(mine, key=lambda r: r["createdAt"])
     ecs = ecs_client(stack)
+    cluster = f"{stack.info['prefix']}-agents"  # a deployment's name for it
     arns: list[str] = []
     for status in ("RUNNING", "STOPPED"):
-        arns += ecs.list_tasks(cluster="soc-dev", desiredStatus=status)["taskArns"]
+        arns += ecs.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"]
     if not arns:
         return []
-    tasks = ecs.describe_tasks(cluster="soc-dev", tasks=arns)["tasks"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
     mine = []
     for task in tasks:
         env = task.get("overrides", {}).get("containerOverrides", [{}])[0].get("environment", [])

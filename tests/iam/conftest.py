@@ -4,8 +4,9 @@
 These tests get their own moto server (its IAM check is global to the process): setup runs
 as the administrator, each component with the credentials of its own role, whose statements
 are the synthesized ones resolved to this test's names. The control plane's fixtures
-(Cognito, @connections, the ECS emulator) are reused; the ECS emulator gives every task the
-agent role's credentials.
+(Cognito, @connections, the ECS emulator) are reused. Each person's agent task runs as that
+person's own role (`people.grant(user)` makes it, as `user add` does): RunTask passes it
+and the ECS emulator gives the task its credentials, as ECS does.
 """
 
 from __future__ import annotations
@@ -34,14 +35,18 @@ from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa
 from tests.telegram.conftest import FakeBot, clock, fake_bot  # noqa: F401
 
 from serverless_openclaw import wiring
+from serverless_openclaw.adapters.aws.agent_roles import role_arn_prefix
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.infra.iam_simulator import IamSimulator
 from serverless_openclaw.infra.local_iam import (
     ACCOUNT,
+    LocalPeople,
     bootstrap_admin,
     principals,
     set_enforcement,
 )
+from serverless_openclaw.infra.node import find_or_install_node
 from serverless_openclaw.infra.policies import Names, RolePolicy, role_policies
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import free_port, serve_in_thread
@@ -50,7 +55,8 @@ from serverless_openclaw.wiring import wire_lambda
 
 pytestmark = [pytest.mark.infra, pytest.mark.iam]
 
-COMPONENTS = ("handlers", "watchdog", "agent-task")
+COMPONENTS = ("handlers", "watchdog")
+"""The control plane's principals; each agent task has its person's (`people`)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
     log = tmp_path_factory.mktemp("moto-iam") / "moto.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "serverless_openclaw.local.moto_server", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH"},
@@ -90,6 +96,12 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
         proc.kill()
 
 
+@pytest.fixture(scope="session")
+def simulator() -> IamSimulator:
+    """The IAM policy evaluator (@cloud-copilot/iam-simulate, installed on first use)."""
+    return IamSimulator(find_or_install_node())
+
+
 @pytest.fixture
 def aws(moto_server: IamMoto, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     """The root `aws` fixture, with the administrator's credentials for setup."""
@@ -108,6 +120,7 @@ def aws(moto_server: IamMoto, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
         "SOC_TASK_DEFINITION": f"{prefix}-agent",
         "SOC_SUBNETS": '["subnet-0a1b2c3d"]',
         "SOC_SECURITY_GROUPS": '["sg-0a1b2c3d"]',
+        "SOC_AGENT_ROLE_ARN_PREFIX": role_arn_prefix(prefix, account=ACCOUNT),
     }.items():
         monkeypatch.setenv(key, value)
     return env
@@ -142,19 +155,31 @@ def credentials(
 
 
 @pytest.fixture
+def people(moto_server: IamMoto, aws: AwsEnv, policies: dict[str, RolePolicy]) -> LocalPeople:
+    """People's own task roles (`grant(user)` is what `user add` does)."""
+    return LocalPeople(
+        moto_server.url, policies["agent-task"], prefix=aws.prefix, admin=moto_server.admin
+    )
+
+
+def person_credentials(people: LocalPeople, user_id: str) -> AwsCredentials:
+    """What ECS gives the task of `user_id` (made with their role if need be)."""
+    return people.credentials(people.roles.ensure(user_id))
+
+
+@pytest.fixture
 def ecs(
     aws: AwsEnv,
-    credentials: dict[str, AwsCredentials],
+    people: LocalPeople,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[Ecs]:
-    """The ECS emulator; every task runs the no-op agent with the agent role's credentials."""
+    """The ECS emulator; every task runs the no-op agent as its person's role."""
     emulator = EcsEmulator(
-        default=TaskDefinition(
-            command=NOOP_AGENT, environment=credentials["agent-task"].environment()
-        ),
+        default=TaskDefinition(command=NOOP_AGENT),
         log_dir=tmp_path / "tasks",
         stop_timeout_s=5,
+        task_role=lambda arn: people.credentials(arn).environment(),
     )
     handle = serve_in_thread(emulator.app)
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)

@@ -4,6 +4,8 @@ An `AwsClients` observer writes one JSON line per call: the call (only the param
 name resources), the role that makes it on AWS (found from the handler module on the call's
 stack: `gateway.watchdog` -> `watchdog`, the other handlers -> `handlers`; calls made by the
 test itself, i.e. setup as the administrator, have none) and the deployment prefix in use.
+What is kept of a call is `adapters/aws/call_log.essentials` (what the dev stack's recorder
+keeps too).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
+from serverless_openclaw.adapters.aws.call_log import essentials
 from serverless_openclaw.adapters.aws.clients import AwsCall
 
 CALL_LOG_ENV: Final = "SOC_TEST_AWS_CALL_LOG"
@@ -26,11 +29,6 @@ HANDLER_ROLES: Final = {
     "telegram_webhook": "handlers",
     "watchdog": "watchdog",
 }
-_KEPT: Final = (
-    "TableName", "IndexName", "QueueUrl", "QueueName", "QueueOwnerAWSAccountId", "Bucket",
-    "Key", "VersionId", "Prefix", "Name", "Names", "cluster", "taskDefinition", "task",
-    "tasks", "ConnectionId", "UserPoolId",
-)  # fmt: skip
 
 
 def role_on_stack() -> str | None:
@@ -43,18 +41,6 @@ def role_on_stack() -> str | None:
                 return role
         frame = frame.f_back  # type: ignore[assignment]
     return None
-
-
-def essentials(call: AwsCall) -> dict[str, Any]:
-    params: dict[str, Any] = {k: call.params[k] for k in _KEPT if k in call.params}
-    if "RequestItems" in call.params:
-        params["RequestItems"] = {name: [] for name in call.params["RequestItems"]}
-    if "TransactItems" in call.params:
-        params["TransactItems"] = [
-            {kind: {"TableName": body["TableName"]} for kind, body in item.items()}
-            for item in call.params["TransactItems"]
-        ]
-    return params
 
 
 class CallLog:

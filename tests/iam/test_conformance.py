@@ -23,7 +23,6 @@ from serverless_openclaw.adapters.aws.clients import AwsCall
 from serverless_openclaw.infra.iam_requests import Deployment, IamRequest, requests_for
 from serverless_openclaw.infra.iam_simulator import IamSimulator
 from serverless_openclaw.infra.local_iam import ACCOUNT
-from serverless_openclaw.infra.node import find_or_install_node
 from serverless_openclaw.infra.policies import Names, RolePolicy, role_policies
 
 from .conftest import templates_of
@@ -35,21 +34,18 @@ ROOT = Path(__file__).resolve().parents[2]
 RECORDED_SUITES = ("tests/control_plane",)
 
 
-@pytest.fixture(scope="module")
-def simulator() -> IamSimulator:
-    return IamSimulator(find_or_install_node())
-
-
 def _policies(synth: Synthesized, prefix: str) -> dict[str, RolePolicy]:
     names = Names(account=ACCOUNT, prefix=prefix, state_bucket=f"{prefix}-state")
     return role_policies(templates_of(synth), names)
 
 
 def _deployment(policies: dict[str, RolePolicy], prefix: str) -> Deployment:
-    roles = tuple(
-        f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{name}" for name in ("agent-task", "agent-execution")
+    role = f"arn:aws:iam::{ACCOUNT}:role/{prefix}"
+    return Deployment(
+        account=ACCOUNT,
+        execution_role=f"{role}-agent-execution",
+        default_task_role=f"{role}-agent-task-default",
     )
-    return Deployment(account=ACCOUNT, task_roles=roles)
 
 
 def test_the_evaluator_refuses_what_a_policy_does_not_grant(

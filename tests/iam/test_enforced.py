@@ -34,20 +34,21 @@ from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import AccessDenied
 from serverless_openclaw.gateway import http_api, watchdog, ws_connect, ws_message
-from serverless_openclaw.infra.local_iam import principals
+from serverless_openclaw.infra.local_iam import LocalPeople, principals
 from serverless_openclaw.infra.policies import RolePolicy, Statement
 from serverless_openclaw.ports.inbox import MAX_RECEIVES
 from serverless_openclaw.settings import AgentSettings, HandlerSettings, NamesSettings
 from serverless_openclaw.wiring import wire_lambda
 
-from .conftest import FakeBot, IamMoto
+from .conftest import FakeBot, IamMoto, person_credentials
 
 pytestmark = [pytest.mark.infra, pytest.mark.iam]
 
 
-def _connect(cognito: Cognito) -> tuple[str, str, str]:
+def _connect(cognito: Cognito, people: LocalPeople) -> tuple[str, str, str]:
     """(user id, connection id, ID token)."""
     user = cognito.user()
+    people.grant(user.sub)  # what `user add` does besides Cognito
     connection = f"c-{uuid.uuid4().hex[:8]}="
     opened = ws_connect.handler(connect_event(connection, user.id_token), FakeLambdaContext())
     assert opened["statusCode"] == 200, opened
@@ -55,13 +56,16 @@ def _connect(cognito: Cognito) -> tuple[str, str, str]:
 
 
 def test_a_first_message_wakes_the_agent_with_the_handler_and_agent_roles(
-    handler_services: Services, cognito: Cognito, connections_endpoint: ConnectionsEndpoint
+    handler_services: Services,
+    cognito: Cognito,
+    connections_endpoint: ConnectionsEndpoint,
+    people: LocalPeople,
 ) -> None:
-    user, connection, token = _connect(cognito)
+    user, connection, token = _connect(cognito, people)
     frame = {"action": "send", "id": str(uuid.uuid4()), "text": "hello"}
     answer = ws_message.handler(message_event(connection, frame), FakeLambdaContext())
     assert body_of(answer)["type"] == "ack", answer
-    # RunTask started the no-op agent, which marked itself running as the agent role.
+    # RunTask started the no-op agent as the person's role; it marked itself running.
     wait_for(lambda: handler_services.task_state.get(user).state == "running")
     listed = http_api.handler(
         http_event("GET", "/api/agent", user, token=token), FakeLambdaContext()
@@ -70,8 +74,9 @@ def test_a_first_message_wakes_the_agent_with_the_handler_and_agent_roles(
 
 
 def test_the_watchdog_sweeps_with_its_own_role_and_stops_an_idle_agent(
-    handler_services: Services, watchdog_services: Services
+    handler_services: Services, watchdog_services: Services, people: LocalPeople
 ) -> None:
+    people.grant("idle-user")
     ops.wake(handler_services, "idle-user", "test")
     wait_for(lambda: handler_services.task_state.get("idle-user").state == "running")
     report = watchdog.sweep(shifted(watchdog_services, timedelta(minutes=16)))
@@ -131,10 +136,11 @@ def _agent_settings(aws: AwsEnv, user: str, queue_url: str) -> AgentSettings:
 def test_the_agents_calls_are_allowed_to_its_role_and_nothing_more(
     handler_services: Services,
     aws: AwsEnv,
-    credentials: dict[str, AwsCredentials],
+    people: LocalPeople,
     tmp_path: Path,
 ) -> None:
     user = "agent-user"
+    credentials = person_credentials(people, user)
     launch = ops.wake(handler_services, user, "test").launch_id
     assert launch
     wait_for(lambda: handler_services.task_state.get(user).state == "running")
@@ -149,7 +155,7 @@ def test_the_agents_calls_are_allowed_to_its_role_and_nothing_more(
     )
     handler_services.inbox.send(job)
     url = handler_services.inbox.queue_url(user)
-    ports = wire_task(_agent_settings(aws, user, url), credentials=credentials["agent-task"])
+    ports = wire_task(_agent_settings(aws, user, url), credentials=credentials)
 
     # The bridge: take the job, keep it, answer it (fenced by the launch), delete it.
     consumer = ports.inbox_consumer(url)
@@ -178,7 +184,7 @@ def test_the_agents_calls_are_allowed_to_its_role_and_nothing_more(
     blobs.upload("state.json", state)
     assert blobs.manifest_versions() == []
     # ... and nothing else: no other person's backup, no queueing, no scan.
-    clients = AwsClients(aws.region, credentials=credentials["agent-task"])
+    clients = AwsClients(aws.region, credentials=credentials)
     with pytest.raises(AccessDenied):
         StateBucket(clients.s3(), aws.bucket, "elsewhere/").upload("x", state)
     with pytest.raises(AccessDenied):
@@ -195,8 +201,9 @@ def test_a_poisoned_job_reaches_the_watched_queue_and_the_person_is_told(
     aws: AwsEnv,
     dead_letter_arn: str,
     synthesized: Any,
+    people: LocalPeople,
 ) -> None:
-    user, connection, _ = _connect(cognito)
+    user, connection, _ = _connect(cognito, people)
     frame = {"action": "send", "id": "poison-1", "text": "a message nobody can answer"}
     assert body_of(ws_message.handler(message_event(connection, frame), FakeLambdaContext()))
     # Every delivery fails (the bridge hands it back): after MAX_RECEIVES it is a dead letter.
@@ -230,6 +237,7 @@ def test_deploy_idle_timeout_reaches_the_watchdogs_decision(
     handler_services: Services,
     credentials: dict[str, AwsCredentials],
     monkeypatch: pytest.MonkeyPatch,
+    people: LocalPeople,
 ) -> None:
     """`deploy --idle-timeout 30` -> the watchdog Lambda's environment -> HandlerSettings ->
     the idle stop of a person who never chose a timeout."""
@@ -259,6 +267,7 @@ def test_deploy_idle_timeout_reaches_the_watchdogs_decision(
         "SOC_DEFAULT_IDLE_TIMEOUT_MINUTES", watchdog_env["SOC_DEFAULT_IDLE_TIMEOUT_MINUTES"]
     )
     sweeper = wire_lambda(HandlerSettings(), credentials=credentials["watchdog"])
+    people.grant("never-chose")
     ops.wake(handler_services, "never-chose", "test")
     wait_for(lambda: handler_services.task_state.get("never-chose").state == "running")
     assert watchdog.sweep(shifted(sweeper, timedelta(minutes=20))).actions["stop"] == 0

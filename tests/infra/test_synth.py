@@ -21,7 +21,7 @@ pytestmark = pytest.mark.infra
 
 def statements(synth: Synthesized) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
         for resource in synth.resources(policy_type).values():
             props = resource["Properties"]
             documents = [props["PolicyDocument"]] if "PolicyDocument" in props else []
@@ -341,7 +341,9 @@ def test_least_privilege_for_starting_and_stopping_tasks(synthesized: Synthesize
         assert ":task-definition/serverless-openclaw-agent:*" in json.dumps(resources(run))
         assert "ecs:cluster" in json.dumps(run["Condition"])
     for pass_role in granting(synthesized, "iam:PassRole"):
-        assert len(resources(pass_role)) == 2
+        # The execution role, the task definition's (rightless) role, the people's roles.
+        assert len(resources(pass_role)) == 3
+        assert ":role/serverless-openclaw-user-*" in json.dumps(resources(pass_role))
         assert pass_role["Condition"] == {
             "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
         }
@@ -363,9 +365,11 @@ def test_queue_bucket_and_connections_grants_are_scoped(synthesized: Synthesized
     }  # fmt: skip
     for statement in granting(synthesized, "sqs:SendMessage"):
         assert resources(statement) == [inboxes]
+    person = "${aws:PrincipalTag/serverless-openclaw-user}"
     for statement in granting(synthesized, "sqs:ReceiveMessage"):
-        # The agent its inbox; the watchdog the shared dead-letter queue only.
-        assert resources(statement) == [inboxes] or "DeadLetterQueue" in json.dumps(statement)
+        # The agent its person's inbox; the watchdog the shared dead-letter queue only.
+        text = json.dumps(resources(statement))
+        assert f"serverless-openclaw-inbox-{person}.fifo" in text or "DeadLetterQueue" in text
     for action in ("sqs:DeleteQueue", "sqs:PurgeQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"):
         assert not granting(synthesized, action), action
     assert not [s for s in statements(synthesized) if '"arn:aws:' in json.dumps(s)]
@@ -373,8 +377,8 @@ def test_queue_bucket_and_connections_grants_are_scoped(synthesized: Synthesized
         if "ServiceRole" in json.dumps(statement):  # CDK's own web deployment helper
             continue
         text = json.dumps(resources(statement))
-        assert "/agents/*" in text or "cdk-" in text
-    # Only the agent reads backups (the handlers never did).
+        assert f"/agents/{person}/*" in text or "cdk-" in text
+    # Only the agent reads backups, its person's (the handlers never did).
     assert len(granting(synthesized, "s3:GetObject")) == 1
     for statement in granting(synthesized, "execute-api:ManageConnections"):
         assert "/prod/*/@connections/*" in json.dumps(resources(statement))

@@ -14,6 +14,10 @@ import pytest
 from tests.conftest import AwsEnv
 from tests.infra.conftest import offline_env
 
+from serverless_openclaw.adapters.aws.agent_roles import person_policy_names, role_name
+from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.inbox import Inbox, queue_name
+from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.core.errors import Conflict, NotFound
 
@@ -52,17 +56,39 @@ def test_user_admin_adds_lists_and_removes(aws: AwsEnv, pool: str) -> None:
         admin.remove("ada@example.com")
 
 
-def test_user_commands_with_the_pool_from_the_deployed_auth_stack(
-    aws: AwsEnv, pool: str, tmp_path: Path
-) -> None:
-    # What `deploy` leaves behind: a <prefix>-auth stack whose outputs name the pool.
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {"UserPoolId": {"Value": pool}},
-    }  # fmt: skip
-    boto3.client("cloudformation", region_name=aws.region).create_stack(
-        StackName=f"{aws.prefix}-auth", TemplateBody=json.dumps(template)
-    )
+def _deployed(aws: AwsEnv, pool: str) -> None:
+    """What `deploy` leaves behind: the stacks whose outputs name the pool, the bucket, the
+    dead-letter queue, the cluster; the tables; the per-person managed policies."""
+    provision(AwsClients(aws.region), prefix=aws.prefix, state_bucket=aws.bucket)
+    dead_letters = Inbox(AwsClients(aws.region).sqs(), aws.prefix).dead_letter_arn()
+    outputs = {
+        "auth": {"UserPoolId": pool, "UserPoolClientId": "client"},
+        "storage": {"StateBucketName": aws.bucket, "InboxDeadLetterQueueArn": dead_letters},
+        "compute": {"ClusterName": f"{aws.prefix}-agents", "TaskDefinitionFamily": "f"},
+        "api": {"ConnectionsUrl": "https://abc.execute-api.us-east-1.amazonaws.com/prod"},
+    }
+    cloudformation = boto3.client("cloudformation", region_name=aws.region)
+    for kind, values in outputs.items():
+        template = {
+            "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {key: {"Value": value} for key, value in values.items()},
+        }
+        cloudformation.create_stack(
+            StackName=f"{aws.prefix}-{kind}", TemplateBody=json.dumps(template)
+        )
+    iam = boto3.client("iam", region_name=aws.region)
+    for name in person_policy_names(aws.prefix):
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(NOTHING))
+
+
+NOTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}],
+}
+
+
+def test_user_commands_with_the_deployments_names(aws: AwsEnv, pool: str, tmp_path: Path) -> None:
+    _deployed(aws, pool)
     common = ("--prefix", aws.prefix)
     added = cli("user", "add", "grace@example.com", "--no-invite",
                 "--temporary-password", "Temp-Passw0rd!x", *common, cwd=tmp_path)  # fmt: skip
@@ -70,12 +96,32 @@ def test_user_commands_with_the_pool_from_the_deployed_auth_stack(
     assert "added grace@example.com" in added.stdout
     listed = cli("user", "list", "--json", *common, cwd=tmp_path)
     assert [u["email"] for u in json.loads(listed.stdout)] == ["grace@example.com"]
+    sub = (
+        UserAdmin(boto3.client("cognito-idp", region_name=aws.region), pool)
+        .get("grace@example.com")
+        .sub
+    )
+    assert sub
+    # The person's own role (with the deployment's policies) and inbox exist already.
+    iam = boto3.client("iam", region_name=aws.region)
+    role = role_name(aws.prefix, sub)
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert sorted(a["PolicyName"] for a in attached) == sorted(person_policy_names(aws.prefix))
+    tags = iam.list_role_tags(RoleName=role)["Tags"]
+    assert {"Key": "serverless-openclaw-user", "Value": sub} in tags
+    sqs = boto3.client("sqs", region_name=aws.region)
+    assert sqs.get_queue_url(QueueName=queue_name(aws.prefix, sub))["QueueUrl"]
     again = cli("user", "add", "grace@example.com", "--no-invite",
                 "--temporary-password", "Temp-Passw0rd!x", *common, cwd=tmp_path)  # fmt: skip
     assert again.returncode == 1 and "already exists" in again.stderr
-    removed = cli("user", "remove", "grace@example.com", "--pool-id", pool, cwd=tmp_path)
+    removed = cli("user", "remove", "grace@example.com", *common, cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
+    assert "kept" in removed.stdout
     assert json.loads(cli("user", "list", "--json", *common, cwd=tmp_path).stdout) == []
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=role)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=queue_name(aws.prefix, sub))
 
 
 def test_user_commands_say_when_nothing_is_deployed(aws: AwsEnv, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ moto locally) or `embedded` (SQLite under `SOC_EMBEDDED_DIR`: the local product)
 
 from __future__ import annotations
 
+from serverless_openclaw.adapters.aws.call_log import recording_clients
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.ports import AwsConfig, AwsPorts
 from serverless_openclaw.ports.factory import PortFactory
@@ -33,8 +34,14 @@ def wire_task(
             settings.storage.embedded_dir,
             connections_api=LoopbackConnections(url) if url else None,
         )
-    if clients is None and credentials is not None:
-        clients = AwsClients(names.region, credentials=credentials)
+    if clients is None:
+        clients = recording_clients(
+            names.region,
+            credentials,
+            settings.aws_call_log_dir,
+            "agent-task",
+            person=settings.user_id,
+        )
     return AwsPorts(
         AwsConfig(
             region=names.region,

@@ -32,6 +32,7 @@ from serverless_openclaw.core.errors import (
     Conflict,
     StorageUnavailable,
     TransitionRejected,
+    Unauthorized,
 )
 from serverless_openclaw.core.quotas import check_message_rate, minute_window
 from serverless_openclaw.core.task_state import (
@@ -43,7 +44,7 @@ from serverless_openclaw.core.task_state import (
 from serverless_openclaw.core.wake import WakeDecision, decide_wake
 from serverless_openclaw.ports.compute import Compute, LaunchSpec
 from serverless_openclaw.ports.factory import PortFactory
-from serverless_openclaw.ports.identity import TokenVerifier
+from serverless_openclaw.ports.identity import Caller, TokenVerifier
 from serverless_openclaw.ports.inbox import Inbox
 from serverless_openclaw.ports.push import ConnectionsApi
 from serverless_openclaw.ports.secrets import SecretReader
@@ -137,14 +138,51 @@ class Services:
         return self.ports.idempotency()
 
     @cached_property
+    def connections_api(self) -> ConnectionsApi | None:
+        """API Gateway's @connections (None when no push endpoint is configured)."""
+        return self._connections_api or self.ports.connections_api()
+
+    @cached_property
     def broadcaster(self) -> Broadcaster | None:
         """None when no push endpoint is configured (pushes are then skipped)."""
-        api = self._connections_api or self.ports.connections_api()
+        api = self.connections_api
         return Broadcaster(self.connections, api) if api is not None else None
 
     @cached_property
     def verifier(self) -> TokenVerifier:
-        return self._verifier if self._verifier is not None else self.ports.verifier()
+        """Verifies tokens offline (signature, expiry, issuer, audience), then refuses those
+        of a person removed since they were issued (`revoked#<sub>`, app/people.py)."""
+        inner = self._verifier if self._verifier is not None else self.ports.verifier()
+        return _UnlessRevoked(inner, self)
+
+
+# --- removed people --------------------------------------------------------------------------
+def revoked_key(user_id: str) -> str:
+    """The marker that refuses a removed person's remaining tokens (app/people.py)."""
+    return f"revoked#{user_id}"
+
+
+def is_revoked(services: Services, user_id: str) -> bool:
+    """True while the person's remaining tokens must be refused (they were removed)."""
+    return services.counters.is_marked(revoked_key(user_id), now=services.clock())
+
+
+def refuse_revoked(services: Services, user_id: str) -> None:
+    """`Unauthorized` for a removed person's token (still valid until it expires: API
+    Gateway's JWT authorizer and ws_connect check tokens offline)."""
+    if is_revoked(services, user_id):
+        raise Unauthorized("this account was removed")
+
+
+class _UnlessRevoked:
+    def __init__(self, inner: TokenVerifier, services: Services) -> None:
+        self._inner = inner
+        self._services = services
+
+    def verify(self, token: str | None) -> Caller:
+        caller = self._inner.verify(token)
+        refuse_revoked(self._services, caller.user_id)
+        return caller
 
 
 # --- status --------------------------------------------------------------------------------

@@ -122,6 +122,14 @@ def dev(
     watchdog_interval: Annotated[
         float | None, typer.Option(help="Seconds between watchdog ticks (AWS: 60).")
     ] = None,
+    enforce_iam: Annotated[
+        bool | None,
+        typer.Option(
+            "--enforce-iam/--no-enforce-iam",
+            help="Backend aws: each component calls moto with exactly the rights the "
+            "synthesized templates give it (default on).",
+        ),
+    ] = None,
 ) -> None:
     """Run everything locally: storage, identity, API Gateway, agents, web app, offline model."""
     overrides: dict[str, Any] = {}
@@ -137,6 +145,8 @@ def dev(
         overrides["backend"] = chosen
     if watchdog_interval is not None:
         overrides["watchdog_interval_seconds"] = watchdog_interval
+    if enforce_iam is not None:
+        overrides["enforce_iam"] = enforce_iam
     settings = DevSettings(**overrides)
     if oc_runtime.locate() is None:
         console.print("[bold]First run:[/] installing the pinned OpenClaw runtime...")

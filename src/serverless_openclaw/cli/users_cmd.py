@@ -1,5 +1,11 @@
 """`serverless-openclaw user add|remove|list`: who may use the deployment (self sign-up is off).
 
+`add` makes the account, the person's own role for their agent task and their inbox
+(app/people.py); run again for an existing person, it makes whatever of that is missing.
+`remove` takes everything back at once: tokens refused, refresh tokens revoked, Telegram
+chats unlinked, the agent stopped, its role deleted, sockets closed, inbox and account
+deleted; the person's data is kept unless `--delete-data`.
+
 Which users: the deployed pool (from `serverless-openclaw.json` or the flags), or the local
 stack's. The local stack is chosen with `--local` (its state dir: `--state-dir`, else
 `SOC_DEV_STATE_DIR`/`.env`, else `.dev-state`), and by default when the current folder has a
@@ -21,14 +27,23 @@ from rich.table import Table
 
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.users import UserAdmin
+from serverless_openclaw.app.people import Operator, add_person, complete_person, remove_person
 from serverless_openclaw.cli.deploy_cmd import (
     CONFIG_FILE,
+    caller_account,
     load_config,
+    stack_outputs,
     user_pool_id,
 )
-from serverless_openclaw.core.errors import DeployError, OpenClawError
+from serverless_openclaw.core.errors import Conflict, DeployError, OpenClawError
 from serverless_openclaw.ports.identity import UserDirectory
-from serverless_openclaw.settings import DevSettings
+from serverless_openclaw.settings import (
+    AuthSettings,
+    ComputeSettings,
+    DevSettings,
+    HandlerSettings,
+    NamesSettings,
+)
 
 app = typer.Typer(help="Add, remove and list the people who may use your agent.")
 console = Console()
@@ -89,6 +104,54 @@ def admin(
     return UserAdmin(clients.cognito_idp(), pool)
 
 
+def operator(
+    *,
+    pool_id: str | None,
+    config_file: Path | None,
+    prefix: str | None,
+    region: str | None,
+    local: bool | None = None,
+    state_dir: Path | None = None,
+) -> Operator:
+    """What `add` and `remove` work with: the local stack's people, or the deployment's
+    (its names read from its stacks' outputs; the operator's own credentials)."""
+    if (where := local_state_dir(local, state_dir, config_file)) is not None:
+        from serverless_openclaw.local.wiring import wire_local_operator
+
+        errors.print(f"[dim]local stack in {where}[/]", highlight=False)
+        return wire_local_operator(where)
+    from serverless_openclaw.cli.wiring import wire_operator
+
+    config = load_config(config_file, {"prefix": prefix, "region": region})
+    clients = AwsClients(config.region)
+    outputs: dict[str, str] = {}
+    for kind in ("storage", "auth", "compute", "api"):
+        found = stack_outputs(clients, config.stack_name(kind))
+        if found is None:
+            raise DeployError(
+                f"stack {config.stack_name(kind)} is not deployed in {config.region}: run "
+                "`serverless-openclaw deploy` first"
+            )
+        outputs.update(found)
+    settings = HandlerSettings.given(
+        names=NamesSettings.given(
+            prefix=config.prefix,
+            region=config.region,
+            state_bucket=outputs["StateBucketName"],
+            connections_url=outputs.get("ConnectionsUrl"),
+            inbox_dlq_arn=outputs.get("InboxDeadLetterQueueArn"),
+        ),
+        auth=AuthSettings.given(
+            user_pool_id=pool_id or outputs["UserPoolId"],
+            user_pool_client_id=outputs.get("UserPoolClientId", ""),
+        ),
+        compute=ComputeSettings.given(
+            ecs_cluster=outputs["ClusterName"], task_definition=outputs["TaskDefinitionFamily"]
+        ),
+    )
+    return wire_operator(settings, account=caller_account(clients))
+
+
 def _fail(exc: OpenClawError) -> typer.Exit:
     errors.print(f"[red]error:[/red] {exc}")
     return typer.Exit(1)
@@ -120,7 +183,7 @@ def add(
             temporary_password, invite = generate_password(), False
         if not invite and temporary_password is None:
             raise DeployError("--no-invite needs --temporary-password (to hand over yourself)")
-        users = admin(
+        op = operator(
             pool_id=pool_id,
             config_file=config_file,
             prefix=prefix,
@@ -128,9 +191,20 @@ def add(
             local=local,
             state_dir=state_dir,
         )
-        user = users.add(
-            email, temporary_password=temporary_password, send_invite=invite and where is None
-        )
+        try:
+            added = add_person(
+                op.services.inbox,
+                op.users,
+                op.access,
+                email,
+                temporary_password=temporary_password,
+                send_invite=invite and where is None,
+            )
+        except Conflict as exc:
+            # Someone added before people had roles: make what is missing, say it existed.
+            complete_person(op.services.inbox, op.users, op.access, op.users.get(email))
+            raise Conflict(f"{exc} (their agent's role and inbox are in place)") from exc
+        user = added.user
     except OpenClawError as exc:
         raise _fail(exc) from exc
     if where is not None:
@@ -154,20 +228,43 @@ def remove(
     region: RegionOpt = None,
     local: LocalOpt = None,
     state_dir: StateDirOpt = None,
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data/--keep-data",
+            help="Also erase their conversations, settings, task state and backups.",
+        ),
+    ] = False,
 ) -> None:
-    """Remove a user: they can no longer sign in (their conversations stay in the tables)."""
+    """Remove a person at once: sign-in, sessions, Telegram, agent, sockets, inbox, role.
+    Their data is kept unless --delete-data."""
     try:
-        admin(
+        op = operator(
             pool_id=pool_id,
             config_file=config_file,
             prefix=prefix,
             region=region,
             local=local,
             state_dir=state_dir,
-        ).remove(email)
+        )
+        if delete_data and op.erase is None:
+            raise DeployError("this backend cannot erase a person's data; remove without it")
+        removal = remove_person(
+            op.services,
+            op.users,
+            op.access,
+            email,
+            erase=op.erase if delete_data else None,
+            progress=lambda line: console.print(f"[dim]•[/] {line}", highlight=False),
+        )
     except OpenClawError as exc:
         raise _fail(exc) from exc
-    console.print(f"removed {email}")
+    kept = (
+        "deleted: " + ", ".join(f"{count} {kind}" for kind, count in removal.data_erased.items())
+        if delete_data
+        else "their conversations and backups are kept (--delete-data erases them)"
+    )
+    console.print(f"removed {email}; {kept}", highlight=False)
 
 
 @app.command("list")

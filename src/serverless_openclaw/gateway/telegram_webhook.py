@@ -38,6 +38,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import SecretStr, ValidationError
 
+from serverless_openclaw.app import people
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
@@ -77,6 +78,11 @@ DEDUPE_WINDOW: Final = timedelta(hours=24)
 MAX_BODY_BYTES: Final = 1024 * 1024
 NOTICE_TIMEOUT_S: Final = 5.0
 """The bot's own notices must not hold the webhook answer (and Telegram's next update) up."""
+REMOVED: Final = (
+    "This chat is no longer linked to an account: the administrator of this agent removed "
+    "it. Nothing you send here reaches the agent."
+)
+"""What the chat of a removed person hears (app/people.py), instead of pairing help."""
 
 _EMPTY: Final = ""
 
@@ -236,8 +242,7 @@ class _Webhook:
             return self._pair(command)
         user_id = self.services.telegram.user_for_chat(chat_id)
         if user_id is None:
-            self._say(chat_id, replies.UNPAIRED)
-            return "unpaired"
+            return self._unpaired(chat_id)
         logger.append_keys(user_id=user_id)
         match command.name:
             case "start" | "help":
@@ -310,8 +315,7 @@ class _Webhook:
         chat_id = message.chat_id
         user_id = self.services.telegram.user_for_chat(chat_id)
         if user_id is None:
-            self._say(chat_id, replies.UNPAIRED)
-            return "unpaired"
+            return self._unpaired(chat_id)
         logger.append_keys(user_id=user_id)
         text = message.text
         if NUL in text:
@@ -354,6 +358,15 @@ class _Webhook:
         elif after == "running":
             self._typing(chat_id)
         return "queued"
+
+    def _unpaired(self, chat_id: int) -> str:
+        """No account behind this chat: pairing instructions, or — for the chat of a person
+        the administrator removed — that it no longer reaches anything."""
+        if people.chat_was_removed(self.services, chat_id):
+            self._say(chat_id, REMOVED)
+            return "removed"
+        self._say(chat_id, replies.UNPAIRED)
+        return "unpaired"
 
     # --- Bot API, best effort --------------------------------------------------------------
     def _say(self, chat_id: int, text: str) -> None:

@@ -7,9 +7,16 @@ Roles (`policies.ROLE_TAG`):
   agent; none of them scans a table or reads a dead letter.
 - `watchdog`: the scheduled sweep. The only role that scans (the task-state table) and the
   only one that reads the shared dead-letter queue.
-- `agent-task`: the Fargate task (bridge, supervisor). Its resources are functions of the
-  user so that scoping each task to its own user's data (decision D13) changes arguments,
-  not structure.
+- `agent-task`: the Fargate task (bridge, supervisor) of ONE person: the rights of every
+  person's own role (adapters/aws/agent_roles.py), written once with the policy variable
+  `${aws:PrincipalTag/serverless-openclaw-user}` in place of the person (decision D13).
+  Rows are reached only where the partition key is the person (`dynamodb:LeadingKeys`:
+  their id, or `<id>#...` for messages), objects only under `agents/<id>/`, the queue only
+  `<prefix>-inbox-<id>.fifo`. Two rights cannot name the person and are kept apart
+  (`AGENT_UNSCOPED_TABLES`, @connections): see docs/security.md for what limits them.
+- `agent-task-default`: the task definition's own task role. Every RunTask names the
+  person's role instead, so it holds no right at all: a task started without one can do
+  nothing.
 - `agent-execution`: what ECS itself does to start the task (image, logs, secrets).
 
 Every action is on named tables (and their indexes where a store queries one); a store that
@@ -21,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal
 
+from serverless_openclaw.adapters.aws.agent_roles import PERSON
 from serverless_openclaw.adapters.aws.tables import (
     CONNECTIONS,
     CONVERSATIONS,
@@ -34,10 +42,11 @@ from serverless_openclaw.adapters.aws.tables import (
     TableSpec,
 )
 
-RoleName = Literal["handlers", "watchdog", "agent-task", "agent-execution"]
+RoleName = Literal["handlers", "watchdog", "agent-task", "agent-task-default", "agent-execution"]
 HANDLERS: Final[RoleName] = "handlers"
 WATCHDOG: Final[RoleName] = "watchdog"
 AGENT_TASK: Final[RoleName] = "agent-task"
+AGENT_TASK_DEFAULT: Final[RoleName] = "agent-task-default"
 AGENT_EXECUTION: Final[RoleName] = "agent-execution"
 
 TableAccess = Mapping[TableSpec, tuple[str, ...]]
@@ -59,19 +68,27 @@ WATCHDOG_TABLES: Final[TableAccess] = {
     SETTINGS: ("GetItem",),
     COUNTERS: ("GetItem", "UpdateItem"),
     CONNECTIONS: ("Query", "DeleteItem"),
-    # A notice answering a message is put with checks of the conversation and the question.
+    # A notice answering a message is put with checks of the conversation and the question
+    # (whose order key it reads first: a reply is listed under its question).
     CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
-    MESSAGES: ("PutItem", "ConditionCheckItem"),
+    MESSAGES: ("GetItem", "PutItem", "ConditionCheckItem"),
     TELEGRAM_LINKS: ("GetItem", "Query"),
 }
 AGENT_TABLES: Final[TableAccess] = {
     TASK_STATE: ("GetItem", "UpdateItem", "ConditionCheckItem"),
     CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
     MESSAGES: ("GetItem", "Query", "PutItem", "ConditionCheckItem"),
-    CONNECTIONS: ("Query", "DeleteItem"),
+    CONNECTIONS: ("Query",),
     SETTINGS: ("GetItem",),
-    TELEGRAM_LINKS: ("GetItem", "Query"),
+    TELEGRAM_LINKS: ("Query",),
 }
+"""The agent's rights on rows whose partition key (of the table, or of the by-user index it
+queries) is its person: granted only under `AGENT_LEADING_KEYS`."""
+AGENT_UNSCOPED_TABLES: Final[TableAccess] = {
+    CONNECTIONS: ("DeleteItem",),
+}
+"""Forget a connection API Gateway reported gone while streaming: the row's key is the
+connection id (random, unguessable), which no condition can tie to a person."""
 
 QUERIED_INDEXES: Final[Mapping[TableSpec, bool]] = {
     spec: bool(spec.indexes) for spec in (CONNECTIONS, CONVERSATIONS, MESSAGES, TELEGRAM_LINKS)
@@ -94,3 +111,8 @@ AGENT_QUEUE_ACTIONS: Final = (
     "sqs:ChangeMessageVisibility",
 )
 """The bridge long-polls its inbox, deletes a job once answered, extends or releases it."""
+
+AGENT_LEADING_KEYS: Final = (PERSON, f"{PERSON}#*")
+"""`dynamodb:LeadingKeys` the agent may touch: the person's id (task state, conversations,
+settings, and the by-user indexes of connections and Telegram links) and `<id>#<conversation>`
+(messages). User ids never contain `#` (queue names allow `[A-Za-z0-9_-]`)."""

@@ -4,13 +4,17 @@ An API operation is not always the IAM action of the same name: `GetObject` with
 id is `s3:GetObjectVersion`, `ListObjectVersions` is `s3:ListBucketVersions` (with the
 `s3:prefix` key), `TransactWriteItems` needs the item action of each of its items, a
 @connections post is `execute-api:ManageConnections` on a path that names the method, and
-`RunTask` also passes the task's roles (`iam:PassRole`). This module knows those rules for the
-services this project calls; an unknown operation is an error, never a silent pass.
+`RunTask` also passes the task's roles (`iam:PassRole`). A DynamoDB request carries the
+partition keys of the rows it reaches (`dynamodb:LeadingKeys`, recorded by adapters/aws/
+call_log.py); evaluated against a person's policy (`policies.resolve_variables`), that is
+how the evaluator checks what moto cannot: that a task reaches its own person's rows only.
+This module knows those rules for the services this project calls; an unknown operation is
+an error, never a silent pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
@@ -42,8 +46,11 @@ class Deployment:
     websocket_api: str = "localws"
     """The WebSocket API id that @connections calls post to (the call only has a URL)."""
     stage: str = "prod"
-    task_roles: Sequence[str] = ()
-    """ARNs of the agent task's roles: RunTask passes them to ECS."""
+    execution_role: str | None = None
+    """The task's execution role: every RunTask passes it to ECS."""
+    default_task_role: str | None = None
+    """The task definition's own task role: passed when RunTask names no other
+    (`overrides.taskRoleArn`, a person's role, recorded as `TaskRoleArn`)."""
     task_definition_revision: int = 1
     """The revision RunTask resolves a family to (IAM sees the revision's ARN)."""
 
@@ -79,6 +86,13 @@ def requests_for(call: AwsCall, deployment: Deployment) -> list[IamRequest]:
     return [IamRequest(r.action, r.resource, r.context, where) for r in mapper(call, deployment)]
 
 
+def _keys(values: Any) -> dict[str, ContextValue]:
+    """The `dynamodb:LeadingKeys` context of a request (none for a scan)."""
+    if isinstance(values, list) and values:
+        return {"dynamodb:LeadingKeys": [str(v) for v in values]}
+    return {}
+
+
 def _dynamodb(call: AwsCall, d: Deployment) -> list[IamRequest]:
     p, op = call.params, call.operation
 
@@ -91,13 +105,26 @@ def _dynamodb(call: AwsCall, d: Deployment) -> list[IamRequest]:
         for item in p.get("TransactItems", []):
             for kind, body in item.items():
                 found.append(
-                    IamRequest(f"dynamodb:{_TRANSACT_ITEM[kind]}", table(body["TableName"]))
+                    IamRequest(
+                        f"dynamodb:{_TRANSACT_ITEM[kind]}",
+                        table(body["TableName"]),
+                        _keys(body.get("LeadingKeys")),
+                    )
                 )
         return found
     if op in ("BatchWriteItem", "BatchGetItem"):
-        return [IamRequest(f"dynamodb:{op}", table(name)) for name in p.get("RequestItems", {})]
+        return [
+            IamRequest(f"dynamodb:{op}", table(name), _keys(keys))
+            for name, keys in p.get("RequestItems", {}).items()
+        ]
     if "TableName" in p:
-        return [IamRequest(f"dynamodb:{op}", table(p["TableName"], p.get("IndexName")))]
+        return [
+            IamRequest(
+                f"dynamodb:{op}",
+                table(p["TableName"], p.get("IndexName")),
+                _keys(p.get("LeadingKeys")),
+            )
+        ]
     if op == "ListTables":
         return [IamRequest("dynamodb:ListTables", "*")]
     raise UnmappedCall(f"dynamodb.{op} names no table")
@@ -177,7 +204,8 @@ def _ecs(call: AwsCall, d: Deployment) -> list[IamRequest]:
         ]
         found += [
             IamRequest("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
-            for role in d.task_roles
+            for role in (d.execution_role, p.get("TaskRoleArn") or d.default_task_role)
+            if role
         ]
         return found
     if op in ("StopTask", "DescribeTasks"):

@@ -17,6 +17,11 @@ evaluator (`infra/iam_simulator.py` on the recorded calls). moto names a DynamoD
 transaction by its operation: moto's copy allows `TransactWriteItems` where the role has an
 item action (IAM itself checks each item's action). ECS (our emulator) and @connections
 (a local endpoint) are not moto: the conformance evaluator covers them.
+
+A person's agent task runs as a role of its own (adapters/aws/agent_roles.py). moto does
+not resolve policy variables, so each person's role gets moto's copy of the `agent-task`
+policy resolved for that person (`LocalPeople`); the ECS emulator assumes it as ECS would
+(`LocalPeople.credentials`) and hands the task those credentials.
 """
 
 from __future__ import annotations
@@ -28,8 +33,17 @@ from typing import Any, Final
 
 import httpx
 
+from serverless_openclaw.adapters.aws.agent_roles import PERSON_TAG, AgentRoles, InlinePolicy
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
-from serverless_openclaw.infra.policies import Names, RolePolicy, Statement, Template, role_policies
+from serverless_openclaw.adapters.aws.errors import converted
+from serverless_openclaw.infra.policies import (
+    Names,
+    RolePolicy,
+    Statement,
+    Template,
+    resolve_variables,
+    role_policies,
+)
 
 ADMIN: Final = "admin"
 """The principal that sets resources up (what the operator and CloudFormation do on AWS)."""
@@ -111,6 +125,20 @@ def bootstrap_admin(moto_url: str, region: str) -> AwsCredentials:
     return AwsCredentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
+def _admin_trust() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                # moto compares principals literally: the administrator assumes them.
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{ADMIN}"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
 def principals(
     moto_url: str,
     policies: Mapping[str, RolePolicy],
@@ -122,19 +150,7 @@ def principals(
     """One role per component with moto's copy of its synthesized statements, assumed:
     the credentials by component name."""
     iam, sts = _clients(moto_url, region, admin)
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    # moto compares principals literally: the administrator assumes them.
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{ADMIN}"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+    trust = json.dumps(_admin_trust())
     found: dict[str, AwsCredentials] = {}
     for component, policy in policies.items():
         name = f"{name_prefix}-{component}".replace(":", "-")[:64]
@@ -192,3 +208,50 @@ def enforce_iam(
     found = principals(moto_url, policies, region=region, admin=admin)
     set_enforcement(moto_url, on=True)
     return {**found, ADMIN: admin}
+
+
+def person_document(policy: RolePolicy, user_id: str) -> dict[str, Any]:
+    """moto's copy of the `agent-task` policy for one person."""
+    resolved = resolve_variables(policy, {f"aws:PrincipalTag/{PERSON_TAG}": user_id})
+    return moto_view(resolved.statements)
+
+
+class LocalPeople:
+    """People's own task roles in moto: made as `user add` makes them on AWS (but with the
+    policy resolved for the person, and assumable by the administrator, who stands in for
+    ECS), and assumed for a task as ECS assumes them."""
+
+    def __init__(
+        self,
+        moto_url: str,
+        agent_policy: RolePolicy,
+        *,
+        prefix: str,
+        admin: AwsCredentials,
+        region: str = "us-east-1",
+    ) -> None:
+        iam, self._sts = _clients(moto_url, region, admin)
+        self.roles = AgentRoles(
+            iam,
+            prefix,
+            account=ACCOUNT,
+            grant=InlinePolicy(lambda user_id: person_document(agent_policy, user_id)),
+            trust=_admin_trust(),
+        )
+
+    def grant(self, user_id: str) -> None:
+        self.roles.ensure(user_id)
+
+    def revoke(self, user_id: str) -> None:
+        self.roles.remove(user_id)
+
+    def credentials(self, role_arn: str) -> AwsCredentials:
+        """The role's credentials, as ECS gets them for a task (`NotFound` etc. when the
+        role cannot be assumed)."""
+        with converted("STS", f"assume {role_arn}"):
+            answer = self._sts.assume_role(
+                RoleArn=role_arn, RoleSessionName="ecs-task", DurationSeconds=12 * 3600
+            )["Credentials"]
+        return AwsCredentials(
+            answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
+        )

@@ -37,7 +37,12 @@ INBOX_QUEUES: Final = (
 )
 STATE_PREFIX: Final = (
     "Each agent keeps its state under `agents/<userId>/` in the state bucket; the wildcard is "
-    "that prefix of our one bucket."
+    "the objects below the prefix of the role's own person (`${aws:PrincipalTag/...}`)."
+)
+PERSON_ROLES: Final = (
+    "Each person's agent task runs with a role of their own, made by the operator at `user "
+    "add` and named `<prefix>-user-<hash>`; the control plane may only pass such roles, and "
+    "only to ECS tasks (iam:PassedToService)."
 )
 CONNECTIONS: Final = (
     "@connections ids are per browser connection and only known at run time; the wildcard is "
@@ -229,8 +234,19 @@ def table_indexes() -> Accepted:
 
 
 def state_prefix() -> Accepted:
+    # cdk-nag prints a policy variable `${aws:PrincipalTag/x}` as `<aws:PrincipalTag/x>`.
     return Accepted(
-        "AwsSolutions-IAM5", STATE_PREFIX, (resource_regex(r"<\w*StateBucket\w*\.Arn>/agents/\*"),)
+        "AwsSolutions-IAM5",
+        STATE_PREFIX,
+        (resource_regex(r"<\w*StateBucket\w*\.Arn>/agents/<aws:PrincipalTag/[\w-]+>/\*"),),
+    )
+
+
+def person_roles(prefix: str) -> Accepted:
+    return Accepted(
+        "AwsSolutions-IAM5",
+        PERSON_ROLES,
+        (resource_regex(rf"arn:<AWS::Partition>:iam::{ACCOUNT}:role/{re.escape(prefix)}-user-\*"),),
     )
 
 

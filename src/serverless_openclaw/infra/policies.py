@@ -8,8 +8,12 @@ has: the real ones of a deployment (docs/iam.md prints them with placeholders), 
 names of a local stack or test (moto enforces them, `infra/local_iam.py`).
 
 Each of our roles carries the tag `serverless-openclaw:role` naming the component that
-uses it (`handlers`, `watchdog`, `agent-task`, `agent-execution`); the roles CDK adds for
-its own helpers (web deployment, auto-deleting buckets) are named after their logical ids.
+uses it (`handlers`, `watchdog`, `agent-task-default`, `agent-execution`); the roles CDK adds
+for its own helpers (web deployment, auto-deleting buckets) are named after their logical
+ids. The rights of a person's agent task are managed policies that no template attaches
+(the operator's `user add` attaches them to the person's own role): their description
+starts with `[serverless-openclaw:role=agent-task]`, and they are read as the role
+`agent-task`, their policy variable (`${aws:PrincipalTag/...}`) kept as it is.
 """
 
 from __future__ import annotations
@@ -23,10 +27,17 @@ from typing import Any, Final
 
 ROLE_TAG: Final = "serverless-openclaw:role"
 """The tag naming the component a role belongs to."""
+MANAGED_POLICY_MARK: Final = re.compile(r"^\[serverless-openclaw:role=([a-z-]+)\]")
+"""How a managed policy names the role it is for (its description's first words)."""
 STATE_BUCKET_OUTPUT: Final = "StateBucketName"
 """The Storage stack's output naming the state bucket (CloudFormation names it)."""
 
 Template = dict[str, Any]
+
+
+def managed_policy_description(role: str, what: str) -> str:
+    """The description of a managed policy written for `role` (see the module doc)."""
+    return f"[serverless-openclaw:role={role}] {what}"
 
 
 class PolicyError(ValueError):
@@ -69,6 +80,20 @@ class RolePolicy:
             "Statement": [s.as_json() for s in self.statements],
         }
 
+    @classmethod
+    def from_document(cls, name: str, document: Mapping[str, Any]) -> RolePolicy:
+        """A policy written by `document()` (e.g. kept in a file), read back."""
+        statements = tuple(
+            Statement(
+                effect=str(raw["Effect"]),
+                actions=tuple(str(a) for a in _as_list(raw["Action"])),
+                resources=tuple(str(r) for r in _as_list(raw["Resource"])),
+                condition=dict(raw.get("Condition", {})),
+            )
+            for raw in _as_list(document.get("Statement", []))
+        )
+        return cls(name=name, stack="", logical_id="", statements=statements)
+
     def actions(self) -> set[str]:
         return {a for s in self.statements if s.effect == "Allow" for a in s.actions}
 
@@ -91,13 +116,23 @@ class Names:
     websocket_api: str = "localws"
 
     def local(self, text: str) -> str:
-        """A resolved value of the templates with this deployment's prefix and region."""
+        """A resolved value of the templates with this deployment's prefix and region (IAM
+        policy variables, `${aws:...}`, are names of their own and stay as they are)."""
+        parts = _POLICY_VARIABLE.split(text)
+        return "".join(
+            part if _POLICY_VARIABLE.fullmatch(part) else self._local(part) for part in parts
+        )
+
+    def _local(self, text: str) -> str:
         if self.region != self.synth_region:
             text = text.replace(self.synth_region, self.region)
         if self.prefix == self.synth_prefix:
             return text
         pattern = rf"(^|[/:]){re.escape(self.synth_prefix)}(?=[-/.]|$)"
         return re.sub(pattern, lambda m: f"{m.group(1)}{self.prefix}", text)
+
+
+_POLICY_VARIABLE: Final = re.compile(r"(\$\{aws:[^}]*\})")
 
 
 PLACEHOLDERS: Final = Names(
@@ -191,6 +226,8 @@ class Resolver:
     def _sub(self, text: str, variables: dict[str, Any], stack: str) -> str:
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name.startswith("aws:"):  # an IAM policy variable, resolved by IAM itself
+                return match.group(0)
             if name in variables:
                 return self.resolve(variables[name], stack)
             if "." in name and not name.startswith("AWS::"):
@@ -342,6 +379,26 @@ def role_policies(templates: Mapping[str, Template], names: Names) -> dict[str, 
                     raise PolicyError(f"policy attached to an unknown role: {role}")
                 found[target] += statements
     policies: dict[str, RolePolicy] = {}
+    for stack, template in templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::IAM::ManagedPolicy":
+                continue
+            props = resource["Properties"]
+            mark = MANAGED_POLICY_MARK.match(str(props.get("Description", "")))
+            if mark is None or props.get("Roles"):
+                continue
+            name = mark.group(1)
+            known = policies.get(name)
+            policies[name] = RolePolicy(
+                name=name,
+                stack=known.stack if known else stack,
+                logical_id=known.logical_id if known else logical_id,
+                statements=(
+                    *(known.statements if known else ()),
+                    *_statements(props["PolicyDocument"], resolver, stack),
+                ),
+                trusted_services=("ecs-tasks.amazonaws.com",),
+            )
     for (stack, logical_id), resource in roles.items():
         props = resource.get("Properties", {})
         name = role_name(resource, logical_id)
@@ -362,3 +419,38 @@ def role_policies(templates: Mapping[str, Template], names: Names) -> dict[str, 
             trusted_services=services,
         )
     return policies
+
+
+def resolve_variables(policy: RolePolicy, values: Mapping[str, str]) -> RolePolicy:
+    """`policy` as IAM evaluates it for one principal: each policy variable `${key}` of
+    `values` (e.g. `aws:PrincipalTag/serverless-openclaw-user` -> a person's id) replaced in
+    resources and condition values. moto does not resolve policy variables, and the
+    evaluator reads a variable in an ARN's resource part as ARN segments (its `:`)."""
+
+    def resolve(text: str) -> str:
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", value)
+        return text
+
+    def resolve_any(value: Any) -> Any:
+        return [resolve(str(v)) for v in value] if isinstance(value, list) else resolve(str(value))
+
+    return RolePolicy(
+        name=policy.name,
+        stack=policy.stack,
+        logical_id=policy.logical_id,
+        statements=tuple(
+            Statement(
+                effect=statement.effect,
+                actions=statement.actions,
+                resources=tuple(resolve(r) for r in statement.resources),
+                condition={
+                    operator: {key: resolve_any(v) for key, v in keys.items()}
+                    for operator, keys in statement.condition.items()
+                },
+            )
+            for statement in policy.statements
+        ),
+        managed_policies=policy.managed_policies,
+        trusted_services=policy.trusted_services,
+    )

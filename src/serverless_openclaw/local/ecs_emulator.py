@@ -7,6 +7,10 @@ the environment a Fargate container would get: the base environment (this proces
 reaches the same moto), the task definition's variables, then the container overrides. Its
 output goes to `<log_dir>/<task id>.log`.
 
+`overrides.taskRoleArn` (a person's own role) is handed to `task_role`, when given, which
+returns the role's credentials as environment variables (what ECS gives a container); a role
+it cannot assume fails RunTask as ECS does ("unable to assume the role").
+
 StopTask sends SIGTERM and, like ECS after `stopTimeout`, SIGKILL to the process group if it
 is still there after `stop_timeout_s`. DescribeTasks reflects the exit: lastStatus STOPPED,
 stoppedReason, stopCode and the container's exit code.
@@ -168,6 +172,7 @@ class EcsEmulator:
         region: str = "us-east-1",
         stop_timeout_s: float = 30.0,
         base_env: Callable[[], dict[str, str]] = environ_snapshot,
+        task_role: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.default = default
         self.task_definitions = dict(task_definitions or {})
@@ -175,6 +180,7 @@ class EcsEmulator:
         self.region = region
         self.stop_timeout_s = stop_timeout_s
         self._base_env = base_env
+        self._task_role = task_role
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
         self.run_task_calls = 0
@@ -257,11 +263,30 @@ class EcsEmulator:
             raise EcsApiError("ClientException", "overrides must be an object")
         definition_arn, spec = self._definition(definition)
         cluster_arn = self._cluster_arn(body.get("cluster"))
+        role_env = self._role_environment(overrides.get("taskRoleArn"))
         tasks = [
-            self._start(cluster_arn, definition_arn, spec, overrides, started_by, body, provider)
+            self._start(
+                cluster_arn, definition_arn, spec, overrides, started_by, body, provider, role_env
+            )
             for _ in range(count)
         ]
         return {"tasks": [t.as_json() for t in tasks], "failures": []}
+
+    def _role_environment(self, role_arn: Any) -> dict[str, str]:
+        """The credentials of the task's role, as ECS puts them in reach of a container."""
+        if role_arn is None or self._task_role is None:
+            return {}
+        if not isinstance(role_arn, str) or not role_arn.startswith("arn:"):
+            raise EcsApiError("InvalidParameterException", "taskRoleArn must be a role ARN")
+        try:
+            return dict(self._task_role(role_arn))
+        except Exception as exc:
+            raise EcsApiError(
+                "ClientException",
+                f"ECS was unable to assume the role '{role_arn}' that was provided for this "
+                "task. Please verify that the role being passed has the proper trust "
+                f"relationship and permissions ({exc})",
+            ) from exc
 
     def _start(
         self,
@@ -272,6 +297,7 @@ class EcsEmulator:
         started_by: str | None,
         body: dict[str, Any],
         provider: str | None,
+        role_env: Mapping[str, str],
     ) -> _Task:
         task_id = uuid.uuid4().hex
         cluster = cluster_arn.split("/")[-1]
@@ -292,7 +318,10 @@ class EcsEmulator:
             **self._base_env(),
             **spec.environment,
             **_override_env(overrides, spec.container_name),
+            **role_env,
         }
+        if role_env and "AWS_SESSION_TOKEN" not in role_env:
+            env.pop("AWS_SESSION_TOKEN", None)
         # Like a container, every task starts in an empty folder of its own.
         workdir = spec.cwd or self.log_dir / task_id
         workdir.mkdir(parents=True, exist_ok=True)

@@ -151,6 +151,11 @@ class EmbeddedLocalBackend:
         self.ports = ports
         return self.services
 
+    def wire_watchdog(self, handler_settings: HandlerSettings) -> Services:
+        """One database, no principals: the watchdog shares the handlers' Services."""
+        assert self.services is not None
+        return self.services
+
     def users(self) -> UserDirectory:
         assert self.identity is not None
         return self.identity

@@ -15,10 +15,13 @@ import os
 import pickle
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+if TYPE_CHECKING:
+    from .moto_server import ThreadedServer
 
 SERVICES = ("cognitoidp", "dynamodb", "s3", "sqs", "logs")
 """SSM is not kept (its backend holds lambdas); the dev stack writes its parameters anew at
@@ -115,19 +118,21 @@ class EmbeddedMoto:
         self.host = host
         self.port = port or free_port(host)
         self.snapshot = snapshot
-        self._server: Any = None
+        self._server: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> bool:
-        """Start serving; returns True when earlier state was restored."""
-        from moto.server import ThreadedMotoServer
+        """Start serving (DynamoDB requests one at a time, as strict as DynamoDB about
+        concurrent conditional writes: local/moto_server.py); returns True when earlier state
+        was restored."""
+        from .moto_server import ThreadedServer
 
         restored = load_snapshot(self.snapshot) if self.snapshot else False
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = ThreadedServer(self.host, self.port)
         self._server.start()
         return restored
 

@@ -8,7 +8,7 @@ tick, the offline model when no LLM key is configured, and the fake Telegram Bot
 getUpdates poller with a real bot token).
 
 The Lambda handlers run in this process, unchanged; their `Services` come from
-`wiring.wire_local*` (no handler reads this process's environment). Agent tasks get their
+`local.wiring.wire_local*` (no handler reads this process's environment). Agent tasks get their
 settings through their environment, as on ECS.
 
 Ports: the stack's one public port (`--port`, default 8800) carries the web app and every API;
@@ -94,6 +94,10 @@ class LocalBackend(Protocol):
     def routes(self) -> list[BaseRoute]: ...
 
     def wire(self, handler_settings: HandlerSettings) -> Services: ...
+
+    def wire_watchdog(self, handler_settings: HandlerSettings) -> Services:
+        """The watchdog's own Services (its own principal where IAM is enforced)."""
+        ...
 
     def users(self) -> UserDirectory: ...
 
@@ -187,6 +191,7 @@ class DevStack:
         self.fake_telegram: Any = None
         self.endpoints: DevEndpoints | None = None
         self.services: Services | None = None
+        self.watchdog_services: Services | None = None
         self._lock = StateDirLock(self.state_dir)
         self._api_socket: socket.socket | None = None
         self._servers: list[tuple[ServerHandle, asyncio.Task[None]]] = []
@@ -250,6 +255,7 @@ class DevStack:
             model_provider=provider,
         )
         self.services = self.backend.wire(handler_settings)
+        self.watchdog_services = self.backend.wire_watchdog(handler_settings)
         wiring.reset(self.services)
         await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
@@ -417,8 +423,21 @@ class DevStack:
             ],
             "detail": {},
         }
+        handler = watchdog.handler
+        own, shared = self.watchdog_services, self.services
+        if own is not None and own is not shared:
+
+            def handler(event: Any, context: Any) -> Any:
+                # The runtime runs one invocation at a time: the container's Services are
+                # the watchdog's for this one (as its own Lambda would have them).
+                wiring.reset(own)
+                try:
+                    return watchdog.handler(event, context)
+                finally:
+                    wiring.reset(shared)
+
         try:
-            await self.runtime.invoke("watchdog", watchdog.handler, event, 60.0)
+            await self.runtime.invoke("watchdog", handler, event, 60.0)
         except Exception:
             log.exception("watchdog tick failed")
 

@@ -3,18 +3,22 @@
 `local_handler_settings(DevSettings, ...)` says what the Lambda environment says on AWS;
 `wire_local_embedded()` / `wire_local_aws()` give the handlers of the stack their services
 from it and the few things the stack makes at start (its identity provider and local compute);
-`wire_local_users()` opens the local stack's user directory for `serverless-openclaw user`.
+`wire_local_users()` opens the local stack's user directory for `serverless-openclaw user`, and
+`wire_local_operator()` what `serverless-openclaw user add|remove` works with there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.call_log import recording_clients
+from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.ports import AwsPorts
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.records import ModelProvider
-from serverless_openclaw.ports.compute import Compute
+from serverless_openclaw.ports.compute import Compute, LaunchSpec, TaskInfo
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
     AuthSettings,
@@ -26,13 +30,24 @@ from serverless_openclaw.settings import (
 )
 from serverless_openclaw.wiring import aws_config
 
+if TYPE_CHECKING:
+    from serverless_openclaw.app.people import AgentAccess, Operator
+
 LOCAL_STAGE = "local"
-LOCAL_CLUSTER = "soc-dev"
-LOCAL_TASK_DEFINITION = "soc-agent"
 
 
 def local_state_bucket(dev: DevSettings) -> str:
     return f"{dev.prefix}-state"
+
+
+def local_cluster(dev: DevSettings) -> str:
+    """A deployment's name for the agents' cluster (IAM policies name it)."""
+    return f"{dev.prefix}-agents"
+
+
+def local_agent_family(dev: DevSettings) -> str:
+    """A deployment's name for the agent's task definition family."""
+    return f"{dev.prefix}-agent"
 
 
 def local_secret_names(dev: DevSettings) -> tuple[str, str]:
@@ -60,8 +75,8 @@ def local_handler_settings(
         ),
         auth=auth,
         compute=ComputeSettings(
-            ecs_cluster=LOCAL_CLUSTER,
-            task_definition=LOCAL_TASK_DEFINITION,
+            ecs_cluster=local_cluster(dev),
+            task_definition=local_agent_family(dev),
             subnets=["subnet-local"],
             security_groups=["sg-local"],
         ),
@@ -74,16 +89,21 @@ def local_handler_settings(
     )
 
 
-def wire_local_aws(settings: HandlerSettings) -> Services:
+def wire_local_aws(
+    settings: HandlerSettings,
+    *,
+    credentials: AwsCredentials | None = None,
+    role: str = "handlers",
+) -> Services:
     """The `aws` backend of the dev stack: the production boto3 adapters against the embedded
     moto and the ECS emulator. boto3 finds them through its own standard variables
-    (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ECS`), which the stack sets for its process.
-
-    One function on purpose: running this backend with IAM enforced means handing it clients
-    with the handler role's credentials here, and nowhere else."""
-    return Services(
-        settings, AwsPorts(aws_config(settings), clients=AwsClients(settings.names.region))
-    )
+    (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ECS`), which the stack sets for its process. With
+    IAM enforced, `credentials` are those of the component's principal (`role`: the request
+    handlers, or the watchdog), as on Lambda."""
+    clients = recording_clients(
+        settings.names.region, credentials, settings.aws_call_log_dir, role
+    ) or AwsClients(settings.names.region)
+    return Services(settings, AwsPorts(aws_config(settings), clients=clients))
 
 
 def wire_local_embedded(
@@ -117,7 +137,106 @@ def wire_local_users(state_dir: Path) -> UserDirectory:
     """The user directory of the local stack kept in `state_dir` (what `serverless-openclaw
     user ...` uses there): the embedded database, opened beside the running stack (SQLite
     allows it), or — for a stack started with `--backend aws` — moto's Cognito, which lives
-    only while that stack runs. `NotFound` when no stack ever ran there."""
+    only while that stack runs (as the administrator the stack made, IAM enforced).
+    `NotFound` when no stack ever ran there."""
+    info = _local_stack_info(state_dir)
+    if info.get("backend", "aws") == "embedded":
+        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
+
+        return EmbeddedIdentity(Path(info.get("database") or state_dir / "state.db"))
+    from serverless_openclaw.adapters.aws.users import UserAdmin
+
+    clients = _local_moto_clients(info)
+    return UserAdmin(clients.cognito_idp(), info["user_pool_id"])
+
+
+def _local_moto_clients(info: dict[str, Any]) -> AwsClients:
+    """Clients of a running local stack's moto (and ECS emulator), as its administrator."""
+    admin = info.get("moto_admin")
+    credentials = (
+        AwsCredentials(admin["access_key_id"], admin["secret_access_key"])
+        if admin
+        else AwsCredentials("local", "local")
+    )
+    endpoints = {"*": info["moto_url"]}
+    if info.get("ecs_url"):
+        endpoints["ecs"] = info["ecs_url"]
+    return AwsClients(info["region"], credentials=credentials, endpoints=endpoints)
+
+
+def wire_local_operator(state_dir: Path) -> Operator:
+    """The people of the local stack that keeps `state_dir`, for `serverless-openclaw user
+    ... --local`, beside the running stack: its database or its moto (as the administrator
+    the stack made, IAM enforced), its ECS emulator and its @connections endpoint (to stop a
+    removed person's agent and close their sockets). `NotFound` when no stack ever ran
+    there."""
+    import json
+
+    from serverless_openclaw.app.people import NoAgentAccess, Operator
+
+    info = _local_stack_info(state_dir)
+    settings = HandlerSettings.given(
+        names=NamesSettings.given(
+            prefix=info["prefix"],
+            state_bucket=info.get("state_bucket") or f"{info['prefix']}-state",
+            region=info["region"],
+            connections_url=f"{info['url']}/{LOCAL_STAGE}",
+            inbox_dlq_arn=info.get("inbox_dlq_arn"),
+        ),
+        auth=AuthSettings.given(
+            user_pool_id=info["user_pool_id"], user_pool_client_id=info["user_pool_client_id"]
+        ),
+        compute=ComputeSettings.given(
+            ecs_cluster=f"{info['prefix']}-agents", task_definition=f"{info['prefix']}-agent"
+        ),
+    )
+    if info.get("backend", "aws") == "embedded":
+        from serverless_openclaw.adapters.embedded import EmbeddedPorts
+        from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
+
+        directory = wire_local_users(state_dir)
+        connections = settings.names.connections_url
+        assert connections is not None
+        ports = EmbeddedPorts(
+            Path(info.get("database") or state_dir / "state.db").parent,
+            connections_api=LoopbackConnections(connections),
+            compute=_StopByFolder(state_dir / "tasks"),
+            users=directory,
+        )
+        return Operator(Services(settings, ports), directory, NoAgentAccess())
+    from serverless_openclaw.adapters.aws.person_data import AwsPersonalData
+    from serverless_openclaw.adapters.aws.users import UserAdmin
+
+    clients = _local_moto_clients(info)
+    credentials = clients.credentials
+    assert credentials is not None
+    access: AgentAccess = NoAgentAccess()
+    policy_file = state_dir / "iam" / "agent-task.json"
+    if info.get("enforce_iam") and policy_file.exists():
+        from serverless_openclaw.infra.local_iam import LocalPeople
+        from serverless_openclaw.infra.policies import RolePolicy
+
+        access = LocalPeople(
+            info["moto_url"],
+            RolePolicy.from_document("agent-task", json.loads(policy_file.read_text())),
+            prefix=info["prefix"],
+            admin=credentials,
+            region=info["region"],
+        )
+    return Operator(
+        services=Services(settings, AwsPorts(aws_config(settings), clients=clients)),
+        users=UserAdmin(clients.cognito_idp(), info["user_pool_id"]),
+        access=access,
+        erase=AwsPersonalData(
+            clients.dynamodb(),
+            clients.s3(),
+            prefix=info["prefix"],
+            state_bucket=settings.names.state_bucket,
+        ),
+    )
+
+
+def _local_stack_info(state_dir: Path) -> dict[str, Any]:
     import json
 
     from serverless_openclaw.core.errors import NotFound
@@ -125,19 +244,32 @@ def wire_local_users(state_dir: Path) -> UserDirectory:
     info_path = state_dir / "dev.json"
     if not info_path.exists():
         raise NotFound(f"no local stack has run in {state_dir} (start `serverless-openclaw dev`)")
-    info = json.loads(info_path.read_text())
-    if info.get("backend", "aws") == "embedded":
-        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
+    info: dict[str, Any] = json.loads(info_path.read_text())
+    return info
 
-        return EmbeddedIdentity(Path(info.get("database") or state_dir / "state.db"))
-    import boto3
 
-    from serverless_openclaw.adapters.aws.clients import default_config
-    from serverless_openclaw.adapters.aws.users import UserAdmin
+class _StopByFolder:
+    """The embedded backend's agents, stopped from outside the stack that runs them (the
+    `user remove --local` of one machine): every process working in the task's folder gets
+    SIGTERM, then SIGKILL, as the stack's own compute would do."""
 
-    client = boto3.session.Session(
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
-        region_name=info["region"],
-    ).client("cognito-idp", endpoint_url=info["moto_url"], config=default_config())
-    return UserAdmin(client, info["user_pool_id"])
+    def __init__(self, tasks_dir: Path) -> None:
+        self._tasks = tasks_dir
+
+    def run_task(self, spec: LaunchSpec) -> str:
+        from serverless_openclaw.core.errors import StorageUnavailable
+
+        raise StorageUnavailable("only the running stack starts agents")
+
+    def stop_task(self, task_arn: str, reason: str) -> None:
+        from serverless_openclaw.adapters.embedded.compute import end_all, processes_inside
+
+        folder = self._tasks / task_arn.rsplit("/", 1)[-1]
+        if folder.is_dir():
+            end_all(processes_inside(folder))
+
+    def describe(self, task_arns: Sequence[str]) -> dict[str, TaskInfo]:
+        return {}
+
+    def list_running(self) -> list[str]:
+        return []

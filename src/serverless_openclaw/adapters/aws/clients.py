@@ -12,7 +12,7 @@ the owner's money; SQS gets a longer read timeout so a 20 s long poll fits.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -86,7 +86,9 @@ class AwsClients:
 
     Build one per process (per Lambda container) and pass it, or the clients it makes, to
     the classes that do I/O. `credentials` replaces boto3's default chain (a component's own
-    principal locally); `observers` see every call each client makes.
+    principal locally); `observers` see every call each client makes; `endpoints` names a
+    service's endpoint where boto3's own variables cannot (a process talking to a local
+    stack it did not start, e.g. `serverless-openclaw user ... --local`).
     """
 
     def __init__(
@@ -96,9 +98,11 @@ class AwsClients:
         config: Config | None = None,
         credentials: AwsCredentials | None = None,
         observers: Sequence[CallObserver] = (),
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self.region = region
         self.credentials = credentials
+        self._endpoints = dict(endpoints or {})
         self._config = config or default_config()
         self._observers = tuple(observers)
         if credentials is None:
@@ -117,6 +121,7 @@ class AwsClients:
         self, service: str, *, endpoint_url: str | None = None, config: Config | None = None
     ) -> Any:
         """Any service's client (the typed methods below name those the handlers use)."""
+        endpoint_url = endpoint_url or self._endpoints.get(service) or self._endpoints.get("*")
         key = (service, endpoint_url)
         with self._lock:
             client = self._clients.get(key)

@@ -35,6 +35,8 @@ CODES: Final[Mapping[str, type[OpenClawError]]] = {
     "UserNotFoundException": NotFound,
     "ResourceNotFoundException": NotFound,
     "UsernameExistsException": Conflict,
+    "NoSuchEntity": NotFound,
+    "EntityAlreadyExists": Conflict,
     "InvalidParameterException": InvalidRequest,
     "InvalidPasswordException": InvalidRequest,
     "AccessDenied": AccessDenied,

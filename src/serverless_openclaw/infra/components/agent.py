@@ -12,17 +12,21 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from serverless_openclaw.adapters.aws.agent_roles import PERSON, person_policy_names
 from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.access import (
     AGENT_EXECUTION,
+    AGENT_LEADING_KEYS,
     AGENT_QUEUE_ACTIONS,
     AGENT_TABLES,
     AGENT_TASK,
+    AGENT_TASK_DEFAULT,
+    AGENT_UNSCOPED_TABLES,
 )
 from serverless_openclaw.infra.components.network import Network
 from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.config import PROVIDER_KEY_ENV, DeploymentConfig
-from serverless_openclaw.infra.policies import ROLE_TAG
+from serverless_openclaw.infra.policies import ROLE_TAG, managed_policy_description
 from serverless_openclaw.infra.retention import retention
 from serverless_openclaw.settings import AgentSettings, ModelSettings, NamesSettings
 
@@ -103,8 +107,10 @@ class AgentTask(Construct):
             ),
         )
         self.task_role = self.task_definition.task_role
+        """The task definition's own role: no right at all (every RunTask names the
+        person's role, `person_policy`); a task started without one can do nothing."""
         self.execution_role = self.task_definition.obtain_execution_role()
-        Tags.of(self.task_role).add(ROLE_TAG, AGENT_TASK)
+        Tags.of(self.task_role).add(ROLE_TAG, AGENT_TASK_DEFAULT)
         Tags.of(self.execution_role).add(ROLE_TAG, AGENT_EXECUTION)
         self.task_definition_revisions_arn = stack.format_arn(
             service="ecs",
@@ -181,21 +187,30 @@ class AgentTask(Construct):
             )
         return secrets
 
-    def _grant(
-        self, config: DeploymentConfig, storage: Storage, stack: Stack, user_id: str = "*"
-    ) -> None:
-        """The task role, with every resource a function of the person (`user_id`, `*` for
-        every task today; per-user roles are the next step of decision D13)."""
-        storage.grant_table_access(self.task_role, AGENT_TABLES)
-        storage.grant_state(self.task_role, user_id=user_id)
-        self.task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(AGENT_QUEUE_ACTIONS), resources=[storage.inbox_arn(user_id)]
-            )
+    def _grant(self, config: DeploymentConfig, storage: Storage, stack: Stack) -> None:
+        """The rights of every person's task role, written once for `PERSON` (the role's
+        `serverless-openclaw-user` tag): a managed policy that the operator's `user add`
+        attaches to the person's own role (adapters/aws/agent_roles.py). Decision D13."""
+        self.person_policy_name = person_policy_names(config.prefix)[0]
+        self.person_policy = iam.ManagedPolicy(
+            self,
+            "PersonPolicy",
+            managed_policy_name=self.person_policy_name,
+            description=managed_policy_description(
+                AGENT_TASK, "what one person's agent task may do with that person's data"
+            ),
+            statements=[
+                *storage.table_statements(AGENT_TABLES, leading_keys=AGENT_LEADING_KEYS),
+                *storage.table_statements(AGENT_UNSCOPED_TABLES),
+                *storage.state_statements(user_id=PERSON),
+                iam.PolicyStatement(
+                    actions=list(AGENT_QUEUE_ACTIONS), resources=[storage.inbox_arn(PERSON)]
+                ),
+            ],
         )
         reasons = [nag.table_indexes(), nag.inbox_queues(config.prefix), nag.state_prefix()]
         if config.llm_provider == "bedrock":
-            self.task_role.add_to_principal_policy(
+            self.person_policy.add_statements(
                 iam.PolicyStatement(
                     actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                     resources=[
@@ -216,7 +231,7 @@ class AgentTask(Construct):
                     ),
                 )
             )
-        nag.suppress(self.task_role, *reasons)
+        nag.suppress(self.person_policy, *reasons)
         nag.suppress(
             self.execution_role,
             nag.Accepted("AwsSolutions-IAM5", nag.ECR_AUTH, ("Resource::*",)),

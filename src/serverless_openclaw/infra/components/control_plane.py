@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_events as events
@@ -23,8 +23,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from serverless_openclaw.adapters.aws.agent_roles import person_policy_names, role_arn_prefix
 from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.access import (
+    AGENT_TASK,
     DEAD_LETTER_ACTIONS,
     HANDLER_QUEUE_ACTIONS,
     HANDLER_TABLES,
@@ -38,7 +40,7 @@ from serverless_openclaw.infra.components.auth import Auth
 from serverless_openclaw.infra.components.network import Network
 from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.config import DeploymentConfig
-from serverless_openclaw.infra.policies import ROLE_TAG
+from serverless_openclaw.infra.policies import ROLE_TAG, managed_policy_description
 from serverless_openclaw.infra.retention import retention
 from serverless_openclaw.settings import (
     AuthSettings,
@@ -202,6 +204,9 @@ class ControlPlane(Construct):
                 security_groups=[network.task_security_group.security_group_id],
                 capacity_provider="FARGATE_SPOT",
                 assign_public_ip=True,
+                agent_role_arn_prefix=role_arn_prefix(
+                    config.prefix, account=Stack.of(self).account, partition=Aws.PARTITION
+                ),
             ),
             telegram=telegram,
             default_idle_timeout_minutes=config.idle_timeout_minutes,
@@ -359,12 +364,17 @@ class ControlPlane(Construct):
                     actions=["execute-api:ManageConnections"], resources=[connections]
                 )
             )
-        # The agent task posts its streamed replies to the same @connections API. The policy
-        # lives here, attached to the task role, so the Compute stack needs nothing from us.
-        agent_connections = iam.Policy(
+        # Each person's agent task posts its streamed replies to the same @connections API.
+        # A managed policy of this stack (the Compute stack needs nothing from us) that the
+        # operator's `user add` attaches to the person's role with the Compute stack's.
+        self.agent_connections_policy_name = person_policy_names(config.prefix)[1]
+        agent_connections = iam.ManagedPolicy(
             self,
             "AgentConnectionsPolicy",
-            roles=[agent.task_role],
+            managed_policy_name=self.agent_connections_policy_name,
+            description=managed_policy_description(
+                AGENT_TASK, "stream replies to the open browsers of the agent's person"
+            ),
             statements=[
                 iam.PolicyStatement(
                     actions=["execute-api:ManageConnections"], resources=[connections]
@@ -373,8 +383,9 @@ class ControlPlane(Construct):
         )
         nag.suppress(agent_connections, nag.connections())
         on_cluster = {"ArnEquals": {"ecs:cluster": agent.cluster.cluster_arn}}
-        # Both wake agents: RunTask by family (the latest ACTIVE revision), passing the
-        # task's two roles to ECS.
+        # Both wake agents: RunTask by family (the latest ACTIVE revision), passing ECS the
+        # execution role and the person's own task role (`<prefix>-user-<hash>`, made by the
+        # operator's `user add`; the task definition's default role holds no right).
         for role in (handlers, watchdog):
             role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -386,7 +397,11 @@ class ControlPlane(Construct):
             role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=["iam:PassRole"],
-                    resources=[agent.task_role.role_arn, agent.execution_role.role_arn],
+                    resources=[
+                        agent.task_role.role_arn,
+                        agent.execution_role.role_arn,
+                        self.person_roles_arn(config, stack),
+                    ],
                     conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                 )
             )
@@ -428,7 +443,13 @@ class ControlPlane(Construct):
                 nag.connections(),
                 nag.ecs_tasks(),
                 nag.task_definition_revisions(config.prefix),
+                nag.person_roles(config.prefix),
             )
+
+    @staticmethod
+    def person_roles_arn(config: DeploymentConfig, stack: Stack) -> str:
+        """Every person's task role (`iam:PassRole` names no other)."""
+        return role_arn_prefix(config.prefix, account=stack.account, partition=Aws.PARTITION) + "*"
 
     def _schedule_watchdog(self) -> None:
         rule = events.Rule(

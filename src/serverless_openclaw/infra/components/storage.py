@@ -111,9 +111,13 @@ class Storage(Construct):
         return table
 
     # --- grants ---------------------------------------------------------------------------
-    def grant_table_access(self, principal: iam.IGrantable, access: TableAccess) -> None:
+    def table_statements(
+        self, access: TableAccess, *, leading_keys: tuple[str, ...] = ()
+    ) -> list[iam.PolicyStatement]:
         """One statement per action, naming exactly the tables (and the indexes of those
-        whose stores query one) the role uses it on: docs/iam.md reads the same way."""
+        whose stores query one) the role uses it on: docs/iam.md reads the same way. With
+        `leading_keys`, only rows (and index entries) whose partition key matches one of
+        them (`dynamodb:LeadingKeys`)."""
         by_action: dict[str, list[str]] = {}
         for spec, actions in access.items():
             table = self.tables[spec.name]
@@ -122,16 +126,27 @@ class Storage(Construct):
                 arns.append(table.table_arn)
                 if action == "Query" and QUERIED_INDEXES.get(spec):
                     arns.append(f"{table.table_arn}/index/*")
-        for action, arns in by_action.items():
-            principal.grant_principal.add_to_principal_policy(
-                iam.PolicyStatement(actions=[action], resources=arns)
-            )
+        conditions = (
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}}
+            if leading_keys
+            else None
+        )
+        return [
+            iam.PolicyStatement(actions=[action], resources=arns, conditions=conditions)
+            for action, arns in by_action.items()
+        ]
+
+    def grant_table_access(self, principal: iam.IGrantable, access: TableAccess) -> None:
+        for statement in self.table_statements(access):
+            principal.grant_principal.add_to_principal_policy(statement)
 
     def inbox_arn(self, user_id: str = "*") -> str:
-        """The inbox of one person, or (`*`) of every person."""
+        """The inbox of one person (`<prefix>-inbox-<user>.fifo`), or (`*`) of every
+        person."""
+        name = "*" if user_id == "*" else f"{user_id}.fifo"
         return Stack.of(self).format_arn(
             service="sqs",
-            resource=f"{inbox_name_prefix(self.prefix)}{user_id}",
+            resource=f"{inbox_name_prefix(self.prefix)}{name}",
             arn_format=ArnFormat.NO_RESOURCE_NAME,
         )
 
@@ -140,18 +155,17 @@ class Storage(Construct):
         suffix = "*" if user_id == "*" else f"{user_id}/*"
         return self.state_bucket.arn_for_objects(f"{STATE_ROOT}{suffix}")
 
-    def grant_state(self, principal: iam.IGrantable, *, user_id: str = "*") -> None:
+    def state_statements(self, *, user_id: str = "*") -> list[iam.PolicyStatement]:
         """Read and write a person's backup (the agent task's state sync)."""
-        iam.Grant.add_to_principal(
-            grantee=principal,
-            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"],
-            resource_arns=[self.state_object_arn(user_id)],
-        )
         prefix = STATE_ROOT if user_id == "*" else f"{STATE_ROOT}{user_id}/"
-        principal.grant_principal.add_to_principal_policy(
+        return [
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"],
+                resources=[self.state_object_arn(user_id)],
+            ),
             iam.PolicyStatement(
                 actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[self.state_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
-            )
-        )
+            ),
+        ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
@@ -90,20 +90,17 @@ class TelegramStore:
         return str(deserialize(item)["userId"]) if item else None
 
     def link_of_user(self, user_id: str) -> TelegramLink | None:
-        for chat in self._chats_of(user_id):
-            with converted():
-                answer = self._db.get_item(
-                    TableName=self.links, Key={"chatId": {"S": chat}}, ConsistentRead=True
+        """The person's chat, read from the by-user index alone (it projects every
+        attribute). The agent task may only reach rows and index entries keyed by its own
+        person (`dynamodb:LeadingKeys`), and a link's row is keyed by the chat: so no
+        GetItem here. The index trails a relink or unlink by about a second."""
+        for row in self._links_of(user_id):
+            if row.get("userId") == user_id:
+                linked = parse_iso(row.get("linkedAt"))
+                assert linked is not None
+                return TelegramLink(
+                    chatId=int(row["chatId"]), username=row.get("username"), linkedAt=linked
                 )
-            item = answer.get("Item")
-            if item:
-                row = deserialize(item)
-                if row.get("userId") == user_id:
-                    linked = parse_iso(row.get("linkedAt"))
-                    assert linked is not None
-                    return TelegramLink(
-                        chatId=int(row["chatId"]), username=row.get("username"), linkedAt=linked
-                    )
         return None
 
     def unlink_user(self, user_id: str) -> bool:
@@ -112,7 +109,7 @@ class TelegramStore:
             self._delete_link(chat)
         return bool(chats)
 
-    def _chats_of(self, user_id: str) -> list[str]:
+    def _links_of(self, user_id: str) -> list[dict[str, Any]]:
         rows = paginate(
             self._db.query,
             "Items",
@@ -121,7 +118,10 @@ class TelegramStore:
             KeyConditionExpression="userId = :u",
             ExpressionAttributeValues={":u": {"S": user_id}},
         )
-        return [str(deserialize(raw)["chatId"]) for raw in rows]
+        return [deserialize(raw) for raw in rows]
+
+    def _chats_of(self, user_id: str) -> list[str]:
+        return [str(row["chatId"]) for row in self._links_of(user_id)]
 
     def _delete_link(self, chat: str) -> None:
         with converted():
