@@ -73,6 +73,12 @@ class QuotaExceeded(OpenClawError):
         self.retry_after_s = retry_after_s
 
 
+class BudgetReached(QuotaExceeded):
+    """The person's LLM spending budget is used up and they chose that chat stops too."""
+
+    code = "budget_reached"
+
+
 # --- state and storage ---------------------------------------------------------------------
 class ConditionFailed(OpenClawError):
     """A conditional write lost a race; the caller re-reads and decides again."""
