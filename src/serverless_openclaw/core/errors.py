@@ -155,6 +155,11 @@ class RuntimeInstallError(OpenClawError):
     """Node or OpenClaw could not be installed; the message says what to do."""
 
 
+class UpgradeRefused(OpenClawError):
+    """`openclaw upgrade`/`rollback` cannot proceed (bad version, no checkout, nothing to roll
+    back to); the pin is unchanged."""
+
+
 # --- Telegram ------------------------------------------------------------------------------
 class TelegramError(OpenClawError):
     def __init__(
