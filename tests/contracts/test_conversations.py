@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from serverless_openclaw.contracts.frames import ReplyError
-from serverless_openclaw.contracts.records import Message, MessageUsage
+from serverless_openclaw.contracts.frames import MessageUsage, ReplyError
+from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import ConversationDeleted, Fenced, InvalidRequest
 from serverless_openclaw.core.task_state import Wake
 from serverless_openclaw.ports.factory import PortFactory

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from serverless_openclaw.contracts.frames import MessageUsage
 from serverless_openclaw.contracts.records import (
-    MessageUsage,
     ModelPriceRow,
     SpendPeriod,
     UsageSummary,

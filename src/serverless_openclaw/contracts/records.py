@@ -7,7 +7,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from serverless_openclaw.contracts.frames import AgentState, ReplyError
+from serverless_openclaw.contracts.frames import AgentState, MessageUsage, ReplyError
 
 
 class _Record(BaseModel):
@@ -19,19 +19,6 @@ class Conversation(_Record):
     title: str
     createdAt: datetime
     updatedAt: datetime
-
-
-class MessageUsage(_Record):
-    """What a reply cost: the tokens of every model call of its turn and their estimated
-    price (core/llm_prices.py, or the person's override). `costUsd` is None when the model
-    has no known price."""
-
-    inputTokens: int = Field(default=0, ge=0)
-    outputTokens: int = Field(default=0, ge=0)
-    cacheReadTokens: int = Field(default=0, ge=0)
-    cacheWriteTokens: int = Field(default=0, ge=0)
-    costUsd: float | None = Field(default=None, ge=0)
-    model: str | None = Field(default=None, max_length=200)
 
 
 class Message(_Record):
