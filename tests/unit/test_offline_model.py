@@ -119,3 +119,28 @@ def test_reminder_becomes_a_tool_call_when_a_scheduling_tool_is_offered(server: 
     assert call["function"]["name"] == "cron"
     args = json.loads(call["function"]["arguments"])
     assert args["job"]["payload"]["text"] == "Reminder: stretch"
+
+
+def test_usage_is_deterministic_or_scripted(server: str) -> None:
+    httpx.post(f"{server}/_script", json={"rules": [], "default_delay_ms": 0}).raise_for_status()
+    first = sse_text(chat(server, "count me", stream=True))[1][-1]["usage"]
+    again = sse_text(chat(server, "count me", stream=True))[1][-1]["usage"]
+    assert (
+        first == again
+        and first["total_tokens"] == first["prompt_tokens"] + first["completion_tokens"]
+    )
+
+    rules = [
+        {
+            "match": "pricey",
+            "prompt_tokens": 1_000_000,
+            "completion_tokens": 10,
+            "cached_tokens": 400_000,
+        }
+    ]
+    httpx.post(f"{server}/_script", json={"rules": rules, "default_delay_ms": 0}).raise_for_status()
+    streamed = sse_text(chat(server, "a pricey question", stream=True))[1][-1]["usage"]
+    plain = chat(server, "another pricey one", stream=False).json()["usage"]
+    for usage in (streamed, plain):
+        assert usage["prompt_tokens"] == 1_000_000 and usage["completion_tokens"] == 10
+        assert usage["prompt_tokens_details"] == {"cached_tokens": 400_000}
