@@ -55,10 +55,17 @@ def model_choice(settings: AgentSettings, user: UserSettings) -> oc_config.Model
 
 
 def write_config(
-    settings: AgentSettings, user: UserSettings, *, port: int, env: dict[str, str]
+    settings: AgentSettings,
+    user: UserSettings,
+    *,
+    port: int,
+    env: dict[str, str],
+    automations_paused: bool = False,
 ) -> Path:
     """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen model cannot
-    work (no key in the gateway's environment, no base URL)."""
+    work (no key in the gateway's environment, no base URL). With `automations_paused` (a
+    spent budget) the heartbeat is off and automations do not run; a running gateway picks a
+    rewrite up by itself (OpenClaw hot-reloads both)."""
     choice = model_choice(settings, user)
     key_var = PROVIDER_KEYS.get(choice.provider)
     if key_var and not env.get(key_var):
@@ -78,6 +85,7 @@ def write_config(
             model=choice,
             heartbeat=heartbeat,
             log_file=settings.work_dir / "logs" / "openclaw.log",
+            automations_paused=automations_paused,
         )
     except ValueError as exc:  # a model choice that cannot work (e.g. no base URL)
         raise oc_config.ConfigInvalid(str(exc), []) from exc

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import (
+    MessageUsage,
     ReplyError,
     ServerFrame,
     StreamChunkFrame,
@@ -42,9 +43,15 @@ class ReplySink(Protocol):
     async def start(self) -> None: ...
     async def update(self, text_so_far: str) -> None: ...
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
-        """The whole reply; with `error`, `text` says why there is no answer."""
+        """The whole reply; with `error`, `text` says why there is no answer; `usage` is what
+        the turn cost (the web shows it under the reply)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -143,12 +150,19 @@ class WebReply:
                 await self._clock.sleep(remaining)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         await self._stop_flusher()
         await self._post(
             await self._connection_ids(),
-            StreamEndFrame(id=self._message_id, text=text, aborted=aborted, error=error),
+            StreamEndFrame(
+                id=self._message_id, text=text, aborted=aborted, error=error, usage=usage
+            ),
         )
 
     async def _stop_flusher(self) -> None:
@@ -184,7 +198,12 @@ class TelegramReply:
         await self._streamer.update(text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         try:
             await self._streamer.finish(text + ("\n\n(stopped)" if aborted else ""))
@@ -228,7 +247,12 @@ class LinkedTelegramReply:
             await self._reply.update(text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         if self._reply is not None:
             await self._reply.finish(text, aborted=aborted, error=error)
@@ -258,9 +282,14 @@ class FanOut:
         await self._each("update", text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
-        await self._each("finish", text, aborted=aborted, error=error)
+        await self._each("finish", text, aborted=aborted, error=error, usage=usage)
 
     async def aclose(self) -> None:
         await self._each("aclose")

@@ -49,6 +49,7 @@ MANAGED: Final = (
     "agents.defaults.model.primary",
     "agents.defaults.heartbeat.every",
     "agents.defaults.heartbeat.activeHours",
+    "cron.enabled",
     "logging.file",
 )
 """The only keys `patch_config` writes; everything else in the file is the person's."""
@@ -137,8 +138,13 @@ def patch_config(
     model: ModelChoice,
     heartbeat: HeartbeatChoice | None = None,
     log_file: Path | None = None,
+    automations_paused: bool = False,
 ) -> dict[str, Any]:
-    """Return `existing` with our managed keys set; never contains a secret value."""
+    """Return `existing` with our managed keys set; never contains a secret value.
+
+    `automations_paused` (the person's LLM budget is spent) turns the heartbeat off and
+    `cron.enabled` false: OpenClaw keeps every job and runs none; both hot-apply to a running
+    gateway. Otherwise `cron.enabled` is left to OpenClaw's default (on)."""
     config: dict[str, Any] = copy.deepcopy(dict(existing or {}))
     _set(config, "gateway.mode", "local")
     _set(config, "gateway.bind", "loopback")
@@ -178,6 +184,13 @@ def patch_config(
     _set(config, "agents.defaults.model.primary", model.primary)
 
     heartbeat = heartbeat or HeartbeatChoice()
+    if automations_paused:
+        heartbeat = HeartbeatChoice(policy="off")
+        _set(config, "cron.enabled", False)
+    else:
+        _delete(config, "cron.enabled")
+        if config.get("cron") == {}:
+            del config["cron"]
     if heartbeat.policy == "off":
         _set(config, "agents.defaults.heartbeat.every", "0m")
         _delete(config, "agents.defaults.heartbeat.activeHours")
