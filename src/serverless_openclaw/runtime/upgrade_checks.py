@@ -39,7 +39,8 @@ CONTRACT_TIMEOUT_S: Final = 1800
 
 
 def generated_configs() -> list[tuple[str, dict[str, Any]]]:
-    """The configs our supervisor writes, one per provider, with every heartbeat policy."""
+    """The configs our supervisor writes: one per provider, every heartbeat policy, and
+    automations paused by a spent budget."""
     variants: list[tuple[str, ModelChoice, HeartbeatChoice]] = [
         (
             "offline, heartbeat off",
@@ -55,10 +56,18 @@ def generated_configs() -> list[tuple[str, dict[str, Any]]]:
             HeartbeatChoice(),
         ),
     ]
-    return [
+    configs = [
         (label, patch_config(None, port=18999, model=model, heartbeat=heartbeat))
         for label, model, heartbeat in variants
     ]
+    paused = patch_config(
+        None,
+        port=18999,
+        model=ModelChoice("anthropic"),
+        heartbeat=HeartbeatChoice("active-hours"),
+        automations_paused=True,
+    )
+    return [*configs, ("anthropic, budget spent (automations paused)", paused)]
 
 
 def _tail(text: str, lines: int = 25) -> str:

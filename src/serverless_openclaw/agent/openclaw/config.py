@@ -157,6 +157,11 @@ def patch_config(
         if not model.base_url:
             raise ValueError(f"the {model.provider} model needs a base URL")
         name = OFFLINE_PROVIDER if model.provider == "offline" else CUSTOM_PROVIDER
+        entry = _model_entry(model.resolved_id, context=32_000)
+        if name == CUSTOM_PROVIDER:
+            # OpenClaw asks a non-local endpoint for streamed usage only with this flag;
+            # without usage, spending and budgets cannot count the endpoint's tokens.
+            entry["compat"] = {"supportsUsageInStreaming": True}
         _set(config, "models.mode", config.get("models", {}).get("mode", "merge"))
         _set(
             config,
@@ -166,7 +171,7 @@ def patch_config(
                 # The offline model needs no key; a custom endpoint's key stays in the env.
                 "apiKey": "offline" if name == OFFLINE_PROVIDER else f"${{{CUSTOM_KEY_ENV}}}",
                 "api": "openai-completions",
-                "models": [_model_entry(model.resolved_id, context=32_000)],
+                "models": [entry],
             },
         )
     elif model.provider == "bedrock":
