@@ -195,7 +195,6 @@ export function AgentPanel({ api, liveState, onState }: Props) {
       ) : error ? null : (
         <p>Loading…</p>
       )}
-      {usage ? <Spending usage={usage} /> : null}
       <div className="button-row">
         {state === "idle" ? (
           <button
@@ -244,6 +243,7 @@ export function AgentPanel({ api, liveState, onState }: Props) {
           {error}
         </p>
       ) : null}
+      {usage ? <Spending usage={usage} /> : null}
     </section>
   );
 }
