@@ -9,6 +9,7 @@ import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -25,6 +26,8 @@ async def test_spending_is_shown_counted_and_a_spent_budget_stops_chat(dev_stack
         default_chunk_chars=12,
     )
     user = dev_stack.create_user(idle_minutes=2)
+    chat = 9000 + uuid.uuid4().int % 1000
+    user.pair_telegram(chat)
     user.settings(
         wakeOnConnect=False,
         dailyBudgetUsd=1.0,
@@ -66,6 +69,13 @@ async def test_spending_is_shown_counted_and_a_spent_budget_stops_chat(dev_stack
         assert refused["code"] == "budget_reached"
         assert "daily LLM budget of $1.00 is used up" in str(refused["message"])
 
+    # The notice reached the linked Telegram chat too; a message from there is refused.
+    assert any("Spending limit reached" in text for text in user.telegram_texts(chat))
+    base = str(dev_stack.info["telegram_api_base"])
+    httpx.post(f"{base}/_fake/updates", json={"chatId": chat, "text": f"{tag} from telegram"})
+    httpx.post(f"{base}/_fake/deliver", timeout=60).raise_for_status()
+    assert "Not sent: Your daily LLM budget of $1.00 is used up" in user.telegram_texts(chat)[-1]
+
     with user.http() as http:
         spend = http.get("/api/usage").json()
         stored = http.get("/api/conversations/main/messages").json()["items"]
@@ -74,7 +84,8 @@ async def test_spending_is_shown_counted_and_a_spent_budget_stops_chat(dev_stack
     assert spend["pausedUntil"] == spend["today"]["resetsAt"]
     replies = [m for m in stored if m["role"] == "assistant" and m.get("inReplyTo")]
     assert [m["usage"]["costUsd"] for m in replies] == [pytest.approx(0.61)] * 2
-    assert not any(m["text"].endswith("third") for m in stored), "a refused message is not kept"
+    refused_texts = ("third", "from telegram")
+    assert not any(m["text"].endswith(refused_texts) for m in stored), "refused: not kept"
     # OpenClaw itself was told: its config pauses automations and the heartbeat.
     work = dev_stack.agent_work_dir(user)
     assert work is not None
