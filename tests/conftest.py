@@ -126,10 +126,18 @@ def offline_model() -> Iterator[OfflineModel]:
 
 @pytest.fixture(scope="session")
 def openclaw_runtime():  # type: ignore[no-untyped-def]
-    """The pinned OpenClaw, installed on first use into the per-user cache (~30 s once)."""
-    from serverless_openclaw.runtime.installer import install
+    """The pinned OpenClaw, installed on first use into the per-user cache (~30 s once).
 
-    return install(progress=lambda line: print(f"[openclaw install] {line}", flush=True))
+    SOC_TEST_OPENCLAW_VERSION selects another version (installed beside the pinned one):
+    `serverless-openclaw openclaw upgrade VERSION` runs the contract tests that way before it
+    moves the pin."""
+    from serverless_openclaw.runtime.installer import install
+    from serverless_openclaw.runtime.upgrade_checks import VERSION_ENV
+
+    return install(
+        version=os.environ.get(VERSION_ENV) or None,
+        progress=lambda line: print(f"[openclaw install] {line}", flush=True),
+    )
 
 
 # --- the whole local stack (`serverless-openclaw dev`) ---------------------------------------

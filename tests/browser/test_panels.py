@@ -119,3 +119,33 @@ async def test_agent_panel_wakes_backs_up_and_stops(stack, chat_user, open_app) 
     await expect(app.banner).to_have_attribute("data-agent", "idle", timeout=30_000)
     await expect(app.by("agent-start")).to_be_visible()
     await expect(app.by("agent-backup")).to_be_disabled()
+
+
+async def test_a_reply_shows_its_cost_and_the_agent_page_adds_it_up(
+    stack, make_user, open_app
+) -> None:  # type: ignore[no-untyped-def]
+    # 610 tokens at the person's price of 1,000 USD per million (the offline model is free).
+    user = make_user(
+        "lee",
+        wakeOnConnect=False,
+        dailyBudgetUsd=5,
+        llmPrices={"offline/offline-echo": {"inputUsdPerMtok": 1000, "outputUsdPerMtok": 1000}},
+    )
+    stack.offline_model().script(
+        [{"match": "how much was that", "prompt_tokens": 600, "completion_tokens": 10}]
+    )
+    app = await open_app(stack)
+    await app.sign_in(user)
+    await app.send("how much was that?")
+    usage = app.page.get_by_test_id("message-usage")
+    await expect(usage).to_have_text("610 tokens · ~$0.61", timeout=COLD_START_S * 1000)
+    await expect(usage).to_have_attribute("title", "600 in, 10 out · offline/offline-echo")
+    await app.screenshot("reply-usage")
+
+    await tab(app, "Agent")
+    await expect(app.by("spend-today-cost")).to_have_text("$0.61")
+    await expect(app.by("spend-today")).to_contain_text("of $5.00 · 610 tokens")
+    meter = app.page.get_by_role("meter", name="Today (UTC) against the budget")
+    await expect(meter).to_have_attribute("aria-valuenow", "12")
+    await app.screenshot("agent-spending")
+    app.console.check("the spending figures")

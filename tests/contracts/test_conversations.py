@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from serverless_openclaw.contracts.frames import ReplyError
+from serverless_openclaw.contracts.frames import MessageUsage, ReplyError
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import ConversationDeleted, Fenced, InvalidRequest
 from serverless_openclaw.core.task_state import Wake
@@ -182,6 +182,29 @@ def test_a_message_comes_back_as_it_was_stored(family: Family) -> None:
     store.put_message("u1", question)
     store.put_message("u1", reply)
     assert store.list_messages("u1", "c1").items == [question, reply]
+
+
+def test_a_replys_usage_comes_back_exactly(family: Family) -> None:
+    store = family.ports.conversations()
+    reply = Message.model_validate(
+        {
+            "id": "m-0009:r",
+            "conversationId": "c1",
+            "role": "assistant",
+            "text": "Done.",
+            "createdAt": family.now(),
+            "source": "agent",
+            "usage": MessageUsage(
+                inputTokens=1034,
+                outputTokens=56,
+                cacheReadTokens=200,
+                costUsd=0.001166,  # not a binary fraction: must not come back as 0.0011659...
+                model="anthropic/claude-sonnet-5",
+            ),
+        }
+    )
+    store.put_message("u1", reply)
+    assert store.list_messages("u1", "c1").items == [reply]
 
 
 def test_a_reply_to_a_message_that_was_never_stored_is_listed_by_its_time(

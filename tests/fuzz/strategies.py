@@ -211,6 +211,7 @@ paths = st.one_of(
             "/api/agent/stop",
             "/api/agent/restart",
             "/api/agent/backup",
+            "/api/usage",
             "/api/telegram",
             "/api/telegram/pairing-code",
             "/api//conversations",
@@ -235,6 +236,11 @@ settings_bodies = st.fixed_dictionaries(
         "activeHoursEnd": _maybe(st.integers(-1, 25)),
         "scheduledWakes": _maybe(any_text),
         "wakeLeadSeconds": _maybe(st.integers(-1, 10**9)),
+        "dailyBudgetUsd": _maybe(st.one_of(st.floats(allow_nan=True), st.integers(-1, 10**7))),
+        "chatOverBudget": _maybe(any_text),
+        "llmPrices": _maybe(
+            st.dictionaries(any_text, st.dictionaries(any_text, json_values), max_size=3)
+        ),
         "text": escaped_surrogates,
     },
 )
@@ -267,6 +273,7 @@ ROUTES = (
     ("POST", "/api/agent/stop"),
     ("POST", "/api/agent/restart"),
     ("POST", "/api/agent/backup"),
+    ("GET", "/api/usage"),
     ("POST", "/api/telegram/pairing-code"),
     ("GET", "/api/telegram"),
     ("DELETE", "/api/telegram"),

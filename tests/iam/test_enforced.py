@@ -30,9 +30,11 @@ from serverless_openclaw.adapters.aws.state_bucket import StateBucket
 from serverless_openclaw.agent.wiring import wire_task
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.app.spending import Spending
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
-from serverless_openclaw.contracts.records import Message
+from serverless_openclaw.contracts.records import Message, UserSettings
 from serverless_openclaw.core.errors import AccessDenied
+from serverless_openclaw.core.spend import ModelCall, TokenUsage
 from serverless_openclaw.gateway import http_api, watchdog, ws_connect, ws_message
 from serverless_openclaw.infra.local_iam import LocalPeople, principals
 from serverless_openclaw.infra.policies import RolePolicy, Statement
@@ -177,6 +179,12 @@ def test_the_agents_calls_are_allowed_to_its_role_and_nothing_more(
     ports.user_settings().get(user)
     ports.telegram().link_of_user(user)
     ports.connections().for_user(user)
+    # Metering and the budget (agent/metering.py): a call counted once, totals read.
+    spending = Spending(ports.counters())
+    call = ModelCall(id="oc-msg-1", model="offline/offline-echo", usage=TokenUsage(input=10))
+    assert spending.record(user, call, UserSettings()).new
+    assert spending.totals(user, "daily").tokens == 10
+    assert spending.claim_notice(user, spending.state(user, UserSettings(dailyBudgetUsd=0)))
     # State sync.
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"x": 1}))

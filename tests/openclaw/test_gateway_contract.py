@@ -21,12 +21,14 @@ from serverless_openclaw.agent.openclaw.config import (
     ConfigInvalid,
     ModelChoice,
     patch_config,
+    read_config,
     validate,
     write_config,
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import GatewayAuthError, GatewayError
+from serverless_openclaw.core.spend import TokenUsage
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.settings import environ_snapshot
 
@@ -195,3 +197,57 @@ def test_every_provider_config_is_accepted_by_the_gateway(
     write_config(tmp_path / "openclaw.json", config)
     env = {**environ_snapshot(), "OPENCLAW_GATEWAY_TOKEN": "x" * 32, "SOC_MODEL_API_KEY": "k"}
     validate(openclaw_runtime, tmp_path, env)
+
+
+async def test_a_turn_reports_its_usage_in_history(client: GatewayClient, offline_model) -> None:  # type: ignore[no-untyped-def]
+    """Spending is counted from here: `chat` events carry no usage; the assistant message in
+    `chat.history` does, with the provider, the model and the run that wrote it."""
+    offline_model.script(
+        [{"match": "metered", "prompt_tokens": 5000, "completion_tokens": 7, "cached_tokens": 1000}]
+    )
+    key = session_key()
+    run = await client.chat_send(key, "a metered question")
+    await run.result()
+    replies = [m for m in await client.chat_history(key) if m.role == "assistant"]
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply.run_id == run.run_id
+    assert reply.model == "offline/offline-echo"
+    assert reply.usage == TokenUsage(input=4000, output=7, cache_read=1000)
+    call = reply.model_call()
+    assert call is not None and call.id == f"oc-{reply.id}"
+
+
+async def test_automations_pause_and_resume_through_the_config(
+    client: GatewayClient, gateway
+) -> None:  # type: ignore[no-untyped-def]
+    """A spent budget rewrites `openclaw.json` with `cron.enabled: false` (and the heartbeat
+    off); the running gateway applies it without a restart, and the rewrite back resumes."""
+    path = gateway.state_dir / "openclaw.json"
+    original = read_config(path)
+    assert original is not None
+
+    async def cron_enabled() -> bool:
+        status = await client.request("cron.status", {})
+        return bool(status["enabled"])
+
+    async def becomes(wanted: bool) -> None:
+        for _ in range(120):
+            if await cron_enabled() is wanted:
+                return
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"cron.status never reported enabled={wanted}")
+
+    assert await cron_enabled()
+    pid = gateway.process.pid
+    port = original["gateway"]["port"]
+    model = ModelChoice("offline", base_url=original["models"]["providers"]["offline"]["baseUrl"])
+    try:
+        write_config(path, patch_config(original, port=port, model=model, automations_paused=True))
+        await becomes(False)
+        assert read_config(path)["agents"]["defaults"]["heartbeat"]["every"] == "0m"  # type: ignore[index]
+        write_config(path, patch_config(original, port=port, model=model))
+        await becomes(True)
+    finally:
+        write_config(path, original)
+    assert gateway.process.pid == pid, "applied without restarting the gateway"

@@ -98,7 +98,9 @@ class Broken:
     async def update(self, text_so_far: str) -> None:
         raise TelegramError("Bad Gateway", status=502)
 
-    async def finish(self, text: str, *, aborted: bool = False, error: object = None) -> None:
+    async def finish(
+        self, text: str, *, aborted: bool = False, error: object = None, usage: object = None
+    ) -> None:
         raise TelegramError("Bad Gateway", status=502)
 
     async def aclose(self) -> None:

@@ -139,3 +139,28 @@ def test_a_scripted_tool_rule_calls_the_tool_then_reports_its_whole_result(serve
     answer = httpx.post(f"{server}/v1/chat/completions", json=body, timeout=10).json()
     text = answer["choices"][0]["message"]["content"]
     assert text == f"{OFFLINE_LABEL} The exec tool said: {result}"
+
+
+def test_usage_is_deterministic_or_scripted(server: str) -> None:
+    httpx.post(f"{server}/_script", json={"rules": [], "default_delay_ms": 0}).raise_for_status()
+    first = sse_text(chat(server, "count me", stream=True))[1][-1]["usage"]
+    again = sse_text(chat(server, "count me", stream=True))[1][-1]["usage"]
+    assert (
+        first == again
+        and first["total_tokens"] == first["prompt_tokens"] + first["completion_tokens"]
+    )
+
+    rules = [
+        {
+            "match": "pricey",
+            "prompt_tokens": 1_000_000,
+            "completion_tokens": 10,
+            "cached_tokens": 400_000,
+        }
+    ]
+    httpx.post(f"{server}/_script", json={"rules": rules, "default_delay_ms": 0}).raise_for_status()
+    streamed = sse_text(chat(server, "a pricey question", stream=True))[1][-1]["usage"]
+    plain = chat(server, "another pricey one", stream=False).json()["usage"]
+    for usage in (streamed, plain):
+        assert usage["prompt_tokens"] == 1_000_000 and usage["completion_tokens"] == 10
+        assert usage["prompt_tokens_details"] == {"cached_tokens": 400_000}

@@ -102,3 +102,31 @@ def test_gateway_environment_is_an_allowlist() -> None:
     assert env["ANTHROPIC_API_KEY"] == "sk-ant"
     assert env["OPENCLAW_GATEWAY_TOKEN"] == "t" and env["OPENCLAW_STATE_DIR"] == "/s"
     assert json.dumps(env).count("123:abc") == 0
+
+
+def test_a_spent_budget_pauses_automations_and_the_heartbeat_and_resumes_them() -> None:
+    model = ModelChoice("anthropic")
+    heartbeat = HeartbeatChoice("active-hours")
+    mine = {"cron": {"sessionRetention": "48h"}}  # the person's own cron setting stays
+    paused = patch_config(mine, port=1, model=model, heartbeat=heartbeat, automations_paused=True)
+    assert paused["cron"] == {"sessionRetention": "48h", "enabled": False}
+    assert paused["agents"]["defaults"]["heartbeat"] == {"every": "0m"}
+    resumed = patch_config(paused, port=1, model=model, heartbeat=heartbeat)
+    assert resumed["cron"] == {"sessionRetention": "48h"}
+    assert resumed["agents"]["defaults"]["heartbeat"]["activeHours"] == {
+        "start": "08:00",
+        "end": "22:00",
+    }
+    assert "cron" not in patch_config(None, port=1, model=model)
+
+
+def test_a_custom_endpoint_is_asked_for_streamed_usage() -> None:
+    custom = patch_config(
+        None, port=1, model=ModelChoice("openai-compatible", base_url="https://llm.example/v1")
+    )
+    (entry,) = custom["models"]["providers"]["custom"]["models"]
+    assert entry["compat"] == {"supportsUsageInStreaming": True}
+    offline = patch_config(
+        None, port=1, model=ModelChoice("offline", base_url="http://127.0.0.1:9/v1")
+    )
+    assert "compat" not in offline["models"]["providers"]["offline"]["models"][0]

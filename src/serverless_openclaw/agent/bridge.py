@@ -32,10 +32,10 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
-from serverless_openclaw.contracts.frames import ReplyError
+from serverless_openclaw.contracts.frames import MessageUsage, ReplyError
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
@@ -48,6 +48,7 @@ from serverless_openclaw.core.errors import (
     RunFailed,
     StorageUnavailable,
 )
+from serverless_openclaw.core.spend import ModelCall
 from serverless_openclaw.ports.inbox import MAX_RECEIVES, InboxConsumer, ReceivedJob
 from serverless_openclaw.ports.stores import ConversationStore
 
@@ -74,6 +75,8 @@ class Answer:
     aborted: bool = False
     error: ReplyError | None = None
     """The model failed: shown in place of a reply, with "send again" (retryable)."""
+    usage: MessageUsage | None = None
+    """The tokens of the turn's model calls and their estimated cost."""
 
     @property
     def outcome(self) -> str:
@@ -136,6 +139,8 @@ class _Current:
     received: ReceivedJob
     run: ChatRun | None = None
     task: asyncio.Task[None] | None = None
+    run_ids: list[str] = field(default_factory=list)
+    """Every run this turn started (a folded send starts another)."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,10 @@ class BridgeOptions:
 
 Backup = Callable[[], Awaitable[Any]]
 """Back up OpenClaw's state now; raises `Fenced` when this task may no longer write."""
+Meter = Callable[[list[ModelCall]], Awaitable[MessageUsage | None]]
+"""Count a turn's model calls (agent/metering.py); returns their usage for the reply."""
+Refusal = Callable[[], Awaitable[str | None]]
+"""Why chat is not answered now (a spent budget the person let stop chat), else None."""
 
 
 @dataclass
@@ -193,6 +202,8 @@ class Bridge:
     on_fatal: Callable[[BaseException], None] = lambda _: None
     options: BridgeOptions = field(default_factory=BridgeOptions)
     clock: Clock = SYSTEM_CLOCK
+    meter: Meter | None = None
+    refusal: Refusal | None = None
     turns: list[TurnRecord] = field(default_factory=list)
     run_ids: set[str] = field(default_factory=set)
     """OpenClaw runs started for inbox jobs; any other assistant output is proactive."""
@@ -327,29 +338,42 @@ class Bridge:
             sink = self.sinks(job)
             starting = asyncio.ensure_future(sink.start())
             try:
-                try:
-                    answer = await self._converse(current, sink, record)
-                except GatewayError as exc:
-                    if received.receive_count < self.options.last_delivery:
-                        raise  # handed back below, for another try after a while
-                    log.error(
-                        "job %s: OpenClaw unreachable on its last delivery (%s); answering so",
-                        job.jobId,
-                        exc,
+                refused = await self.refusal() if self.refusal is not None else None
+                if refused is not None:
+                    log.info("job %s: not answered, the budget is spent", job.jobId)
+                    error = ReplyError(code="budget_reached", message=refused, retryable=False)
+                    answer = Answer(refused, error=error)
+                    await starting
+                else:
+                    try:
+                        answer = await self._converse(current, sink, record)
+                    except GatewayError as exc:
+                        if received.receive_count < self.options.last_delivery:
+                            raise  # handed back below, for another try after a while
+                        log.error(
+                            "job %s: OpenClaw unreachable on its last delivery (%s); answering so",
+                            job.jobId,
+                            exc,
+                        )
+                        text, error = failures.unavailable(exc)
+                        answer = Answer(text, error=error)
+                    await starting
+                    backup_started = self.clock.monotonic()
+                    # The turn's spending is counted while its memory is backed up.
+                    _, usage = await asyncio.gather(
+                        self._backup_turn(job), self._meter_turn(current)
                     )
-                    text, error = failures.unavailable(exc)
-                    answer = Answer(text, error=error)
-                await starting
-                backup_started = self.clock.monotonic()
-                await self._backup_turn(job)
-                record.backup_s = round(self.clock.monotonic() - backup_started, 4)
+                    record.backup_s = round(self.clock.monotonic() - backup_started, 4)
+                    answer = replace(answer, usage=usage)
                 record.outcome = answer.outcome
                 try:
                     await self._store(self._reply(job, answer))
                 except ConversationDeleted:
                     log.info("job %s: the conversation was deleted meanwhile", job.jobId)
                     record.outcome = "deleted"
-                await sink.finish(answer.text, aborted=answer.aborted, error=answer.error)
+                await sink.finish(
+                    answer.text, aborted=answer.aborted, error=answer.error, usage=answer.usage
+                )
             finally:
                 if not starting.done():
                     starting.cancel()
@@ -404,6 +428,7 @@ class Bridge:
             aborted=answer.aborted,
             inReplyTo=job.jobId,
             error=answer.error,
+            usage=answer.usage,
         )
 
     async def _store(self, message: Message) -> bool:
@@ -416,6 +441,26 @@ class Bridge:
             self.fenced = exc
             self.stop_receiving()
             self.on_fatal(exc)
+
+    async def _meter_turn(self, current: _Current) -> MessageUsage | None:
+        """The usage of the turn's model calls: the assistant messages its runs wrote, read
+        from the session's history (the `chat` events carry none). Never fails the turn."""
+        if self.meter is None or not current.run_ids:
+            return None
+        try:
+            history = await self.gateway.chat_history(
+                session_key(current.job.conversationId), limit=50
+            )
+        except OpenClawError as exc:
+            log.warning("job %s: usage not read (%s)", current.job.jobId, exc)
+            return None
+        runs = set(current.run_ids)
+        calls = [
+            call
+            for message in history
+            if message.run_id in runs and (call := message.model_call()) is not None
+        ]
+        return await self.meter(calls)
 
     async def _backup_turn(self, job: ChatJob) -> None:
         """The turn's memory, backed up before the answer is acknowledged (bounded)."""
@@ -530,6 +575,7 @@ class Bridge:
                 raise refused from exc
             raise
         current.run = run
+        current.run_ids.append(run.run_id)
         self.run_ids.add(run.run_id)
         async for event in run:
             if isinstance(event, RunDelta):

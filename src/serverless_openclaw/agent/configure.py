@@ -94,9 +94,12 @@ def write_config(
     port: int,
     env: dict[str, str],
     tools: AgentTools = "safe",
+    automations_paused: bool = False,
 ) -> Path:
     """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen model cannot
-    work (no key in the gateway's environment, no base URL)."""
+    work (no key in the gateway's environment, no base URL). With `automations_paused` (a
+    spent budget) the heartbeat is off and automations do not run; a running gateway picks a
+    rewrite up by itself (OpenClaw hot-reloads both)."""
     choice = model_choice(settings, user)
     key_var = PROVIDER_KEYS.get(choice.provider)
     if key_var and not env.get(key_var):
@@ -117,6 +120,7 @@ def write_config(
             heartbeat=heartbeat,
             log_file=gateway_layout(settings).logs / "openclaw.log",
             tools=tools,
+            automations_paused=automations_paused,
         )
     except ValueError as exc:  # a model choice that cannot work (e.g. no base URL)
         raise oc_config.ConfigInvalid(str(exc), []) from exc

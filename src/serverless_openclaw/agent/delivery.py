@@ -25,6 +25,7 @@ from typing import Protocol
 
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import (
+    MessageUsage,
     ReplyError,
     ServerFrame,
     StreamChunkFrame,
@@ -52,9 +53,15 @@ class ReplySink(Protocol):
     async def start(self) -> None: ...
     async def update(self, text_so_far: str) -> None: ...
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
-        """The whole reply; with `error`, `text` says why there is no answer."""
+        """The whole reply; with `error`, `text` says why there is no answer; `usage` is what
+        the turn cost (the web shows it under the reply)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -153,12 +160,19 @@ class WebReply:
                 await self._clock.sleep(remaining)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         await self._stop_flusher()
         await self._post(
             await self._connection_ids(),
-            StreamEndFrame(id=self._message_id, text=text, aborted=aborted, error=error),
+            StreamEndFrame(
+                id=self._message_id, text=text, aborted=aborted, error=error, usage=usage
+            ),
         )
 
     async def _stop_flusher(self) -> None:
@@ -258,7 +272,12 @@ class TelegramReply:
         await (await self._streamer()).update(text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         streamer = await self._streamer()
         try:
@@ -315,7 +334,12 @@ class LinkedTelegramReply:
             await self._reply.update(text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
         if self._reply is not None:
             await self._reply.finish(text, aborted=aborted, error=error)
@@ -345,9 +369,14 @@ class FanOut:
         await self._each("update", text_so_far)
 
     async def finish(
-        self, text: str, *, aborted: bool = False, error: ReplyError | None = None
+        self,
+        text: str,
+        *,
+        aborted: bool = False,
+        error: ReplyError | None = None,
+        usage: MessageUsage | None = None,
     ) -> None:
-        await self._each("finish", text, aborted=aborted, error=error)
+        await self._each("finish", text, aborted=aborted, error=error, usage=usage)
 
     async def aclose(self) -> None:
         await self._each("aclose")

@@ -11,6 +11,11 @@
    browsers and sent to the linked Telegram chat. OpenClaw's own channel delivery stays off
    (decision D3): this is the only path. The store is fenced by the launch (D12), like the
    bridge's replies.
+3. Count what those runs cost (agent/metering.py): the model calls in the main session's
+   history (heartbeats, reminders, automations on the main session) and the `finished`
+   events of isolated automation runs; then hold the person's budget — pausing automations
+   and heartbeats when it is spent (no scheduled wake-up before it resets), resuming them
+   when it resets, telling the person once.
 
 Time comes from an injectable clock (`agent/clock.py`): tests drive the debounce, the poll
 interval and "now" without sleeping.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -34,11 +39,13 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
 )
 from serverless_openclaw.core.schedule import NextWake, ScheduledJob, from_millis, next_wake
+from serverless_openclaw.core.spend import ModelCall
 from serverless_openclaw.ports.stores import ConversationStore, SettingsStore
 
 from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
-from .openclaw.gateway import Gateway, HistoryMessage
+from .metering import BudgetGuard, Meter
+from .openclaw.gateway import Gateway, HistoryMessage, cron_run_call
 from .openclaw.protocol import EventFrame
 from .reporter import AgentReporter
 
@@ -113,6 +120,10 @@ class Scheduler:
     """What this task last wrote; "unknown" at start, so the first pass always writes (the row
     may still hold the previous task's value)."""
     delivered: int = 0
+    meter: Meter | None = None
+    budget: BudgetGuard | None = None
+    _runs: list[ModelCall] = field(default_factory=list)
+    """Isolated automation runs that finished since the last pass."""
     _poke: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -122,6 +133,8 @@ class Scheduler:
     def on_event(self, frame: EventFrame) -> None:
         """Called by the gateway client for every event (synchronously; just a poke)."""
         if frame.event in WATCHED_EVENTS:
+            if frame.event == "cron" and (call := cron_run_call(frame.payload)) is not None:
+                self._runs.append(call)
             self._poke.set()
 
     def poke(self) -> None:
@@ -134,6 +147,8 @@ class Scheduler:
             self._poke.clear()
             try:
                 await self.deliver_new()
+                if self.budget is not None:
+                    await self.budget.check()
                 await self.refresh_schedule()
             except Fenced:
                 raise  # the supervisor stops this task
@@ -168,6 +183,10 @@ class Scheduler:
             heartbeat=settings.heartbeat,
             now=self.clock.now(),
         )
+        resumes = self.budget.resumes_at if self.budget is not None else None
+        if wake is not None and resumes is not None and wake.at < resumes:
+            # Paused by a spent budget: nothing runs before it resets, so no wake-up either.
+            wake = replace(wake, at=resumes)
         if wake != self.recorded:
             await self.reporter.next_wake(
                 wake.at if wake else None, wake.job_name if wake else None
@@ -182,34 +201,61 @@ class Scheduler:
         for message in proactive_messages(
             history, own_runs=self.own_runs, since_ms=self.started_ms or 0
         ):
-            stored = Message(
-                id=f"oc-{message.id}",
-                conversationId=MAIN_CONVERSATION_ID,
-                role="assistant",
-                text=message.text,
-                createdAt=datetime.fromtimestamp((message.timestamp_ms or 0) / 1000, UTC),
-                source="agent",
-                proactive=True,
-            )
-            try:
-                new = await asyncio.to_thread(
-                    self.conversations.put_message, self.user_id, stored, fence=self.launch_id
-                )
-            except ConversationDeleted:
-                continue  # the person deleted the conversation after this was written
-            except StorageUnavailable as exc:
-                log.warning("could not store a proactive message: %s", exc)
-                continue
-            if not new:
-                continue
-            sink = self.sinks(stored.id)
-            try:
-                await sink.start()
-                await sink.finish(message.text)
-            finally:
-                await sink.aclose()
-            count += 1
+            moment = datetime.fromtimestamp((message.timestamp_ms or 0) / 1000, UTC)
+            if await self._deliver(f"oc-{message.id}", message.text, moment):
+                count += 1
         self.delivered += count
         if count:
             await self.reporter.heartbeat()
+        await self._meter(history)
         return count
+
+    async def tell(self, message_id: str, text: str) -> bool:
+        """A message of ours to the person (e.g. that their budget is spent), delivered like
+        a proactive one: stored once by its id, then to the browsers and Telegram."""
+        return await self._deliver(message_id, text, self.clock.now())
+
+    async def _deliver(self, message_id: str, text: str, moment: datetime) -> bool:
+        stored = Message(
+            id=message_id,
+            conversationId=MAIN_CONVERSATION_ID,
+            role="assistant",
+            text=text,
+            createdAt=moment,
+            source="agent",
+            proactive=True,
+        )
+        try:
+            new = await asyncio.to_thread(
+                self.conversations.put_message, self.user_id, stored, fence=self.launch_id
+            )
+        except ConversationDeleted:
+            return False  # the person deleted the conversation after this was written
+        except StorageUnavailable as exc:
+            log.warning("could not store a proactive message: %s", exc)
+            return False
+        if not new:
+            return False
+        sink = self.sinks(stored.id)
+        try:
+            await sink.start()
+            await sink.finish(text)
+        finally:
+            await sink.aclose()
+        return True
+
+    async def _meter(self, history: list[HistoryMessage]) -> None:
+        """Count the model calls of the main session since this task started (heartbeats,
+        reminders, the person's turns the bridge counted already) and of finished isolated
+        automation runs; each only once."""
+        if self.meter is None:
+            return
+        since = self.started_ms or 0
+        calls = [
+            call
+            for message in history
+            if (message.timestamp_ms or 0) >= since and (call := message.model_call()) is not None
+        ]
+        calls += self._runs
+        self._runs = []
+        await self.meter.record(calls)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from serverless_openclaw.app.broadcast import Broadcaster
+from serverless_openclaw.app.spending import Spending
 from serverless_openclaw.contracts.jobs import ControlJob
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import (
@@ -56,6 +57,7 @@ from . import configure, health
 from .bridge import Bridge, BridgeOptions
 from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySinks, ShownReplies
+from .metering import BudgetGuard, Meter
 from .openclaw.gateway import Gateway
 from .openclaw.host import GatewayProcessHandle, NodeOpenClaw, OpenClawHost
 from .openclaw.protocol import EventFrame
@@ -181,6 +183,15 @@ class Supervisor:
             telegram_links=ports.telegram(),
             shown=ShownReplies(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
             clock=clock,
+        )
+        spending = Spending(ports.counters(), clock=clock.now)
+        self.meter = Meter(self.user_id, spending, self.user_settings)
+        self.budget = BudgetGuard(
+            self.user_id,
+            spending,
+            self.user_settings,
+            pause=self._pause_automations,
+            notify=self._notify,
         )
 
     # --- the process -----------------------------------------------------------------------
@@ -340,6 +351,12 @@ class Supervisor:
         self._env = configure.gateway_env(
             self.settings, self._token, provider=provider, separate=self.plan.separate
         )
+        # A budget spent before this start keeps automations paused from the first second.
+        try:
+            budget, _ = await self.budget.state()
+            self.budget.paused, self.budget.resumes_at = budget.paused, budget.resumes_at
+        except StorageUnavailable as exc:
+            log.warning("budget not checked at start (the first pass does): %s", exc)
         await asyncio.to_thread(
             configure.write_config,
             self.settings,
@@ -347,6 +364,7 @@ class Supervisor:
             port=self.gateway_port,
             env=self._env,
             tools=self.plan.tools,
+            automations_paused=bool(self.budget.paused),
         )
         for warning in await self.openclaw.validate(self.state_dir, self._env):
             log.info("openclaw config: %s", warning)
@@ -407,6 +425,8 @@ class Supervisor:
             on_fatal=self._fence,
             options=self.options.bridge,
             clock=self.clock,
+            meter=self.meter.record,
+            refusal=self.budget.chat_refusal,
         )
         self.scheduler = Scheduler(
             user_id=self.user_id,
@@ -418,6 +438,8 @@ class Supervisor:
             sinks=self.sinks.proactive,
             own_runs=self.bridge.run_ids,
             clock=self.clock,
+            meter=self.meter,
+            budget=self.budget,
         )
         self.scheduler.poke()  # record the schedule the restored state brought back
         self._tasks = {
@@ -437,6 +459,24 @@ class Supervisor:
                     raise GatewayError(f"{task.get_name()} ended unexpectedly")
         finally:
             stop_waiter.cancel()
+
+    async def _pause_automations(self, paused: bool) -> None:
+        """Rewrite `openclaw.json` with automations and the heartbeat paused (or as the person
+        set them); the running gateway hot-reloads it."""
+        user = await asyncio.to_thread(self.user_settings.get, self.user_id)
+        await asyncio.to_thread(
+            configure.write_config,
+            self.settings,
+            user,
+            port=self.gateway_port,
+            env=self._env,
+            tools=self.plan.tools,
+            automations_paused=paused,
+        )
+
+    async def _notify(self, message_id: str, text: str) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.tell(message_id, text)
 
     def _after_turn(self) -> None:
         if self.scheduler is not None:

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal
 
 from serverless_openclaw.app.broadcast import Broadcaster
+from serverless_openclaw.app.spending import Spending
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame, UserMessageFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
@@ -116,6 +117,10 @@ class Services:
     @cached_property
     def counters(self) -> CounterStore:
         return self.ports.counters()
+
+    @cached_property
+    def spending(self) -> Spending:
+        return Spending(self.counters, clock=self.clock)
 
     @cached_property
     def telegram(self) -> TelegramStore:
@@ -346,7 +351,8 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
     Order matters: the message is queued before the dedupe marker is set, so a crash in
     between makes a resend queue it again (SQS drops the copy within 5 minutes), never lose
     it. Raises `QuotaExceeded` (messages per minute, or task hours when the agent is not
-    running), `StorageUnavailable`.
+    running), `BudgetReached` (an LLM budget is used up and chat stops with it),
+    `StorageUnavailable`.
     """
     now = services.clock()
     if services.counters.is_marked(_dedupe_key(job), now=now):
@@ -357,6 +363,8 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
         f"rate#msg#{job.userId}#{window}", expires_at=now + timedelta(minutes=5)
     )
     check_message_rate(count, quotas.messages_per_minute, now)
+    # A spent budget refuses the message before anything is stored or woken.
+    services.spending.check_chat(job.userId, services.user_settings.get(job.userId), now)
     state = services.task_state.get(job.userId)
     decide_wake(state, now, task_hours_per_day=quotas.task_hours_per_day)  # quota before queuing
     stored = job.user_message()

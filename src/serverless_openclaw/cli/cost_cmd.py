@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from serverless_openclaw.core.cost import CostEstimate, UsageProfile, estimate, with_heartbeat
+from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.core.llm_prices import model_ref
 
 
 def build_profile(
@@ -67,9 +69,14 @@ def render(result: CostEstimate, console: Console) -> None:
         f"{llm.output_tokens:,.0f} output a month"
     )
     if llm.usd is None:
-        tokens += " - pass --llm-input-usd-per-mtok/--llm-output-usd-per-mtok for a price"
+        tokens += (
+            f" - no price for {llm.model or 'the model'}: pass --llm-input-usd-per-mtok/"
+            "--llm-output-usd-per-mtok"
+        )
     else:
         tokens += f" = {llm.usd:.2f} USD"
+        if llm.model and llm.price_source != "the prices given":
+            tokens += f" at the list price of {llm.model} ({llm.price_source})"
     console.print(tokens)
 
 
@@ -93,6 +100,19 @@ def cost(
     ] = None,
     llm_output_usd_per_mtok: Annotated[
         float | None, typer.Option(help="Your model's price per million output tokens.")
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option(
+            help="The model whose list price prices the tokens, as OpenClaw names it "
+            "(anthropic/claude-sonnet-5). Default: the deployment's (--config)."
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Deployment settings (default: the file `deploy` saved, if any)."
+        ),
     ] = None,
     heartbeat: Annotated[
         str,
@@ -122,8 +142,11 @@ def cost(
             "users": users,
             "llm_input_usd_per_mtok": llm_input_usd_per_mtok,
             "llm_output_usd_per_mtok": llm_output_usd_per_mtok,
+            "llm_model": llm_model,
         },
     )
+    if usage.llm_model is None:
+        usage = usage.model_copy(update={"llm_model": deployment_model(config_file)})
     if task_cpu is not None or task_memory is not None:
         cpu, memory = fargate_size(task_cpu, task_memory)
         usage = usage.model_copy(update={"task_vcpu": cpu / 1024, "task_memory_gb": memory / 1024})
@@ -135,6 +158,18 @@ def cost(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         render(result, Console())
+
+
+def deployment_model(config_file: Path | None) -> str:
+    """The model the deployment runs: its saved `--llm-provider`/`--model-id`, else the
+    default deployment's."""
+    from serverless_openclaw.cli.deploy_cmd import load_config
+
+    try:
+        config = load_config(config_file, {})
+    except OpenClawError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+    return model_ref(config.llm_provider, config.model_id)
 
 
 def fargate_size(task_cpu: int | None, task_memory: int | None) -> tuple[int, int]:

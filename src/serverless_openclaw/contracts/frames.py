@@ -105,6 +105,19 @@ class ReplyError(_Frame):
     retryable: bool = False
 
 
+class MessageUsage(_Frame):
+    """What a reply cost: the tokens of every model call of its turn and their estimated
+    price (core/llm_prices.py, or the person's override). `costUsd` is None when the model
+    has no known price."""
+
+    inputTokens: int = Field(default=0, ge=0)
+    outputTokens: int = Field(default=0, ge=0)
+    cacheReadTokens: int = Field(default=0, ge=0)
+    cacheWriteTokens: int = Field(default=0, ge=0)
+    costUsd: float | None = Field(default=None, ge=0)
+    model: str | None = Field(default=None, max_length=200)
+
+
 class StreamEndFrame(_Frame):
     """The reply is complete; `text` is the full reply (it may differ from the chunks' sum
     when the model rewrote its output, so clients show this one). With `error`, the message
@@ -115,6 +128,8 @@ class StreamEndFrame(_Frame):
     text: str
     aborted: bool = False
     error: ReplyError | None = None
+    usage: MessageUsage | None = None
+    """The turn's tokens and estimated cost, when the model reported them."""
 
 
 class UserMessageFrame(_Frame):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from serverless_openclaw.contracts.frames import AgentState, ReplyError
+from serverless_openclaw.contracts.frames import AgentState, MessageUsage, ReplyError
 
 
 class _Record(BaseModel):
@@ -35,6 +35,8 @@ class Message(_Record):
     question, whatever was asked in between."""
     error: ReplyError | None = None
     """Set on a reply that says why the question could not be answered."""
+    usage: MessageUsage | None = None
+    """On replies: the turn's tokens and estimated cost (shown subtly under the reply)."""
 
 
 T = TypeVar("T")
@@ -50,6 +52,22 @@ HeartbeatPolicy = Literal["off", "active-hours", "openclaw"]
 AgentTools = Literal["safe", "shell"]
 """What the agent may do on its task (the deployment's `SOC_AGENT_TOOLS`): see docs/security."""
 ScheduledWakePolicy = Literal["own-jobs", "all-jobs", "none"]
+ChatOverBudget = Literal["stop", "continue"]
+ModelRef = Annotated[
+    str, StringConstraints(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+/[^\s]+$")
+]
+"""OpenClaw's model reference, `<provider>/<model id>` (e.g. `anthropic/claude-sonnet-5`)."""
+MAX_PRICE_OVERRIDES = 20
+
+
+class LlmPrice(_Record):
+    """A person's price for a model, in USD per million tokens. Cache prices left out are
+    taken as the input price (never an underestimate of what the provider bills)."""
+
+    inputUsdPerMtok: float = Field(ge=0, le=10_000)
+    outputUsdPerMtok: float = Field(ge=0, le=10_000)
+    cacheReadUsdPerMtok: float | None = Field(default=None, ge=0, le=10_000)
+    cacheWriteUsdPerMtok: float | None = Field(default=None, ge=0, le=10_000)
 
 
 class UserSettings(_Record):
@@ -67,6 +85,14 @@ class UserSettings(_Record):
     scheduledWakes: ScheduledWakePolicy = "own-jobs"
     wakeLeadSeconds: int = Field(default=120, ge=0, le=3600)
     maxScheduledWakesPerDay: int = Field(default=12, ge=0, le=288)
+    dailyBudgetUsd: float | None = Field(default=None, ge=0, le=100_000)
+    """Estimated LLM spend per UTC day after which automations and heartbeats pause (and
+    chat stops, per `chatOverBudget`). None = no limit."""
+    monthlyBudgetUsd: float | None = Field(default=None, ge=0, le=1_000_000)
+    chatOverBudget: ChatOverBudget = "stop"
+    """Once a budget is reached: refuse new chat messages until it resets, or keep chatting."""
+    llmPrices: dict[ModelRef, LlmPrice] = Field(default={}, max_length=MAX_PRICE_OVERRIDES)
+    """The person's prices per model, over the built-in table (core/llm_prices.py)."""
 
 
 class AgentStatus(_Record):
@@ -90,3 +116,41 @@ class TelegramLink(_Record):
     chatId: int
     username: str | None = None
     linkedAt: datetime
+
+
+class SpendPeriod(_Record):
+    """Estimated LLM spend of one UTC day or month."""
+
+    period: str
+    """`2026-11-30` or `2026-11`."""
+    tokens: int
+    costUsd: float
+    unpricedTokens: int = 0
+    """Tokens of models without a price (counted, not priced)."""
+    budgetUsd: float | None = None
+    resetsAt: datetime
+
+
+class ModelPriceRow(_Record):
+    """One line of the price table the estimates use, with the person's override applied."""
+
+    model: str
+    inputUsdPerMtok: float
+    outputUsdPerMtok: float
+    cacheReadUsdPerMtok: float
+    cacheWriteUsdPerMtok: float
+    source: str
+    asOf: str | None = None
+    overridden: bool = False
+
+
+class UsageSummary(_Record):
+    """`GET /api/usage`: today's and this month's spend against the budgets."""
+
+    today: SpendPeriod
+    thisMonth: SpendPeriod
+    budgetReached: Literal["daily", "monthly"] | None = None
+    pausedUntil: datetime | None = None
+    """While a budget is reached: when automations (and chat, if it stops) resume."""
+    chatOverBudget: ChatOverBudget = "stop"
+    prices: list[ModelPriceRow] = []

@@ -19,6 +19,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serverless_openclaw.core.llm_prices import LLM_PRICES
 from serverless_openclaw.core.prices import US_EAST_1, FreeTier, PriceTable
 
 MINUTES_PER_HOUR = 60
@@ -108,6 +109,9 @@ class UsageProfile(BaseModel):
     llm_output_tokens_per_message: float = Field(default=500, ge=0)
     llm_input_usd_per_mtok: float | None = Field(default=None, ge=0)
     llm_output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    llm_model: str | None = Field(default=None, max_length=200)
+    """OpenClaw's model reference (`anthropic/claude-sonnet-5`): its tokens are priced from
+    the LLM price table (core/llm_prices.py) unless both per-million prices above are given."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +135,9 @@ class LlmEstimate:
     input_tokens: float
     output_tokens: float
     usd: float | None
-    """None when no token prices were given: the provider's price list is not ours to guess."""
+    """None when no price is known: neither given nor in the LLM price table for the model."""
+    model: str | None = None
+    price_source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +191,8 @@ class CostEstimate:
                 "input_tokens_per_month": self.llm.input_tokens,
                 "output_tokens_per_month": self.llm.output_tokens,
                 "usd_per_month": self.llm.usd,
+                "model": self.llm.model,
+                "price_source": self.llm.price_source,
                 "included_in_total": False,
             },
         }
@@ -670,16 +678,32 @@ def estimate(
 
 
 def _llm(m: _Month) -> LlmEstimate:
-    """Tokens the model provider bills (not AWS: reported apart from the total)."""
+    """Tokens the model provider bills (not AWS: reported apart from the total), priced with
+    the prices given, else the LLM price table's entry for the model. Prompt caching is not
+    modelled: every input token is priced as a cache miss (an upper bound)."""
     p = m.p
     input_tokens = m.messages * p.llm_input_tokens_per_message
     output_tokens = m.messages * p.llm_output_tokens_per_message
-    usd: float | None = None
+    per_mtok: tuple[float, float] | None = None
+    source: str | None = None
     if p.llm_input_usd_per_mtok is not None and p.llm_output_usd_per_mtok is not None:
-        usd = (
-            input_tokens * p.llm_input_usd_per_mtok + output_tokens * p.llm_output_usd_per_mtok
-        ) / MILLION
-    return LlmEstimate(input_tokens=input_tokens, output_tokens=output_tokens, usd=usd)
+        per_mtok = (p.llm_input_usd_per_mtok, p.llm_output_usd_per_mtok)
+        source = "the prices given"
+    elif p.llm_model is not None and p.llm_model in LLM_PRICES:
+        price = LLM_PRICES[p.llm_model]
+        rates = price.rates_for(int(p.llm_input_tokens_per_message))
+        per_mtok = (rates.input, rates.output)
+        source = f"{price.source}, as of {price.as_of}"
+    usd = None
+    if per_mtok is not None:
+        usd = (input_tokens * per_mtok[0] + output_tokens * per_mtok[1]) / MILLION
+    return LlmEstimate(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        usd=usd,
+        model=p.llm_model,
+        price_source=source,
+    )
 
 
 # --- what the heartbeat setting costs --------------------------------------------------------

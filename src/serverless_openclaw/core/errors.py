@@ -73,6 +73,12 @@ class QuotaExceeded(OpenClawError):
         self.retry_after_s = retry_after_s
 
 
+class BudgetReached(QuotaExceeded):
+    """The person's LLM spending budget is used up and they chose that chat stops too."""
+
+    code = "budget_reached"
+
+
 # --- state and storage ---------------------------------------------------------------------
 class ConditionFailed(OpenClawError):
     """A conditional write lost a race; the caller re-reads and decides again."""
@@ -174,6 +180,11 @@ class MessageRefused(OpenClawError):
 # --- runtime provisioning ------------------------------------------------------------------
 class RuntimeInstallError(OpenClawError):
     """Node or OpenClaw could not be installed; the message says what to do."""
+
+
+class UpgradeRefused(OpenClawError):
+    """`openclaw upgrade`/`rollback` cannot proceed (bad version, no checkout, nothing to roll
+    back to); the pin is unchanged."""
 
 
 # --- Telegram ------------------------------------------------------------------------------

@@ -1,14 +1,22 @@
 """Versions of the third-party runtimes we ship. The only place they are written down.
 
 The OpenClaw gateway's protocol and config schema change between releases (see
-docs/deployment.md, "Updating OpenClaw"), so the version is pinned, the contract tests run
+docs/deployment.md, "Upgrading OpenClaw"), so the version is pinned, the contract tests run
 against exactly this version, and the container image installs it through the same installer.
+
+The two OpenClaw lines are rewritten by `serverless-openclaw openclaw upgrade VERSION` (only
+after the candidate passed the contract tests and validated our generated config) and by
+`serverless-openclaw openclaw rollback`; keep each on one line, in this form
+(runtime/upgrade.py::PinFile reads and writes them). The pin is code, reviewed and committed
+like code: `deploy` builds the agent image from the checkout, so it ships what is committed.
 """
 
 from typing import Final
 
 OPENCLAW_VERSION: Final = "2026.9.6"
 """The npm version of `openclaw` every agent runs."""
+OPENCLAW_PREVIOUS_VERSION: Final[str | None] = None
+"""The version pinned before the last upgrade: what `openclaw rollback` returns to."""
 
 NODE_VERSION: Final = "24.21.0"
 """Node.js installed from the npm registry when no suitable Node is on PATH."""

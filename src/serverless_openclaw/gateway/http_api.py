@@ -195,6 +195,13 @@ def get_agent() -> Response[str]:
     return _model(200, ops.agent_status(_services(), _user()))
 
 
+@app.get("/api/usage")
+def get_usage() -> Response[str]:
+    """Today's and this month's estimated LLM spend against the person's budgets."""
+    services, user = _services(), _user()
+    return _model(200, services.spending.summary(user, services.user_settings.get(user)))
+
+
 @app.post("/api/agent/start")
 def start_agent() -> Response[str]:
     return _model(202, ops.wake(_services(), _user(), "start button").to_status())

@@ -76,6 +76,9 @@ WATCHDOG_TABLES: Final[TableAccess] = {
 }
 AGENT_TABLES: Final[TableAccess] = {
     TASK_STATE: ("GetItem", "UpdateItem", "ConditionCheckItem"),
+    # LLM spending: count each model call once (a marker), add it to the day and month
+    # totals, read them against the budget (app/spending.py).
+    COUNTERS: ("GetItem", "PutItem", "UpdateItem"),
     CONVERSATIONS: ("GetItem", "UpdateItem", "ConditionCheckItem"),
     MESSAGES: ("GetItem", "Query", "PutItem", "ConditionCheckItem"),
     CONNECTIONS: ("Query",),

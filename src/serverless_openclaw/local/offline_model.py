@@ -56,6 +56,12 @@ class ScriptRule(BaseModel):
     times: int | None = Field(default=None, ge=1)
     tool: str | None = None
     tool_arguments: dict[str, Any] = Field(default_factory=dict)
+    prompt_tokens: int | None = Field(default=None, ge=0)
+    """Usage to report instead of the default count (a token per 4 characters of the request
+    and of the reply): lets a test drive spending and budgets to exact figures."""
+    completion_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    """Part of the prompt reported as read from a prompt cache."""
 
 
 @dataclass
@@ -86,6 +92,9 @@ class Answer:
     error_status: int = 500
     tool_name: str = ""
     tool_arguments: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int = 0
 
 
 # --- reading what OpenClaw sends -----------------------------------------------------------
@@ -244,6 +253,9 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
             chunk_chars=rule.chunk_chars,
             delay_ms=rule.delay_ms,
             stall_after_chunks=rule.stall_after_chunks,
+            prompt_tokens=rule.prompt_tokens,
+            completion_tokens=rule.completion_tokens,
+            cached_tokens=rule.cached_tokens,
         )
     done = tool_results_since_person(messages)
     scheduled = _schedule(text, _tool_names(body.get("tools") or []), done)
@@ -289,9 +301,19 @@ def _chunks(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-def _usage(prompt: str, reply: str) -> dict[str, int]:
-    p, c = max(1, len(prompt) // 4), max(1, len(reply) // 4)
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+def _usage(prompt: str, answer: Answer) -> dict[str, Any]:
+    """OpenAI's usage object: deterministic counts (a token per 4 characters), or the ones a
+    script rule asked for. OpenClaw reads it into the transcript, where spending is counted."""
+    p = answer.prompt_tokens if answer.prompt_tokens is not None else max(1, len(prompt) // 4)
+    c = (
+        answer.completion_tokens
+        if answer.completion_tokens is not None
+        else max(1, len(answer.text) // 4)
+    )
+    usage: dict[str, Any] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    if answer.cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": min(answer.cached_tokens, p)}
+    return usage
 
 
 def completion(answer: Answer, prompt: str) -> dict[str, Any]:
@@ -306,7 +328,7 @@ def completion(answer: Answer, prompt: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": MODEL_ID,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": _usage(prompt, answer.text),
+        "usage": _usage(prompt, answer),
     }
 
 
@@ -346,7 +368,7 @@ async def stream(answer: Answer, prompt: str) -> AsyncIterator[bytes]:
                 await asyncio.sleep(answer.delay_ms / 1000)
             yield frame({"content": piece})
         yield frame({}, "stop")
-    yield frame({}, None, usage=_usage(prompt, answer.text))
+    yield frame({}, None, usage=_usage(prompt, answer))
     yield b"data: [DONE]\n\n"
 
 

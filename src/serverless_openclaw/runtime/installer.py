@@ -100,18 +100,22 @@ def default_prefix() -> Path:
     return runtime_cache_dir()
 
 
-def _openclaw_dir(prefix: Path) -> Path:
-    return prefix / f"openclaw-{OPENCLAW_VERSION}"
+def _openclaw_dir(prefix: Path, version: str | None = None) -> Path:
+    """Each version has its own folder, so a candidate installs beside the pinned one
+    (`serverless-openclaw openclaw upgrade`)."""
+    return prefix / f"openclaw-{version or OPENCLAW_VERSION}"
 
 
 def _cached_node(prefix: Path) -> Path:
     return prefix / f"node-{NODE_VERSION}" / "node_modules" / node_package_name() / "bin" / "node"
 
 
-def locate(prefix: Path | None = None) -> OpenClawRuntime | None:
-    """The installed runtime, or None when `install` has not completed for the pinned version."""
+def locate(prefix: Path | None = None, *, version: str | None = None) -> OpenClawRuntime | None:
+    """The installed runtime, or None when `install` has not completed for that version
+    (default: the pinned one)."""
     prefix = prefix or default_prefix()
-    marker = _openclaw_dir(prefix) / "installed.json"
+    version = version or OPENCLAW_VERSION
+    marker = _openclaw_dir(prefix, version) / "installed.json"
     if not marker.exists():
         return None
     try:
@@ -119,10 +123,10 @@ def locate(prefix: Path | None = None) -> OpenClawRuntime | None:
     except (OSError, json.JSONDecodeError):
         return None
     node = Path(info.get("node", ""))
-    entry = _openclaw_dir(prefix) / "node_modules" / "openclaw" / "openclaw.mjs"
-    if info.get("version") != OPENCLAW_VERSION or not entry.exists() or not node.exists():
+    entry = _openclaw_dir(prefix, version) / "node_modules" / "openclaw" / "openclaw.mjs"
+    if info.get("version") != version or not entry.exists() or not node.exists():
         return None
-    return OpenClawRuntime(prefix=prefix, node=node, entry=entry, version=OPENCLAW_VERSION)
+    return OpenClawRuntime(prefix=prefix, node=node, entry=entry, version=version)
 
 
 def find_node(prefix: Path | None = None) -> Path | None:
@@ -184,15 +188,19 @@ def _npm_install(
     progress(f"installed {what} in {time.monotonic() - started:.0f} s")
 
 
-def install(prefix: Path | None = None, *, progress: Progress = _quiet) -> OpenClawRuntime:
-    """Install Node (when needed) and the pinned OpenClaw. Idempotent and safe to run twice."""
+def install(
+    prefix: Path | None = None, *, version: str | None = None, progress: Progress = _quiet
+) -> OpenClawRuntime:
+    """Install Node (when needed) and OpenClaw (default: the pinned version). Idempotent and
+    safe to run twice."""
     prefix = prefix or default_prefix()
-    existing = locate(prefix)
+    wanted = version or OPENCLAW_VERSION
+    existing = locate(prefix, version=wanted)
     if existing is not None:
         progress(f"OpenClaw {existing.version} is already installed ({existing.entry.parent})")
         return existing
     with _install_lock(prefix):
-        existing = locate(prefix)  # another process may have finished while we waited
+        existing = locate(prefix, version=wanted)  # another process may have finished
         if existing is not None:
             return existing
         base_env = environ_snapshot()
@@ -209,20 +217,20 @@ def install(prefix: Path | None = None, *, progress: Progress = _quiet) -> OpenC
             node = _cached_node(prefix)
             if not node.exists():
                 raise RuntimeInstallError(f"the Node package did not contain {node}")
-        version = _node_version(node)
-        if version is None or not node_is_supported(version):
-            raise RuntimeInstallError(f"{node} reports {version}, which OpenClaw cannot use")
-        progress(f"using Node {'.'.join(map(str, version))} at {node}")
+        node_version = _node_version(node)
+        if node_version is None or not node_is_supported(node_version):
+            raise RuntimeInstallError(f"{node} reports {node_version}, which OpenClaw cannot use")
+        progress(f"using Node {'.'.join(map(str, node_version))} at {node}")
         env = dict(base_env)
         env["PATH"] = os.pathsep.join([str(node.parent), env.get("PATH", "")])
-        target = _openclaw_dir(prefix)
-        _npm_install(target, f"openclaw@{OPENCLAW_VERSION}", env, progress, "OpenClaw")
+        target = _openclaw_dir(prefix, wanted)
+        _npm_install(target, f"openclaw@{wanted}", env, progress, "OpenClaw")
         entry = target / "node_modules" / "openclaw" / "openclaw.mjs"
         if not entry.exists():
             raise RuntimeInstallError(f"openclaw installed but {entry} is missing")
-        marker = {"version": OPENCLAW_VERSION, "node": str(node), "installedAt": time.time()}
+        marker = {"version": wanted, "node": str(node), "installedAt": time.time()}
         (target / "installed.json").write_text(json.dumps(marker) + "\n")
-    runtime = locate(prefix)
+    runtime = locate(prefix, version=wanted)
     if runtime is None:  # pragma: no cover - the marker was just written
         raise RuntimeInstallError("install finished but the runtime cannot be located")
     return runtime

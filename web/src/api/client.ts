@@ -9,6 +9,7 @@ import type {
   PageMessage,
   PairingCode,
   TelegramLink,
+  UsageSummary,
   UserSettings,
   UserSettingsUpdate,
 } from "../generated/contracts";
@@ -121,6 +122,10 @@ export class ApiClient {
 
   agentAction(action: "start" | "stop" | "restart") {
     return this.request<AgentStatus>("POST", `/api/agent/${action}`);
+  }
+
+  getUsage() {
+    return this.request<UsageSummary>("GET", "/api/usage");
   }
 
   backupAgent() {

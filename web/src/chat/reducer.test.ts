@@ -56,6 +56,33 @@ describe("chatReducer", () => {
     expect(isBusy(s)).toBe(false);
   });
 
+  it("keeps the turn's usage from stream_end and from history", () => {
+    const usage = { inputTokens: 1034, outputTokens: 56, cacheReadTokens: 200, cacheWriteTokens: 0, costUsd: 0.00265, model: "anthropic/claude-sonnet-5" };
+    let s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({ type: "stream_start", id: "m-000001", conversationId: "main", proactive: false }),
+      frame({ type: "stream_end", id: "m-000001", text: "Hello!", aborted: false, usage }),
+    );
+    expect(s.messages.main?.[1]?.usage).toEqual(usage);
+    const stored: Message = {
+      id: "m-000002:r",
+      conversationId: "main",
+      role: "assistant",
+      text: "Later",
+      createdAt: NOW,
+      source: "agent",
+      aborted: false,
+      proactive: false,
+      inReplyTo: "m-000002",
+      usage: { ...usage, costUsd: null, model: "custom/mine" },
+    };
+    s = run(s, { type: "history", conversationId: "main", items: [stored] });
+    const fromHistory = s.messages.main?.find((m) => m.id === "m-000002");
+    expect(fromHistory?.usage?.costUsd).toBeNull();
+    expect(fromHistory?.usage?.model).toBe("custom/mine");
+  });
+
   it("marks an aborted reply and frees the stop button", () => {
     const s = run(
       initialChatState("main"),

@@ -5,7 +5,7 @@
  * Keys: a user message is `user:<id>`; a reply is `assistant:<id>` where `id` is the id the
  * server streams it under (the id of the message it answers, or of a proactive message).
  */
-import type { AgentStatus, Message, ServerFrame } from "../generated/contracts";
+import type { AgentStatus, Message, MessageUsage, ServerFrame } from "../generated/contracts";
 
 export type AgentState = AgentStatus["state"];
 
@@ -31,6 +31,8 @@ export interface ChatMessage {
   proactive: boolean;
   source?: Message["source"];
   error?: { code: string; message: string; retryable?: boolean };
+  /** assistant: the turn's tokens and estimated cost, when the model reported them. */
+  usage?: MessageUsage;
   /** user: ms of the last sign of progress (ack, status, reply frames) while unanswered. */
   progressAt?: number;
 }
@@ -178,6 +180,7 @@ function fromHistory(message: Message): ChatMessage {
     proactive: message.proactive,
     source: message.source,
     ...(message.error ? { error: message.error } : {}),
+    ...(message.usage ? { usage: message.usage } : {}),
   };
 }
 
@@ -328,6 +331,7 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         text: frame.text,
         status: frame.error ? "failed" : frame.aborted ? "aborted" : "done",
         ...(frame.error ? { error: frame.error } : {}),
+        ...(frame.usage ? { usage: frame.usage } : {}),
       });
       const active =
         next.active[conversationId] === frame.id

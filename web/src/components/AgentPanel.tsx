@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError, type ApiClient } from "../api/client";
 import type { AgentState } from "../chat/reducer";
-import type { AgentStatus } from "../generated/contracts";
-import { bytes, duration, timeAgo } from "../lib/format";
+import type { AgentStatus, SpendPeriod, UsageSummary } from "../generated/contracts";
+import { bytes, duration, timeAgo, tokens, usd } from "../lib/format";
 
 const STATE_LABEL: Record<AgentState, string> = {
   idle: "Asleep",
@@ -20,16 +20,96 @@ interface Props {
   onState: (state: AgentState, phase?: string | null) => void;
 }
 
+function SpendRow({ label, period, testId }: { label: string; period: SpendPeriod; testId: string }) {
+  const budget = period.budgetUsd ?? null;
+  const share = budget !== null && budget > 0 ? Math.min(1, period.costUsd / budget) : budget === 0 ? 1 : null;
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd data-testid={testId}>
+        <span data-testid={`${testId}-cost`}>{usd(period.costUsd)}</span>
+        {budget !== null ? ` of ${usd(budget)}` : ""} · {tokens(period.tokens)} tokens
+        {period.unpricedTokens ? ` (${tokens(period.unpricedTokens)} without a price)` : ""}
+        {share !== null ? (
+          <div
+            className={`spend-bar${share >= 1 ? " over" : ""}`}
+            role="meter"
+            aria-label={`${label} against the budget`}
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(share * 100)}
+          >
+            <span style={{ width: `${share * 100}%` }} />
+          </div>
+        ) : null}
+      </dd>
+    </>
+  );
+}
+
+function Spending({ usage }: { usage: UsageSummary }) {
+  return (
+    <div data-testid="agent-spending">
+      <h3>LLM spending (estimated)</h3>
+      <dl className="facts">
+        <SpendRow label="Today (UTC)" period={usage.today} testId="spend-today" />
+        <SpendRow label="This month" period={usage.thisMonth} testId="spend-month" />
+      </dl>
+      {usage.budgetReached && usage.pausedUntil ? (
+        <p className="notice warn" role="status" data-testid="budget-reached">
+          {usage.budgetReached === "daily" ? "Today's" : "This month's"} budget is reached:
+          automations and heartbeats are paused until {new Date(usage.pausedUntil).toLocaleString()}
+          {usage.chatOverBudget === "stop" ? ", and so is chat." : "; chat continues."}
+        </p>
+      ) : null}
+      <details>
+        <summary>Prices used (USD per million tokens)</summary>
+        <table className="prices" data-testid="price-table">
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              <th scope="col">In</th>
+              <th scope="col">Out</th>
+              <th scope="col">Cache read</th>
+              <th scope="col">Source</th>
+            </tr>
+          </thead>
+          <tbody>
+            {usage.prices.map((row) => (
+              <tr key={row.model}>
+                <td>{row.model}</td>
+                <td>{row.inputUsdPerMtok}</td>
+                <td>{row.outputUsdPerMtok}</td>
+                <td>{row.cacheReadUsdPerMtok}</td>
+                <td className="muted">
+                  {row.source}
+                  {row.asOf ? `, ${row.asOf}` : ""}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p className="muted">
+          Estimates from the tokens the model reported; your provider's invoice is what counts.
+          Set your own prices and budgets in Settings.
+        </p>
+      </details>
+    </div>
+  );
+}
+
 export function AgentPanel({ api, liveState, onState }: Props) {
   const [status, setStatus] = useState<AgentStatus | null>(null);
+  const [usage, setUsage] = useState<UsageSummary | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [pending, setPending] = useState<string | null>(null);
   const [now, setNow] = useState(() => Date.now());
 
   const load = useCallback(async () => {
-    const s = await api.getAgent();
+    const [s, u] = await Promise.all([api.getAgent(), api.getUsage().catch(() => null)]);
     setStatus(s);
+    setUsage(u);
     setNow(Date.now());
   }, [api]);
 
@@ -163,6 +243,7 @@ export function AgentPanel({ api, liveState, onState }: Props) {
           {error}
         </p>
       ) : null}
+      {usage ? <Spending usage={usage} /> : null}
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
 import type { ChatMessage } from "../chat/reducer";
 import { MAX_TEXT_BYTES } from "../generated/contracts";
-import { utf8Length } from "../lib/format";
+import { tokens, usd, utf8Length } from "../lib/format";
 import { Markdown } from "./Markdown";
 
 const STATUS_LABEL: Partial<Record<ChatMessage["status"], string>> = {
@@ -9,6 +9,21 @@ const STATUS_LABEL: Partial<Record<ChatMessage["status"], string>> = {
   aborted: "stopped",
   failed: "not delivered",
 };
+
+function UsageLine({ usage }: { usage: NonNullable<ChatMessage["usage"]> }) {
+  const total =
+    usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+  const detail =
+    `${tokens(usage.inputTokens)} in, ${tokens(usage.outputTokens)} out` +
+    (usage.cacheReadTokens ? `, ${tokens(usage.cacheReadTokens)} from cache` : "") +
+    (usage.cacheWriteTokens ? `, ${tokens(usage.cacheWriteTokens)} cached` : "") +
+    (usage.model ? ` · ${usage.model}` : "");
+  return (
+    <small className="message-usage" data-testid="message-usage" title={detail}>
+      {tokens(total)} tokens · {usage.costUsd === null || usage.costUsd === undefined ? "no price" : `~${usd(usage.costUsd)}`}
+    </small>
+  );
+}
 
 function MessageBubble({
   message,
@@ -52,6 +67,7 @@ function MessageBubble({
           <span className="cursor" aria-hidden="true" />
         ) : null}
       </div>
+      {message.usage && message.status !== "streaming" ? <UsageLine usage={message.usage} /> : null}
       {message.error ? (
         <p className="message-error" role="alert">
           {message.error.message} <span className="code">({message.error.code})</span>

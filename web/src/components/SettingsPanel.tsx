@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from "react";
 import type { ApiClient } from "../api/client";
-import type { UserSettings } from "../generated/contracts";
+import type { LlmPrice, UserSettings } from "../generated/contracts";
 import { choices, defaults, maxLength, range } from "../lib/settingsSchema";
 
 const PROVIDER_LABEL: Record<string, string> = {
@@ -15,6 +15,11 @@ const HEARTBEAT_LABEL: Record<string, string> = {
   off: "Off",
   "active-hours": "During active hours",
   openclaw: "As OpenClaw schedules it",
+};
+
+const OVER_BUDGET_LABEL: Record<string, string> = {
+  stop: "Stop chat too until it resets",
+  continue: "Keep chatting",
 };
 
 const WAKES_LABEL: Record<string, string> = {
@@ -57,6 +62,131 @@ function NumberField(props: {
   );
 }
 
+/** A dollar amount that may be left empty (no limit). */
+function MoneyField(props: {
+  id: string;
+  label: string;
+  name: keyof UserSettings;
+  value: number | null | undefined;
+  hint?: string;
+  onChange: (value: number | null) => void;
+}) {
+  const { min, max } = range(props.name);
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        data-testid={props.id}
+        type="number"
+        inputMode="decimal"
+        min={min}
+        max={max}
+        step={0.01}
+        placeholder="no limit"
+        value={props.value ?? ""}
+        onChange={(e) => props.onChange(e.target.value === "" ? null : e.target.valueAsNumber)}
+        aria-describedby={props.hint ? `${props.id}-hint` : undefined}
+      />
+      {props.hint ? (
+        <small id={`${props.id}-hint`} className="hint">
+          {props.hint}
+        </small>
+      ) : null}
+    </div>
+  );
+}
+
+interface PriceDraft {
+  model: string;
+  input: string;
+  output: string;
+}
+
+function toDrafts(prices: UserSettings["llmPrices"]): PriceDraft[] {
+  return Object.entries(prices ?? {}).map(([model, p]) => ({
+    model,
+    input: String(p?.inputUsdPerMtok ?? ""),
+    output: String(p?.outputUsdPerMtok ?? ""),
+  }));
+}
+
+function fromDrafts(drafts: PriceDraft[], before: UserSettings["llmPrices"]): Record<string, LlmPrice> {
+  const out: Record<string, LlmPrice> = {};
+  for (const d of drafts) {
+    const model = d.model.trim();
+    if (!model) continue;
+    const kept = before?.[model];
+    out[model] = {
+      ...(kept ?? {}),
+      inputUsdPerMtok: Number(d.input),
+      outputUsdPerMtok: Number(d.output),
+    };
+  }
+  return out;
+}
+
+function PriceOverrides(props: { drafts: PriceDraft[]; onChange: (drafts: PriceDraft[]) => void }) {
+  const { drafts, onChange } = props;
+  const edit = (i: number, change: Partial<PriceDraft>) =>
+    onChange(drafts.map((d, j) => (j === i ? { ...d, ...change } : d)));
+  return (
+    <div className="field" data-testid="settings-prices">
+      <span className="label">Your prices (USD per million tokens)</span>
+      {drafts.map((d, i) => (
+        <div className="field-row" key={i}>
+          <input
+            aria-label="Model (provider/model)"
+            data-testid={`settings-price-model-${i}`}
+            placeholder="anthropic/claude-sonnet-5"
+            value={d.model}
+            onChange={(e) => edit(i, { model: e.target.value })}
+          />
+          <input
+            aria-label="Input price"
+            data-testid={`settings-price-input-${i}`}
+            type="number"
+            min={0}
+            step="any"
+            required
+            value={d.input}
+            onChange={(e) => edit(i, { input: e.target.value })}
+          />
+          <input
+            aria-label="Output price"
+            data-testid={`settings-price-output-${i}`}
+            type="number"
+            min={0}
+            step="any"
+            required
+            value={d.output}
+            onChange={(e) => edit(i, { output: e.target.value })}
+          />
+          <button
+            type="button"
+            className="button secondary small"
+            onClick={() => onChange(drafts.filter((_, j) => j !== i))}
+          >
+            Remove
+          </button>
+        </div>
+      ))}
+      <button
+        type="button"
+        className="button secondary small"
+        data-testid="settings-price-add"
+        onClick={() => onChange([...drafts, { model: "", input: "", output: "" }])}
+      >
+        Add a price
+      </button>
+      <small className="hint">
+        Overrides the built-in price of a model (listed on the Agent page), or prices one it does
+        not know. Cache reads and writes are charged at the input price unless set through the API.
+      </small>
+    </div>
+  );
+}
+
 function SelectField(props: {
   id: string;
   label: string;
@@ -88,12 +218,17 @@ export function SettingsPanel({ api }: { api: ApiClient }) {
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const [saving, setSaving] = useState(false);
+  const [prices, setPrices] = useState<PriceDraft[]>([]);
 
   useEffect(() => {
     let live = true;
     api
       .getSettings()
-      .then((s) => live && setSettings({ ...defaults(), ...s }))
+      .then((s) => {
+        if (!live) return;
+        setSettings({ ...defaults(), ...s });
+        setPrices(toDrafts(s.llmPrices));
+      })
       .catch((e: unknown) => live && setError(e instanceof Error ? e.message : String(e)));
     return () => {
       live = false;
@@ -128,8 +263,10 @@ export function SettingsPanel({ api }: { api: ApiClient }) {
       const stored = await api.putSettings({
         ...settings,
         modelId: settings.modelId?.trim() ? settings.modelId.trim() : null,
+        llmPrices: fromDrafts(prices, settings.llmPrices),
       });
       setSettings({ ...defaults(), ...stored });
+      setPrices(toDrafts(stored.llmPrices));
       setSaved(true);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
@@ -254,6 +391,39 @@ export function SettingsPanel({ api }: { api: ApiClient }) {
             name="maxScheduledWakesPerDay"
             value={settings.maxScheduledWakesPerDay}
             onChange={(v) => set("maxScheduledWakesPerDay", v)}
+          />
+        </fieldset>
+
+        <fieldset>
+          <legend>Spending</legend>
+          <MoneyField
+            id="settings-daily-budget"
+            label="Daily LLM budget (USD, UTC day)"
+            name="dailyBudgetUsd"
+            value={settings.dailyBudgetUsd}
+            onChange={(v) => set("dailyBudgetUsd", v)}
+          />
+          <MoneyField
+            id="settings-monthly-budget"
+            label="Monthly LLM budget (USD)"
+            name="monthlyBudgetUsd"
+            value={settings.monthlyBudgetUsd}
+            hint="When a budget is reached, automations and heartbeats pause until it resets and you are told on the web and in Telegram."
+            onChange={(v) => set("monthlyBudgetUsd", v)}
+          />
+          <SelectField
+            id="settings-chat-over-budget"
+            label="When a budget is reached"
+            value={settings.chatOverBudget}
+            options={choices("chatOverBudget").map((c) => [c, OVER_BUDGET_LABEL[c] ?? c])}
+            onChange={(v) => set("chatOverBudget", v as UserSettings["chatOverBudget"])}
+          />
+          <PriceOverrides
+            drafts={prices}
+            onChange={(next) => {
+              setSaved(false);
+              setPrices(next);
+            }}
           />
         </fieldset>
 

@@ -54,3 +54,17 @@ export function bytes(n: number | null | undefined): string {
 export function utf8Length(text: string): number {
   return new TextEncoder().encode(text).length;
 }
+
+const integer = new Intl.NumberFormat("en-US");
+
+export function tokens(n: number): string {
+  return integer.format(n);
+}
+
+/** Dollars with enough digits that a cheap turn does not read as $0.00. */
+export function usd(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "no price";
+  if (value === 0) return "$0";
+  if (value < 0.01) return `$${value.toPrecision(2)}`;
+  return `$${value.toFixed(2)}`;
+}

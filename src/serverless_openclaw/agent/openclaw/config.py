@@ -49,6 +49,7 @@ MANAGED: Final = (
     "agents.defaults.model.primary",
     "agents.defaults.heartbeat.every",
     "agents.defaults.heartbeat.activeHours",
+    "cron.enabled",
     "logging.file",
     "tools.exec.mode",
     "tools.deny",
@@ -183,8 +184,13 @@ def patch_config(
     heartbeat: HeartbeatChoice | None = None,
     log_file: Path | None = None,
     tools: AgentTools = "safe",
+    automations_paused: bool = False,
 ) -> dict[str, Any]:
-    """Return `existing` with our managed keys set; never contains a secret value."""
+    """Return `existing` with our managed keys set; never contains a secret value.
+
+    `automations_paused` (the person's LLM budget is spent) turns the heartbeat off and
+    `cron.enabled` false: OpenClaw keeps every job and runs none; both hot-apply to a running
+    gateway. Otherwise `cron.enabled` is left to OpenClaw's default (on)."""
     config: dict[str, Any] = copy.deepcopy(dict(existing or {}))
     _set(config, "gateway.mode", "local")
     _set(config, "gateway.bind", "loopback")
@@ -197,6 +203,11 @@ def patch_config(
         if not model.base_url:
             raise ValueError(f"the {model.provider} model needs a base URL")
         name = OFFLINE_PROVIDER if model.provider == "offline" else CUSTOM_PROVIDER
+        entry = _model_entry(model.resolved_id, context=32_000)
+        if name == CUSTOM_PROVIDER:
+            # OpenClaw asks a non-local endpoint for streamed usage only with this flag;
+            # without usage, spending and budgets cannot count the endpoint's tokens.
+            entry["compat"] = {"supportsUsageInStreaming": True}
         _set(config, "models.mode", config.get("models", {}).get("mode", "merge"))
         _set(
             config,
@@ -206,7 +217,7 @@ def patch_config(
                 # The offline model needs no key; a custom endpoint's key stays in the env.
                 "apiKey": "offline" if name == OFFLINE_PROVIDER else f"${{{CUSTOM_KEY_ENV}}}",
                 "api": "openai-completions",
-                "models": [_model_entry(model.resolved_id, context=32_000)],
+                "models": [entry],
             },
         )
     elif model.provider == "bedrock":
@@ -224,6 +235,13 @@ def patch_config(
     _set(config, "agents.defaults.model.primary", model.primary)
 
     heartbeat = heartbeat or HeartbeatChoice()
+    if automations_paused:
+        heartbeat = HeartbeatChoice(policy="off")
+        _set(config, "cron.enabled", False)
+    else:
+        _delete(config, "cron.enabled")
+        if config.get("cron") == {}:
+            del config["cron"]
     if heartbeat.policy == "off":
         _set(config, "agents.defaults.heartbeat.every", "0m")
         _delete(config, "agents.defaults.heartbeat.activeHours")

@@ -55,6 +55,25 @@ def echo(message: str) -> str:
     return f"[fake openclaw] You said: {message}"
 
 
+FAKE_MODEL: Final = ("fake", "fake-model")
+"""(provider, model) written on the fake's assistant messages, as OpenClaw writes them."""
+
+
+def fake_usage(text: str) -> dict[str, Any] | None:
+    """The usage OpenClaw records on an assistant message (OpenClaw's shape; a model it has
+    no price for reports a zero cost): a fixed prompt of 1,000 tokens, a token per 4
+    characters of the answer."""
+    output = max(1, len(text) // 4)
+    return {
+        "input": 1000,
+        "output": output,
+        "cacheRead": 0,
+        "cacheWrite": 0,
+        "totalTokens": 1000 + output,
+        "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "total": 0},
+    }
+
+
 # --- what a scripted message does ----------------------------------------------------------
 @dataclass(frozen=True)
 class Reply:
@@ -135,8 +154,13 @@ class FakeGateway:
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_event: EventListener | None = None,
         log: list[str] | None = None,
+        usage: Callable[[str], dict[str, Any] | None] = fake_usage,
+        model: tuple[str, str] = FAKE_MODEL,
     ) -> None:
         self.answer = answer
+        self.usage = usage
+        """Usage written on each assistant message (None: none), from its text."""
+        self.model = model
         self.default = default
         self.state_file = state_file
         self.recovery = recovery
@@ -300,6 +324,26 @@ class FakeGateway:
         self._save()
         await asyncio.sleep(0)
         return message_id
+
+    def finish_isolated_run(self, job_id: str, usage: Mapping[str, Any]) -> str:
+        """An automation run in its own session finished: OpenClaw reports its usage
+        (snake_case, no cost) on the `cron` event only. Returns the run's session id."""
+        session_id = uuid.uuid4().hex
+        self._emit(
+            "cron",
+            {
+                "jobId": job_id,
+                "action": "finished",
+                "status": "ok",
+                "sessionId": session_id,
+                "sessionKey": f"agent:main:cron:{job_id}:run:{session_id}",
+                "runAtMs": self.clock_ms(),
+                "provider": self.model[0],
+                "model": self.model[1],
+                "usage": dict(usage),
+            },
+        )
+        return session_id
 
     # --- the process's life --------------------------------------------------------------
     async def boot(self) -> None:
@@ -487,6 +531,9 @@ class FakeGateway:
         }
         if stop:
             item["stopReason"] = stop
+        usage = self.usage(text) if role == "assistant" else None
+        if usage is not None:
+            item.update(provider=self.model[0], model=self.model[1], usage=usage)
         self.sessions.setdefault(session_key, []).append(item)
         self._save()
         return message_id

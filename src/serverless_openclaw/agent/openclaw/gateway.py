@@ -10,7 +10,16 @@ answers through the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from serverless_openclaw.core.spend import (
+    ModelCall,
+    TokenUsage,
+    model_ref_of,
+    parse_usage,
+    reported_cost,
+)
 
 from .activity import SessionActivity
 from .protocol import message_text
@@ -27,6 +36,29 @@ class HistoryMessage:
     """The run that produced an assistant message (a chat.send run, or e.g. a cron run)."""
     stop_reason: str | None = None
     """Why the model stopped ("stop", "aborted", "error"...), for assistant messages."""
+    model: str | None = None
+    """`<provider>/<model>` of the call that wrote an assistant message."""
+    usage: TokenUsage | None = None
+    """The tokens of that call, as OpenClaw recorded them (what spending is counted from)."""
+    reported_cost_usd: float | None = None
+    """OpenClaw's own price of the call (only for models it has prices for)."""
+
+    def model_call(self) -> ModelCall | None:
+        """This message as a metered model call (None without an id or usage)."""
+        if self.role != "assistant" or not self.id or self.usage is None:
+            return None
+        at = (
+            datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+            if self.timestamp_ms is not None
+            else None
+        )
+        return ModelCall(
+            id=f"oc-{self.id}",
+            model=self.model,
+            usage=self.usage,
+            reported_cost_usd=self.reported_cost_usd,
+            at=at,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,9 +92,32 @@ def parse_history(payload: Any) -> list[HistoryMessage]:
                 stop_reason=item.get("stopReason")
                 if isinstance(item.get("stopReason"), str)
                 else None,
+                model=model_ref_of(item.get("provider"), item.get("model")),
+                usage=parse_usage(item.get("usage")),
+                reported_cost_usd=reported_cost(item.get("usage")),
             )
         )
     return history
+
+
+MAIN_SESSION_KEY = "agent:main:main"
+
+
+def cron_run_call(payload: Any) -> ModelCall | None:
+    """The model call of an isolated automation run, from its `cron` `finished` event
+    (snake_case usage, no cost). Runs in the main session are not taken from here: their
+    messages, with the same usage, are in the main session's history."""
+    if not isinstance(payload, dict) or payload.get("action") != "finished":
+        return None
+    usage = parse_usage(payload.get("usage"))
+    if usage is None or payload.get("sessionKey") in (None, MAIN_SESSION_KEY):
+        return None
+    run = payload.get("sessionId") or f"{payload.get('jobId')}-{payload.get('runAtMs')}"
+    return ModelCall(
+        id=f"cron-{run}",
+        model=model_ref_of(payload.get("provider"), payload.get("model")),
+        usage=usage,
+    )
 
 
 def parse_cron_jobs(payload: Any) -> list[CronJob]:

@@ -98,6 +98,34 @@ describe("ChatView", () => {
 });
 
 describe("ChatView errors", () => {
+  it("shows a reply's tokens and estimated cost in small print, details on hover", () => {
+    setup({
+      messages: [
+        message({ id: "m1", role: "user", text: "hi" }),
+        message({
+          id: "m1",
+          role: "assistant",
+          text: "hello",
+          status: "done",
+          usage: { inputTokens: 1034, outputTokens: 56, cacheReadTokens: 200, cacheWriteTokens: 0, costUsd: 0.00265, model: "anthropic/claude-sonnet-5" },
+        }),
+        message({
+          id: "m2",
+          role: "assistant",
+          text: "unpriced",
+          status: "done",
+          usage: { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null, model: "custom/mine" },
+        }),
+      ],
+    });
+    const [priced, unpriced] = screen.getAllByTestId("message-usage");
+    expect(priced?.textContent).toBe("1,290 tokens · ~$0.0027");
+    expect(priced?.getAttribute("title")).toBe(
+      "1,034 in, 56 out, 200 from cache · anthropic/claude-sonnet-5",
+    );
+    expect(unpriced?.textContent).toBe("15 tokens · no price");
+  });
+
   it("offers to send an unanswered question again", async () => {
     const onRetry = vi.fn();
     const { user } = setup({

@@ -78,6 +78,39 @@ describe("SettingsPanel", () => {
     });
   });
 
+  it("sets budgets, what chat does over budget, and a price of my own", async () => {
+    const { client, calls } = api((method, _path, body) =>
+      method === "PUT" ? [200, { ...SETTINGS, ...(body as object) }] : [200, SETTINGS],
+    );
+    const user = userEvent.setup();
+    render(<SettingsPanel api={client} />);
+    const daily = await screen.findByTestId("settings-daily-budget");
+    expect(daily.getAttribute("min")).toBe("0");
+    await user.type(daily, "2.5");
+    await user.selectOptions(screen.getByTestId("settings-chat-over-budget"), "continue");
+    await user.click(screen.getByTestId("settings-price-add"));
+    await user.type(screen.getByTestId("settings-price-model-0"), "custom/my-model");
+    await user.type(screen.getByTestId("settings-price-input-0"), "0.5");
+    await user.type(screen.getByTestId("settings-price-output-0"), "1.5");
+    await user.click(screen.getByTestId("settings-save"));
+    expect(await screen.findByText("Saved.")).toBeTruthy();
+    const put = calls.find(([m]) => m === "PUT");
+    expect(put?.[2]).toMatchObject({
+      dailyBudgetUsd: 2.5,
+      monthlyBudgetUsd: null,
+      chatOverBudget: "continue",
+      llmPrices: { "custom/my-model": { inputUsdPerMtok: 0.5, outputUsdPerMtok: 1.5 } },
+    });
+    // What the server stored comes back into the form.
+    expect((screen.getByTestId("settings-price-model-0") as HTMLInputElement).value).toBe("custom/my-model");
+
+    // Clearing a budget means no limit (null), not 0 (which pauses everything).
+    await user.clear(screen.getByTestId("settings-daily-budget"));
+    await user.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(calls.filter(([m]) => m === "PUT")).toHaveLength(2));
+    expect(calls.filter(([m]) => m === "PUT")[1]?.[2]).toMatchObject({ dailyBudgetUsd: null });
+  });
+
   it("shows the server's refusal", async () => {
     const { client } = api((method) =>
       method === "PUT"
@@ -130,12 +163,64 @@ describe("TelegramPanel", () => {
   });
 });
 
+const USAGE = {
+  today: { period: "2026-11-30", tokens: 12_345, costUsd: 0.75, unpricedTokens: 0, budgetUsd: 1, resetsAt: "2026-12-01T00:00:00Z" },
+  thisMonth: { period: "2026-11", tokens: 1_234_567, costUsd: 20.5, unpricedTokens: 500, budgetUsd: null, resetsAt: "2026-12-01T00:00:00Z" },
+  budgetReached: null,
+  pausedUntil: null,
+  chatOverBudget: "stop",
+  prices: [
+    {
+      model: "anthropic/claude-sonnet-5",
+      inputUsdPerMtok: 2,
+      outputUsdPerMtok: 10,
+      cacheReadUsdPerMtok: 0.2,
+      cacheWriteUsdPerMtok: 2.5,
+      source: "OpenClaw 2026.9.6's model catalogue (anthropic plugin)",
+      asOf: "2026-09-06",
+      overridden: false,
+    },
+  ],
+};
+
+describe("AgentPanel spending", () => {
+  it("shows today's and this month's spend against the budget", async () => {
+    const { client } = api((_method, path) => (path === "/api/usage" ? [200, USAGE] : [200, { state: "idle" }]));
+    render(<AgentPanel api={client} liveState="idle" onState={vi.fn()} />);
+    const today = await screen.findByTestId("spend-today");
+    expect(today.textContent).toContain("$0.75 of $1.00");
+    expect(today.textContent).toContain("12,345 tokens");
+    expect(screen.getByRole("meter", { name: "Today (UTC) against the budget" }).getAttribute("aria-valuenow")).toBe("75");
+    const month = screen.getByTestId("spend-month");
+    expect(month.textContent).toContain("$20.50");
+    expect(month.textContent).toContain("500 without a price");
+    expect(screen.queryByTestId("budget-reached")).toBeNull();
+    expect(screen.getByTestId("price-table").textContent).toContain("anthropic/claude-sonnet-5");
+  });
+
+  it("says what is paused once a budget is reached", async () => {
+    const reached = {
+      ...USAGE,
+      today: { ...USAGE.today, costUsd: 1.2 },
+      budgetReached: "daily",
+      pausedUntil: "2026-12-01T00:00:00Z",
+    };
+    const { client } = api((_method, path) => (path === "/api/usage" ? [200, reached] : [200, { state: "idle" }]));
+    render(<AgentPanel api={client} liveState="idle" onState={vi.fn()} />);
+    const notice = await screen.findByTestId("budget-reached");
+    expect(notice.textContent).toContain("Today's budget is reached");
+    expect(notice.textContent).toContain("and so is chat");
+    expect(screen.getByRole("meter", { name: "Today (UTC) against the budget" }).getAttribute("aria-valuenow")).toBe("100");
+  });
+});
+
 describe("AgentPanel", () => {
   it("shows state and backup, and explains a backup refused while asleep", async () => {
     const { client } = api((method, path) => {
       if (method === "POST" && path === "/api/agent/backup") {
         return [409, { error: { code: "not_running", message: "idle" } }];
       }
+      if (path === "/api/usage") return [404, { error: { code: "not_found", message: "no such route" } }];
       return [200, { state: "running", startedAt: new Date(Date.now() - 90_000).toISOString(), lastBackupAt: null }];
     });
     const user = userEvent.setup();
@@ -149,8 +234,12 @@ describe("AgentPanel", () => {
   });
 
   it("stops the agent and reports the new state", async () => {
-    const { client, calls } = api((method) =>
-      method === "POST" ? [202, { state: "stopping" }] : [200, { state: "running" }],
+    const { client, calls } = api((method, path) =>
+      path === "/api/usage"
+        ? [200, USAGE]
+        : method === "POST"
+          ? [202, { state: "stopping" }]
+          : [200, { state: "running" }],
     );
     const user = userEvent.setup();
     const onState = vi.fn();

@@ -15,6 +15,7 @@ The rules of `ports.stores.ConversationStore`, in DynamoDB terms:
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -85,6 +86,7 @@ def _message(row: dict[str, Any]) -> Message:
             "proactive": bool(row.get("proactive", False)),
             "inReplyTo": row.get("inReplyTo"),
             "error": row.get("error"),
+            "usage": json.loads(row["usage"]) if row.get("usage") else None,
         }
     )
 
@@ -135,6 +137,8 @@ class ConversationStore:
             "proactive": message.proactive,
             "inReplyTo": message.inReplyTo,
             "error": message.error.model_dump() if message.error else None,
+            # JSON text: DynamoDB numbers would need Decimals for the cost.
+            "usage": message.usage.model_dump_json() if message.usage else None,
         }
         put: TransactWriteItemTypeDef = {
             "Put": {
