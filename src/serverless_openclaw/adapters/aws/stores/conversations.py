@@ -85,6 +85,7 @@ def _message(row: dict[str, Any]) -> Message:
             "proactive": bool(row.get("proactive", False)),
             "inReplyTo": row.get("inReplyTo"),
             "error": row.get("error"),
+            "attachments": row.get("attachments") or (),
         }
     )
 
@@ -135,6 +136,7 @@ class ConversationStore:
             "proactive": message.proactive,
             "inReplyTo": message.inReplyTo,
             "error": message.error.model_dump() if message.error else None,
+            "attachments": [a.model_dump(exclude_none=True) for a in message.attachments] or None,
         }
         put: TransactWriteItemTypeDef = {
             "Put": {
