@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal
 
+from serverless_openclaw.app.attachments import resolve
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame, UserMessageFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
@@ -42,6 +43,7 @@ from serverless_openclaw.core.task_state import (
     Wake,
 )
 from serverless_openclaw.core.wake import WakeDecision, decide_wake
+from serverless_openclaw.ports.attachments import AttachmentStore
 from serverless_openclaw.ports.compute import Compute, LaunchSpec
 from serverless_openclaw.ports.factory import PortFactory
 from serverless_openclaw.ports.identity import TokenVerifier
@@ -126,6 +128,10 @@ class Services:
         return self.ports.inbox()
 
     @cached_property
+    def attachments(self) -> AttachmentStore:
+        return self.ports.attachments()
+
+    @cached_property
     def secrets(self) -> SecretReader:
         return self.ports.secrets()
 
@@ -200,6 +206,7 @@ def push_user_message(services: Services, user_id: str, message: Message) -> Non
         text=message.text,
         source=message.source,
         createdAt=message.createdAt,
+        attachments=message.attachments,
     )
     try:
         services.broadcaster.send(user_id, frame)
@@ -360,6 +367,8 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
 def chat_job_from_frame(
     services: Services, user_id: str, frame: SendFrame, source: Literal["web"] = "web"
 ) -> ChatJob:
+    """The job of a browser's message; the attachments it names must be uploaded
+    (`AttachmentMissing` otherwise) and are listed as the store holds them."""
     return ChatJob(
         jobId=frame.id,
         userId=user_id,
@@ -368,6 +377,7 @@ def chat_job_from_frame(
         text=frame.text,
         replyTo=WebReplyTo(),
         receivedAt=services.clock(),
+        attachments=resolve(services, user_id, frame.attachments),
     )
 
 
