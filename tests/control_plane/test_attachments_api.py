@@ -127,7 +127,7 @@ def test_what_cannot_be_sent_is_refused_before_the_upload(world: World) -> None:
         assert answer["statusCode"] == status, (body, answer)
         assert body_of(answer)["error"]["message"]
     message = body_of(world.call("POST", "/api/attachments", body=cases[2][0]))["error"]["message"]
-    assert message == "huge.png: 5.0 MB is over the 5 MB limit for images"
+    assert message == "huge.png: 5.1 MB is over the 5 MB limit for images"
 
 
 def test_a_message_naming_an_unfinished_upload_is_refused(world: World) -> None:

@@ -9,6 +9,7 @@ what it finds, so a wrong declaration cannot make it treat a file as something i
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -143,8 +144,8 @@ def check(name: str, declared_type: str | None, size: int) -> Checked:
         )
     if size > MAX_BYTES[kind]:
         raise PayloadTooLarge(
-            f"{shown}: {megabytes(size)} is over the {megabytes(MAX_BYTES[kind])} limit "
-            f"for {'images' if kind == 'image' else 'files'}"
+            f"{shown}: {megabytes(size, up=True)} is over the {megabytes(MAX_BYTES[kind])} "
+            f"limit for {'images' if kind == 'image' else 'files'}"
         )
     if size <= 0:
         raise InvalidRequest(f"{shown} is empty")
@@ -159,14 +160,16 @@ def check_message(attachments: Iterable[Attachment]) -> None:
     total = sum(attachment.size for attachment in listed)
     if total > MAX_ATTACHMENTS_BYTES:
         raise PayloadTooLarge(
-            f"the attachments add up to {megabytes(total)}, over the "
+            f"the attachments add up to {megabytes(total, up=True)}, over the "
             f"{megabytes(MAX_ATTACHMENTS_BYTES)} a message may carry"
         )
 
 
-def megabytes(size: int) -> str:
-    """`5 MB` / `1.4 MB` / `12 KB`, as the web client writes sizes (MiB, named MB)."""
+def megabytes(size: int, *, up: bool = False) -> str:
+    """`5 MB` / `1.4 MB` / `12 KB`, as the web client writes sizes (MiB, named MB). `up`
+    rounds up, so a size over a limit never reads as the limit itself."""
     if size < 1024 * 1024:
         return f"{max(1, round(size / 1024))} KB"
-    value = size / (1024 * 1024)
-    return f"{value:.0f} MB" if value >= 10 or value.is_integer() else f"{value:.1f} MB"
+    tenths = size * 10 / (1024 * 1024)
+    value = (math.ceil(tenths) if up else round(tenths)) / 10
+    return f"{value:.0f} MB" if value.is_integer() else f"{value:.1f} MB"
