@@ -174,7 +174,7 @@ class AgentSettings(_Settings):
     health_port: int = 8080
     """0 = any free port; the port in use is written to <work_dir>/agent.json."""
     sync_interval_seconds: float = 300.0
-    sync_debounce_seconds: float = 2.0
+    """Periodic backups beside the one after every turn (OpenClaw also writes on its own)."""
     drain_seconds: float = 60.0
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     task_id: str | None = None

@@ -117,6 +117,23 @@ class RestoreFailed(OpenClawError):
     """The agent's state could not be restored; uploads must stay disabled."""
 
 
+class BackupUnreachable(RestoreFailed):
+    """The backup could not be read (storage down, no permission): worth a few retries."""
+
+
+class BackupCorrupt(RestoreFailed):
+    """A backup is there but does not verify (unreadable manifest, a file that does not
+    match its hash, an unsafe path, files without a manifest): retrying will not help."""
+
+
+class NoUsableBackup(BackupCorrupt):
+    """Every backup version that may be restored failed to verify."""
+
+
+class StateDirNotOurs(RestoreFailed):
+    """The state dir holds files serverless-openclaw did not put there: never cleared."""
+
+
 # --- OpenClaw gateway ----------------------------------------------------------------------
 class GatewayError(OpenClawError):
     """The OpenClaw gateway answered with an error frame or could not be reached."""
