@@ -362,6 +362,7 @@ class Supervisor:
             on_fatal=self._fence,
             options=self.options.bridge,
             clock=self.clock,
+            attachments=self.ports.attachments(),
         )
         self.scheduler = Scheduler(
             user_id=self.user_id,
