@@ -49,9 +49,17 @@ MANAGED: Final = (
     "agents.defaults.model.primary",
     "agents.defaults.heartbeat.every",
     "agents.defaults.heartbeat.activeHours",
+    "attachments.ttlHours",
     "logging.file",
 )
 """The only keys `patch_config` writes; everything else in the file is the person's."""
+
+
+INBOUND_MEDIA_TTL_HOURS: Final = 7 * 24
+"""How long OpenClaw keeps its copy of the files people send (`$STATE/media/inbound/`, which
+the state backup carries): a week, for follow-up questions about them. The originals stay in
+the person's attachment store (shown in the history) however long OpenClaw keeps its copy;
+without this OpenClaw never deletes them and every backup keeps every file ever sent."""
 
 
 class ConfigInvalid(OpenClawError):
@@ -96,12 +104,16 @@ class HeartbeatChoice:
     active_end: str = "22:00"
 
 
-def _model_entry(model_id: str, *, context: int = 128_000) -> dict[str, Any]:
+def _model_entry(
+    model_id: str, *, context: int = 128_000, inputs: tuple[str, ...] = ("text",)
+) -> dict[str, Any]:
+    """`inputs` decides what OpenClaw passes the model: with "image" an attached picture
+    arrives as an image part; without it only as a `media://` marker."""
     return {
         "id": model_id,
         "name": model_id,
         "reasoning": False,
-        "input": ["text"],
+        "input": list(inputs),
         "contextWindow": context,
         "maxTokens": 8192,
     }
@@ -160,7 +172,15 @@ def patch_config(
                 # The offline model needs no key; a custom endpoint's key stays in the env.
                 "apiKey": "offline" if name == OFFLINE_PROVIDER else f"${{{CUSTOM_KEY_ENV}}}",
                 "api": "openai-completions",
-                "models": [_model_entry(model.resolved_id, context=32_000)],
+                # The offline model reports the images it receives (tests check it); what a
+                # custom endpoint's model takes is unknown, so it gets text only.
+                "models": [
+                    _model_entry(
+                        model.resolved_id,
+                        context=32_000,
+                        inputs=("text", "image") if name == OFFLINE_PROVIDER else ("text",),
+                    )
+                ],
             },
         )
     elif model.provider == "bedrock":
@@ -192,6 +212,7 @@ def patch_config(
         _delete(config, "agents.defaults.heartbeat.every")
         _delete(config, "agents.defaults.heartbeat.activeHours")
 
+    _set(config, "attachments.ttlHours", INBOUND_MEDIA_TTL_HOURS)
     if log_file is not None:
         _set(config, "logging.file", str(log_file))
     return config
