@@ -171,6 +171,7 @@ describe("chatReducer", () => {
         source: "telegram",
         aborted: false,
         proactive: false,
+        attachments: [],
       },
       {
         id: "r-000001",
@@ -181,6 +182,7 @@ describe("chatReducer", () => {
         source: "agent",
         aborted: false,
         proactive: false,
+        attachments: [],
       },
     ];
     const s = run(
@@ -219,6 +221,7 @@ describe("one conversation everywhere", () => {
     source: "web",
     aborted: false,
     proactive: false,
+    attachments: [],
     ...extra,
   });
   const reply = (questionId: string, text: string, extra: Partial<Message> = {}): Message => ({
@@ -231,6 +234,7 @@ describe("one conversation everywhere", () => {
     aborted: false,
     proactive: false,
     inReplyTo: questionId,
+    attachments: [],
     ...extra,
   });
 
@@ -244,6 +248,7 @@ describe("one conversation everywhere", () => {
         text: "from the other tab",
         source: "web",
         createdAt: NOW,
+        attachments: [],
       }),
       frame({ type: "stream_start", id: "m-other01", conversationId: "main", proactive: false }),
       frame({ type: "stream_end", id: "m-other01", text: "answer", aborted: false }),
@@ -264,6 +269,7 @@ describe("one conversation everywhere", () => {
         text: "hello from my phone",
         source: "telegram",
         createdAt: NOW,
+        attachments: [],
       }),
     );
     expect(visibleMessages(s)[0]).toMatchObject({ role: "user", source: "telegram", status: "sent" });
@@ -273,7 +279,8 @@ describe("one conversation everywhere", () => {
     const s = run(
       initialChatState("main"),
       sent("m-000001", "hi"),
-      frame({ type: "message", id: "m-000001", conversationId: "main", text: "hi", source: "web", createdAt: NOW }),
+      frame({ type: "message", id: "m-000001", conversationId: "main", text: "hi", source: "web", createdAt: NOW,
+        attachments: [], }),
     );
     expect(texts(s)).toEqual([["user", "hi", "sent"]]);
   });
@@ -385,5 +392,58 @@ describe("one conversation everywhere", () => {
     );
     s = run(s, { type: "expire", before: sentAt + 30_000, streamingBefore: sentAt + 30_000 });
     expect(texts(s)).toEqual([["user", "hi", "sent"]]);
+  });
+});
+
+describe("attachments", () => {
+  const file = {
+    id: "att-000000000001",
+    name: "cat.png",
+    contentType: "image/png",
+    size: 10,
+    kind: "image" as const,
+  };
+
+  it("keeps a sent message's files through its echo and the stored history", () => {
+    let s = run(initialChatState("main"), {
+      type: "sent",
+      id: "m-000001",
+      conversationId: "main",
+      text: "",
+      createdAt: NOW,
+      attachments: [file],
+    });
+    expect(visibleMessages(s)[0]?.attachments).toEqual([file]);
+    s = run(
+      s,
+      frame({
+        type: "message",
+        id: "m-000001",
+        conversationId: "main",
+        text: "",
+        source: "web",
+        createdAt: NOW,
+        attachments: [file],
+      }),
+    );
+    expect(visibleMessages(s)).toHaveLength(1);
+    s = run(s, {
+      type: "history",
+      conversationId: "main",
+      items: [
+        {
+          id: "m-000001",
+          conversationId: "main",
+          role: "user",
+          text: "",
+          createdAt: NOW,
+          source: "web",
+          aborted: false,
+          proactive: false,
+          attachments: [file],
+        },
+      ],
+    });
+    expect(visibleMessages(s)[0]?.attachments).toEqual([file]);
   });
 });

@@ -5,7 +5,7 @@
  * Keys: a user message is `user:<id>`; a reply is `assistant:<id>` where `id` is the id the
  * server streams it under (the id of the message it answers, or of a proactive message).
  */
-import type { AgentStatus, Message, ServerFrame } from "../generated/contracts";
+import type { AgentStatus, Attachment, Message, ServerFrame } from "../generated/contracts";
 
 export type AgentState = AgentStatus["state"];
 
@@ -33,6 +33,8 @@ export interface ChatMessage {
   error?: { code: string; message: string; retryable?: boolean };
   /** user: ms of the last sign of progress (ack, status, reply frames) while unanswered. */
   progressAt?: number;
+  /** user: the files sent with the message. */
+  attachments?: Attachment[];
 }
 
 export interface ChatError {
@@ -64,6 +66,7 @@ export type ChatAction =
       conversationId: string;
       text: string;
       createdAt: string;
+      attachments?: Attachment[];
     }
   | { type: "frame"; frame: ServerFrame; now: string }
   | { type: "history"; conversationId: string; items: Message[] }
@@ -163,6 +166,7 @@ function fromHistory(message: Message): ChatMessage {
     proactive: message.proactive,
     source: message.source,
     ...(message.error ? { error: message.error } : {}),
+    ...(message.attachments?.length ? { attachments: message.attachments } : {}),
   };
 }
 
@@ -226,6 +230,11 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         source: frame.source,
         progressAt: Date.parse(now),
         ...(existing?.error ? { error: existing.error } : {}),
+        ...(frame.attachments?.length
+          ? { attachments: frame.attachments }
+          : existing?.attachments
+            ? { attachments: existing.attachments }
+            : {}),
       });
       if (existing || frame.conversationId === state.current) return next;
       return {
@@ -367,6 +376,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         createdAt: action.createdAt,
         proactive: false,
         source: "web",
+        ...(action.attachments?.length ? { attachments: action.attachments } : {}),
       });
     case "frame":
       return reduceFrame(state, action.frame, action.now);
