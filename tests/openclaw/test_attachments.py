@@ -5,14 +5,11 @@ says what it received. Also proves our generated config (the offline model takes
 
 from __future__ import annotations
 
-import io
-import struct
 import uuid
-import wave
-import zlib
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.media_samples import PDF, png, wav
 
 from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent.attachments import chat_attachments
@@ -24,37 +21,6 @@ from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 
 pytestmark = pytest.mark.openclaw
-
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 100]/Contents 4 0 R"
-    b"/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
-    b"4 0 obj<</Length 44>>stream\nBT /F1 12 Tf 10 50 Td (Magic KUMQUAT) Tj ET\nendstream endobj\n"
-    b"5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-
-
-def png(width: int, height: int) -> bytes:
-    raw = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-
-
-def wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x01" * 8000)
-    return buffer.getvalue()
 
 
 @pytest.fixture
