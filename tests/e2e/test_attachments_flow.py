@@ -172,8 +172,16 @@ def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack) -> None:  # 
     assert any(AUDIO_NOTE in t for t in user.telegram_texts(chat)), user.telegram_texts(chat)
 
 
-def test_attachments_survive_a_restart(fresh_dev_stack) -> None:  # type: ignore[no-untyped-def]
+def test_attachments_survive_a_restart(fresh_dev_stack, request) -> None:  # type: ignore[no-untyped-def]
     stack = fresh_dev_stack
+    if stack.backend == "aws":
+        # Seen 2026-11-30: after a restart the aws backend's moto has the state bucket but
+        # none of its objects (an object put with a plain PutObject is gone too; tables,
+        # users and the bucket survive), so backups do not survive either. Not ours to fix
+        # here: strict, so the day it works this marker must go.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="the aws dev backend loses S3 objects")
+        )
     user = stack.create_user()
     user.settings(wakeOnConnect=False)
     picture = png(10, 10)
