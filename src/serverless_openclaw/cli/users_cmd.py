@@ -80,7 +80,7 @@ def admin(
     state_dir: Path | None = None,
 ) -> UserDirectory:
     if (where := local_state_dir(local, state_dir, config_file)) is not None:
-        from serverless_openclaw.wiring import wire_local_users
+        from serverless_openclaw.local.wiring import wire_local_users
 
         errors.print(f"[dim]local stack in {where}[/]", highlight=False)
         return wire_local_users(where)
