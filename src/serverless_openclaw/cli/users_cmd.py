@@ -23,11 +23,10 @@ from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.cli.deploy_cmd import (
     CONFIG_FILE,
-    DeployError,
     load_config,
     user_pool_id,
 )
-from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.core.errors import DeployError, OpenClawError
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import DevSettings
 
