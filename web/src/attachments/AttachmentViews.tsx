@@ -5,9 +5,8 @@
  */
 import { useEffect, useState } from "react";
 import type { Attachment } from "../generated/contracts";
-import { duration } from "../lib/format";
+import { bytes, duration } from "../lib/format";
 import type { PendingAttachment } from "./usePendingAttachments";
-import { megabytes } from "./rules";
 import type { Uploader } from "./upload";
 
 const ICONS = { image: "🖼️", file: "📄", audio: "🎙️" } as const;
@@ -41,7 +40,7 @@ export function PendingTray({
                 </span>
               )}
               <span className="attachment-name">{item.name}</span>
-              <span className="attachment-size">{megabytes(item.size)}</span>
+              <span className="attachment-size">{bytes(item.size)}</span>
               {item.status === "uploading" ? <span className="attachment-state">uploading…</span> : null}
               {item.status === "failed" ? (
                 <span className="attachment-state field-error" role="alert">
@@ -119,7 +118,7 @@ function Download({ attachment, uploader }: { attachment: Attachment; uploader: 
     >
       <span aria-hidden="true">{ICONS[attachment.kind]}</span> {attachment.name}{" "}
       <span className="attachment-size">
-        ({megabytes(attachment.size)}
+        ({bytes(attachment.size)}
         {length})
       </span>
       {error ? <span className="field-error"> {error}</span> : null}

@@ -167,7 +167,7 @@ describe("attachments in the conversation", () => {
       sent([
         attachment(),
         attachment({ id: "att-000000000002", name: "report.pdf", contentType: "application/pdf", kind: "file", size: 2 * 1024 * 1024 }),
-        attachment({ id: "att-000000000003", name: "voice.ogg", contentType: "audio/ogg", kind: "audio", durationMs: 7000 }),
+        attachment({ id: "att-000000000003", name: "voice.ogg", contentType: "audio/ogg", kind: "audio", durationMs: 7000, size: 300 }),
       ]),
     ]);
     const thumbnail = await screen.findByTestId("attachment-thumbnail");
@@ -175,8 +175,9 @@ describe("attachments in the conversation", () => {
     expect(thumbnail.getAttribute("alt")).toBe("cat.png");
     const downloads = screen.getAllByTestId("attachment-download").map((e) => e.textContent);
     expect(downloads[0]).toContain("report.pdf");
-    expect(downloads[0]).toContain("2 MB");
+    expect(downloads[0]).toContain("2.0 MB");
     expect(downloads[1]).toContain("voice.ogg");
+    expect(downloads[1]).toContain("300 B");
     expect(downloads[1]).toContain("7 s");
   });
 
