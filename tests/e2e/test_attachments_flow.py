@@ -129,7 +129,9 @@ def _send_file(stack: Any, chat: int, file: dict[str, Any], caption: str | None 
     httpx.post(f"{_telegram(stack)}/_fake/deliver", timeout=60).raise_for_status()
 
 
-def _wait_answers(user: Any, count: int, timeout: float = 240) -> list[dict[str, Any]]:
+def _wait_answers(user: Any, count: int, timeout: float = 420) -> list[dict[str, Any]]:
+    """Telegram answers are only seen in the history; the first includes a cold start (190 s
+    seen on a loaded 2-core machine with the aws backend) before the turn."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answers = [m for m in user.messages() if m["role"] == "assistant"]
