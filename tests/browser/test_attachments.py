@@ -13,11 +13,14 @@ import pytest
 from playwright.async_api import expect
 from tests.media_samples import png
 
-from .conftest import COLD_START_S, App, wait_until
+from .conftest import COLD_START_S, REPLY_S, App, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 NOTES = b"Shopping: tea, milk, KUMQUATS.\n"
+ATTACHED_REPLY_S = 2 * REPLY_S
+"""OpenClaw reads the files before the turn: a reply stayed "streaming" past 60 s once on a
+shared 2-core machine at load 35."""
 
 
 async def loaded(image: Any, width: int) -> None:
@@ -91,7 +94,7 @@ async def test_pictures_and_files_sent_from_the_web_app(stack, chat_user, open_a
     await app.screenshot("chat-attachments-picked")
 
     message = await app.send("what did I send?")
-    reply = await app.wait_reply(message)
+    reply = await app.wait_reply(message, timeout_s=ATTACHED_REPLY_S)
     assert "You said: what did I send?" in reply, reply
     assert f"image: (image/png, 64x48 pixels, {len(picture)} bytes)" in reply, reply
     assert f"document: notes.txt (text/plain, {len(NOTES.strip())} characters of text)" in reply
@@ -115,7 +118,7 @@ async def test_pictures_and_files_sent_from_the_web_app(stack, chat_user, open_a
     assert names == ["dropped.png", "pasted.png"]
     await expect(app.by("pending-attachment").nth(1)).to_have_attribute("data-status", "ready")
     second = await app.send("")
-    reply = await app.wait_reply(second)
+    reply = await app.wait_reply(second, timeout_s=ATTACHED_REPLY_S)
     assert reply.count("8x8 pixels") == 2, reply
 
     # The history keeps them: after a reload the thumbnails load again.
