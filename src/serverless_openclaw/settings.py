@@ -16,7 +16,7 @@ from typing import Any, Literal, Self, cast
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from serverless_openclaw.contracts.records import ModelProvider
+from serverless_openclaw.contracts.records import AgentTools, ModelProvider
 
 DEFAULT_PREFIX = "serverless-openclaw"
 
@@ -107,6 +107,11 @@ class QuotaSettings(_Settings):
     messages_per_minute: int = 20
     task_hours_per_day: float = 12.0
     pairing_attempts_per_hour: int = 5
+    """Pairing attempts per Telegram chat and hour (a private chat is its sender, the only
+    place a code can be redeemed)."""
+    pairing_failures_per_hour: int = 20
+    """Wrong pairing codes per hour across the deployment, from every chat together; above
+    it pairing pauses until the hour ends (many chats with one guess each)."""
 
 
 class TelegramSettings(_Settings):
@@ -179,6 +184,17 @@ class AgentSettings(_Settings):
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     task_id: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    agent_tools: AgentTools = "safe"
+    """What OpenClaw's agent may do on the task (`SOC_AGENT_TOOLS`).
+
+    `safe` (default): no shell (OpenClaw's exec/process tools are removed and exec is set to
+    deny), file tools only inside OpenClaw's workspace, no browser, canvas or node tools; web
+    fetch/search, memory and reminders still work. `shell`: the agent may run shell commands
+    (exec without approval: nobody could approve), which is only allowed when OpenClaw runs as
+    a user of its own with nothing secret in reach (the task starts as root and drops to two
+    unprivileged users); where that separation is impossible (not root, or Bedrock, whose
+    credentials OpenClaw itself needs) the agent runs with `safe` and says so in its log.
+    """
 
     agent_state_root: Path = Field(
         default_factory=lambda: Path.home() / ".serverless-openclaw" / "agents"

@@ -122,6 +122,21 @@ def test_a_pairing_code_works_once_and_only_while_fresh(family: Family) -> None:
         )
 
 
+def test_a_new_pairing_code_voids_the_older_unused_ones(family: Family) -> None:
+    store = family.ports.telegram()
+    now = family.now()
+    first = store.create_pairing_code("web-user", now=now)
+    second = store.create_pairing_code("web-user", now=now)
+    others = store.create_pairing_code("other-user", now=now)  # not touched
+    with pytest.raises(NotFound):
+        store.redeem_pairing_code(46, first.code, attempts_per_hour=5, now=now)
+    assert store.redeem_pairing_code(46, second.code, attempts_per_hour=5, now=now) == "web-user"
+    assert store.redeem_pairing_code(47, others.code, attempts_per_hour=5, now=now) == "other-user"
+    # After a pairing, the next code works as the first did.
+    third = store.create_pairing_code("web-user", now=now)
+    assert store.redeem_pairing_code(48, third.code, attempts_per_hour=5, now=now) == "web-user"
+
+
 def test_pairing_attempts_are_limited_per_chat_and_hour(family: Family) -> None:
     store = family.ports.telegram()
     now = family.now()

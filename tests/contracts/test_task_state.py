@@ -128,3 +128,21 @@ def test_scan_sees_every_users_row(family: Family) -> None:
     rows = {row.user_id: row for row in states.scan()}
     assert set(rows) == {"u1", "u2"}
     assert (rows["u1"].state, rows["u2"].state) == ("starting", "idle")
+
+
+def test_the_telegram_reply_in_progress_outlives_its_launch(family: Family) -> None:
+    """What one task sent to Telegram is found by the next one (after a crash)."""
+    states = family.ports.task_state()
+    now = family.now()
+    shown = '{"job":"tg-00042","chat":555,"messages":[17,18]}'
+    states.transition("u1", Wake("L1", now))
+    states.mark_running("u1", "L1")
+    states.set_telegram_reply("u1", "L1", shown)
+    with pytest.raises(ConditionFailed):  # fenced like every write of a task
+        states.set_telegram_reply("u1", "not-my-launch", None)
+    states.mark_stopping("u1", "L1", "crashed")
+    states.mark_idle("u1", "L1")
+    states.transition("u1", Wake("L2", now + timedelta(seconds=1)))
+    assert states.get("u1").telegram_reply == shown
+    states.set_telegram_reply("u1", "L2", None)
+    assert states.get("u1").telegram_reply is None

@@ -34,9 +34,12 @@ from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import Inbox
 from serverless_openclaw.adapters.aws.provision import provision
+from serverless_openclaw.adapters.memory.identity import MemoryTokens
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.core.errors import Unauthorized
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
+from serverless_openclaw.ports.identity import Caller, TokenVerifier
 from serverless_openclaw.settings import HandlerSettings
 from serverless_openclaw.wiring import wire_lambda
 
@@ -101,6 +104,33 @@ def disconnect_event(connection_id: str) -> dict[str, Any]:
     return event
 
 
+class TestTokens:
+    """ID tokens for made-up user ids (the handlers' tests name their users), accepted beside
+    the real verifier's: `Services(verifier=TestTokens(real))`. Tokens from moto's Cognito
+    still go through the real JWKS verifier."""
+
+    __test__ = False
+    _issued = MemoryTokens(lifetime_s=24 * 3600)
+
+    def __init__(self, real: Callable[[], TokenVerifier] | None = None) -> None:
+        self._real = real
+
+    @classmethod
+    def token_for(cls, user_id: str) -> str:
+        return cls._issued.token_for(user_id)
+
+    def verify(self, token: str | None) -> Caller:
+        try:
+            caller = self._issued.verify(token)
+            if not caller.user_id:  # as the real verifier: a token names its subject
+                raise Unauthorized("token has no subject")
+            return caller
+        except Unauthorized:
+            if self._real is None:
+                raise
+            return self._real().verify(token)
+
+
 def http_event(
     method: str,
     path: str,
@@ -108,7 +138,10 @@ def http_event(
     *,
     query: dict[str, str] | None = None,
     body: Any = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
+    """An HTTP API event with `Authorization: Bearer <token>` (`token`, or a `TestTokens`
+    token for `user_id`; neither: no header)."""
     event = load_event("http_api")
     event["rawPath"] = path
     event["requestContext"]["http"]["method"] = method
@@ -116,10 +149,12 @@ def http_event(
     event["requestContext"]["requestId"] = uuid.uuid4().hex
     event["queryStringParameters"] = query
     event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    if user_id is None:
-        event["requestContext"].pop("authorizer")
+    if token is None and user_id is not None:
+        token = TestTokens.token_for(user_id)
+    if token is None:
+        event["headers"].pop("authorization")
     else:
-        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = user_id
+        event["headers"]["authorization"] = f"Bearer {token}"
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
         event["headers"]["content-type"] = "application/json"
@@ -368,7 +403,8 @@ def services(
     monkeypatch.setenv("SOC_INBOX_DLQ_ARN", dead_letters)
     monkeypatch.setenv("SOC_SUBNETS", '["subnet-0a1b2c3d"]')
     monkeypatch.setenv("SOC_SECURITY_GROUPS", '["sg-0a1b2c3d"]')
-    built = wire_lambda(HandlerSettings(), clients=provisioned)
+    wired = wire_lambda(HandlerSettings(), clients=provisioned)
+    built = Services(wired.settings, wired.ports, verifier=TestTokens(wired.ports.verifier))
     wiring.reset(built)
     yield built
     wiring.reset(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,9 @@ from serverless_openclaw.adapters.aws.ports import default_issuer
 from serverless_openclaw.adapters.jwks import TokenVerifier
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Unauthorized
-from serverless_openclaw.gateway import ws_connect
+from serverless_openclaw.gateway import http_api, ws_connect
 
-from .conftest import Cognito, FakeLambdaContext, connect_event
+from .conftest import Cognito, FakeLambdaContext, body_of, connect_event, http_event
 
 
 def _verifier(cognito: Cognito, **kwargs: object) -> TokenVerifier:
@@ -34,13 +35,13 @@ def _tamper(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-def test_id_and_access_tokens_of_the_app_are_accepted(cognito: Cognito) -> None:
+def test_the_id_token_of_the_app_is_accepted_its_access_token_is_not(cognito: Cognito) -> None:
     alice = cognito.user()
     verifier = _verifier(cognito)
     by_id = verifier.verify(alice.id_token)
-    by_access = verifier.verify(alice.access_token)
     assert (by_id.user_id, by_id.token_use, by_id.username) == (alice.sub, "id", alice.username)
-    assert (by_access.user_id, by_access.token_use) == (alice.sub, "access")
+    with pytest.raises(Unauthorized, match="ID token"):
+        verifier.verify(alice.access_token)
 
 
 def test_an_expired_token_is_refused(cognito: Cognito) -> None:
@@ -55,8 +56,6 @@ def test_a_token_for_another_app_client_is_refused(cognito: Cognito) -> None:
     user = cognito.user(client_id=other_client)
     with pytest.raises(Unauthorized, match="another app"):
         _verifier(cognito).verify(user.id_token)
-    with pytest.raises(Unauthorized, match="another app"):
-        _verifier(cognito).verify(user.access_token)
 
 
 def test_a_token_from_another_user_pool_is_refused(cognito: Cognito) -> None:
@@ -111,3 +110,46 @@ def test_connect_accepts_a_valid_token_and_refuses_the_rest(
     ]:
         assert ws_connect.handler(connect_event(connection, token), context) == {"statusCode": 401}
         assert services.connections.get(connection) is None
+
+
+def _rest(services: Services, authorization: str | None, path: str = "/api/settings") -> Any:
+    event = http_event("GET", path, None)
+    if authorization is not None:
+        event["headers"]["authorization"] = authorization
+    answer = http_api.handler(event, FakeLambdaContext())
+    return answer["statusCode"], body_of(answer), answer.get("headers", {})
+
+
+def test_the_rest_api_takes_a_bearer_id_token_and_answers_401_in_the_documented_shape(
+    services: Services, cognito: Cognito
+) -> None:
+    alice = cognito.user()
+    status, body, _ = _rest(services, f"Bearer {alice.id_token}")
+    assert status == 200 and "idleTimeoutMinutes" in body
+    assert _rest(services, f"bearer {alice.id_token}")[0] == 200  # the scheme is case-blind
+
+    for authorization in [
+        None,
+        "",
+        alice.id_token,  # no scheme
+        f"Token {alice.id_token}",
+        f"Bearer {alice.access_token}",  # the other token type
+        f"Bearer {_tamper(alice.id_token)}",
+        "Bearer ",
+    ]:
+        status, body, headers = _rest(services, authorization)
+        assert status == 401, authorization
+        assert set(body) == {"error"} and body["error"]["code"] == "unauthorized"
+        assert body["error"]["message"]
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    # Without a valid token no route is told apart from another (no 404 for a made-up one).
+    assert _rest(services, None, "/api/made-up")[0] == 401
+
+
+def test_connect_refuses_an_access_token(services: Services, cognito: Cognito) -> None:
+    alice = cognito.user()
+    answer = ws_connect.handler(
+        connect_event("ConnAcc001=", alice.access_token), FakeLambdaContext()
+    )
+    assert answer == {"statusCode": 401}
+    assert services.connections.get("ConnAcc001=") is None

@@ -9,6 +9,7 @@ from typing import Any
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.inbox import InboxConsumer
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.contracts.limits import NUL_REFUSED
 from serverless_openclaw.gateway import ws_connect, ws_message
 from serverless_openclaw.settings import HandlerSettings
 from serverless_openclaw.wiring import wire_lambda
@@ -171,3 +172,27 @@ def test_every_open_tab_sees_the_question_another_tab_sent(
     ]
     # The sending tab gets it too (it shows it once: the page merges it with its own echo).
     assert [f["id"] for f in shown(first)] == ["m-tab-0001"]
+
+
+def test_a_message_with_a_nul_character_is_refused_at_once_and_never_stored(
+    services: Services, ecs: Ecs, cognito: Cognito
+) -> None:
+    """OpenClaw refuses NUL bytes in `chat.send`; the person learns it from the answer to
+    their `send`, not from a reply that never comes."""
+    dave = cognito.user()
+    services.user_settings.update(dave.sub, {"wakeOnConnect": False})
+    connection = "Abc123ConnD="
+    ws_connect.handler(connect_event(connection, dave.id_token), FakeLambdaContext())
+    frame = {"action": "send", "id": "nul-0000001", "text": "before\u0000after"}
+    answer = ws_message.handler(message_event(connection, frame), FakeLambdaContext())
+    assert answer["statusCode"] == 400
+    assert body_of(answer) == {
+        "type": "error",
+        "id": "nul-0000001",
+        "code": "invalid_request",
+        "message": NUL_REFUSED,
+    }
+    assert "NUL character" in NUL_REFUSED
+    assert _drain(services, dave.sub) == []
+    assert services.conversations.get_conversation(dave.sub, "main") is None
+    assert services.task_state.get(dave.sub).state == "idle"

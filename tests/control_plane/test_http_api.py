@@ -32,9 +32,7 @@ def test_settings_round_trip_and_validation(services: Services) -> None:
 def test_without_an_authenticated_user_everything_is_401(services: Services) -> None:
     answer = call("GET", "/api/settings", user=None)
     assert answer["statusCode"] == 401
-    assert body_of(answer) == {
-        "error": {"code": "unauthorized", "message": "no authenticated user"}
-    }
+    assert body_of(answer) == {"error": {"code": "unauthorized", "message": "missing bearer token"}}
 
 
 def test_agent_start_status_backup_and_stop(services: Services, ecs: Ecs) -> None:

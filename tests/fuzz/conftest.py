@@ -1,8 +1,8 @@
 """The fuzzers' world: every handler wired to the memory adapters (so thousands of examples
 take seconds, not minutes of moto over HTTP), the real JWT verifier over a JWKS served on
-loopback, and the fake Telegram Bot API over HTTP. Telegram is configured and the per-minute
-message quota lifted, so generated messages keep reaching the inbox and the wake path instead
-of stopping at 429.
+loopback (beside it, `TestTokens` for the HTTP events' made-up users), and the fake Telegram
+Bot API over HTTP. Telegram is configured and the per-minute message quota lifted, so
+generated messages keep reaching the inbox and the wake path instead of stopping at 429.
 
 What the fuzzers check is the handlers' promise (always an answer, never an unhandled
 exception, never a 5xx); that the aws adapters behave like the memory ones is the contract
@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from tests.control_plane.conftest import TestTokens
 from tests.telegram.conftest import WEBHOOK_SECRET
 
 from serverless_openclaw import wiring
@@ -93,9 +94,8 @@ def world(jwks_url: str, fake_telegram: tuple[FakeTelegram, str]) -> Iterator[Wo
             telegram_webhook_secret=SecretStr(WEBHOOK_SECRET),
         ),
     )
-    ports = MemoryPorts(
-        verifier=TokenVerifier(issuer=ISSUER, client_id=CLIENT_ID, jwks_url=jwks_url)
-    )
+    real = TokenVerifier(issuer=ISSUER, client_id=CLIENT_ID, jwks_url=jwks_url)
+    ports = MemoryPorts(verifier=TestTokens(lambda: real))
     services = Services(settings, ports)
     services.user_settings.update(USER, {"wakeOnConnect": False})
     services.connections.put(CONNECTION, USER, services.clock())

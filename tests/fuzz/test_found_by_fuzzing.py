@@ -31,12 +31,21 @@ def test_http_event_without_a_stage_is_refused(world: World) -> None:
     assert _both(http_api, event, world) == [400, 400]
 
 
-@pytest.mark.parametrize("authorizer", [True, [], {"jwt": "x"}, {"jwt": {"claims": None}}])
-def test_http_event_with_a_damaged_authorizer_is_unauthorized(
-    world: World, authorizer: Any
+@pytest.mark.parametrize(
+    "authorization", ["", "Bearer", "Bearer  ", "Basic dXNlcjpwdw==", "x.y.z", "Bearer x.y.z"]
+)
+def test_http_event_with_a_damaged_authorization_is_unauthorized(
+    world: World, authorization: str
 ) -> None:
     event = http_event("GET", "/api/conversations/main", world.user_id)
-    event["requestContext"]["authorizer"] = authorizer
+    event["headers"]["authorization"] = authorization
+    assert _both(http_api, event, world) == [401, 401]
+
+
+def test_http_event_with_a_claims_context_but_no_token_is_unauthorized(world: World) -> None:
+    """An authorizer context in the event is not trusted: only the token counts."""
+    event = http_event("GET", "/api/conversations/main", None)
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": world.user_id}}}
     assert _both(http_api, event, world) == [401, 401]
 
 

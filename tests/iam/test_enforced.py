@@ -45,24 +45,27 @@ from .conftest import FakeBot, IamMoto
 pytestmark = [pytest.mark.infra, pytest.mark.iam]
 
 
-def _connect(cognito: Cognito) -> tuple[str, str]:
+def _connect(cognito: Cognito) -> tuple[str, str, str]:
+    """(user id, connection id, ID token)."""
     user = cognito.user()
     connection = f"c-{uuid.uuid4().hex[:8]}="
     opened = ws_connect.handler(connect_event(connection, user.id_token), FakeLambdaContext())
     assert opened["statusCode"] == 200, opened
-    return user.sub, connection
+    return user.sub, connection, user.id_token
 
 
 def test_a_first_message_wakes_the_agent_with_the_handler_and_agent_roles(
     handler_services: Services, cognito: Cognito, connections_endpoint: ConnectionsEndpoint
 ) -> None:
-    user, connection = _connect(cognito)
+    user, connection, token = _connect(cognito)
     frame = {"action": "send", "id": str(uuid.uuid4()), "text": "hello"}
     answer = ws_message.handler(message_event(connection, frame), FakeLambdaContext())
     assert body_of(answer)["type"] == "ack", answer
     # RunTask started the no-op agent, which marked itself running as the agent role.
     wait_for(lambda: handler_services.task_state.get(user).state == "running")
-    listed = http_api.handler(http_event("GET", "/api/agent", user), FakeLambdaContext())
+    listed = http_api.handler(
+        http_event("GET", "/api/agent", user, token=token), FakeLambdaContext()
+    )
     assert body_of(listed)["state"] == "running"
 
 
@@ -193,7 +196,7 @@ def test_a_poisoned_job_reaches_the_watched_queue_and_the_person_is_told(
     dead_letter_arn: str,
     synthesized: Any,
 ) -> None:
-    user, connection = _connect(cognito)
+    user, connection, _ = _connect(cognito)
     frame = {"action": "send", "id": "poison-1", "text": "a message nobody can answer"}
     assert body_of(ws_message.handler(message_event(connection, frame), FakeLambdaContext()))
     # Every delivery fails (the bridge hands it back): after MAX_RECEIVES it is a dead letter.

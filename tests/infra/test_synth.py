@@ -299,9 +299,11 @@ def test_cognito_only_admins_create_users(synthesized: Synthesized) -> None:
     assert not client["Properties"].get("CallbackURLs")
 
 
-def test_websocket_routes_and_http_routes_with_jwt_authorizer(synthesized: Synthesized) -> None:
-    from aws_cdk.assertions import Match
-
+def test_websocket_routes_and_http_routes_without_an_api_gateway_authorizer(
+    synthesized: Synthesized,
+) -> None:
+    """The handlers verify the ID token themselves: an API Gateway JWT authorizer would answer
+    401 with its own body (not docs/api.md's) and would let an access token through."""
     routes = [r["Properties"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()]
     keys = {r["RouteKey"] for r in routes}
     assert {"$connect", "$default", "$disconnect"} <= keys
@@ -312,24 +314,10 @@ def test_websocket_routes_and_http_routes_with_jwt_authorizer(synthesized: Synth
     assert [r["Properties"]["RouteResponseKey"] for r in responses] == ["$default"]
     api_routes = [r for r in routes if r["RouteKey"].endswith("/api/{proxy+}")]
     assert {r["RouteKey"].split()[0] for r in api_routes} == {"GET", "POST", "PUT", "DELETE"}
-    assert all(r["AuthorizationType"] == "JWT" for r in api_routes)
+    assert all(r.get("AuthorizationType", "NONE") == "NONE" for r in api_routes)
     (webhook,) = [r for r in routes if r["RouteKey"] == "POST /telegram/webhook"]
     assert webhook.get("AuthorizationType", "NONE") == "NONE"
-    synthesized.templates["api"].has_resource_properties(
-        "AWS::ApiGatewayV2::Authorizer",
-        {
-            "AuthorizerType": "JWT",
-            "IdentitySource": ["$request.header.Authorization"],
-            "JwtConfiguration": {
-                "Audience": [Match.any_value()],
-                "Issuer": Match.any_value(),
-            },
-        },
-    )
-    (authorizer,) = synthesized.resources("AWS::ApiGatewayV2::Authorizer").values()
-    assert "https://cognito-idp.us-east-1.amazonaws.com/" in json.dumps(
-        authorizer["Properties"]["JwtConfiguration"]["Issuer"]
-    )
+    assert not synthesized.resources("AWS::ApiGatewayV2::Authorizer")
 
 
 def test_watchdog_runs_every_minute(synthesized: Synthesized) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from serverless_openclaw.agent import failures
 from serverless_openclaw.agent.openclaw.client import (
     GatewayClient,
     RunDelta,
@@ -25,7 +26,7 @@ from serverless_openclaw.agent.openclaw.config import (
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.core.backoff import Backoff
-from serverless_openclaw.core.errors import GatewayAuthError
+from serverless_openclaw.core.errors import GatewayAuthError, GatewayError
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.settings import environ_snapshot
 
@@ -103,6 +104,17 @@ async def test_history_returns_both_turns(client: GatewayClient) -> None:
     assert roles == ["user", "assistant"]
     assert history[0].text == "remember the number 4711"
     assert history[1].text == reply.text
+
+
+async def test_a_message_with_a_nul_character_is_refused_for_good(client: GatewayClient) -> None:
+    """What the bridge classifies as permanent (agent/failures.py), and the fake gateway
+    imitates: an INVALID_REQUEST answer to chat.send, not marked retryable."""
+    with pytest.raises(GatewayError) as refused:
+        await client.chat_send(session_key(), "before\u0000after")
+    assert type(refused.value) is GatewayError
+    assert (refused.value.code, refused.value.retryable) == ("INVALID_REQUEST", False)
+    assert "null bytes" in str(refused.value)
+    assert failures.refusal(refused.value) is not None
 
 
 async def test_abort_stops_a_slow_reply(client: GatewayClient, offline_model) -> None:  # type: ignore[no-untyped-def]

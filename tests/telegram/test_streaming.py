@@ -9,7 +9,7 @@ import pytest
 
 from serverless_openclaw.core.errors import TelegramError
 from serverless_openclaw.telegram.bot_api import AsyncBotApi
-from serverless_openclaw.telegram.streaming import ReplyStreamer
+from serverless_openclaw.telegram.streaming import ReplyStreamer, ShownReply
 
 from .conftest import FakeBot, VirtualClock
 
@@ -186,3 +186,82 @@ async def test_a_blocked_bot_surfaces_as_a_telegram_error(
         with pytest.raises(TelegramError) as caught:
             await streamer.finish("nobody will read this")
     assert caught.value.status == 403
+
+
+# --- after a crash: the next attempt takes the messages over ------------------------------------
+async def _interrupted(api: AsyncBotApi, clock: VirtualClock, text: str) -> list[int]:
+    """An attempt that showed `text` and died before finishing (what the crashed task left)."""
+    shown: list[list[int]] = []
+
+    async def remember(ids: list[int]) -> None:
+        shown.append(list(ids))
+
+    streamer = ReplyStreamer(api, CHAT, clock=clock, sleep=clock.sleep, on_shown=remember)
+    await streamer.update(text)
+    await streamer.flush()
+    await streamer.aclose()  # no finish: the task is gone
+    return shown[-1]
+
+
+async def test_the_next_attempt_edits_the_cut_off_message_into_the_full_reply(
+    async_bot_api: AsyncBotApi, fake_bot: FakeBot, clock: VirtualClock
+) -> None:
+    ids = await _interrupted(async_bot_api, clock, "The answer is forty")
+    assert fake_bot.fake.texts(CHAT) == ["The answer is forty"]
+    streamer = ReplyStreamer(async_bot_api, CHAT, clock=clock, sleep=clock.sleep, resume=ids)
+    async with streamer:
+        final = await streamer.finish("The answer is forty-two.")
+    assert final == ids  # the same message, now complete
+    assert fake_bot.fake.texts(CHAT) == ["The answer is forty-two."]
+    assert len(fake_bot.fake.calls("sendMessage")) == 1  # one message in all
+
+
+async def test_a_resumed_reply_that_needs_fewer_messages_deletes_the_rest(
+    async_bot_api: AsyncBotApi, fake_bot: FakeBot, clock: VirtualClock
+) -> None:
+    ids = await _interrupted(async_bot_api, clock, "x " * 3000)
+    assert len(ids) == 2
+    reported: list[list[int]] = []
+
+    async def remember(shown: list[int]) -> None:
+        reported.append(list(shown))
+
+    streamer = ReplyStreamer(
+        async_bot_api, CHAT, clock=clock, sleep=clock.sleep, resume=ids, on_shown=remember
+    )
+    async with streamer:
+        await streamer.fail("The agent stopped before it could answer. Send it again.")
+    assert fake_bot.fake.texts(CHAT) == [
+        "⚠️ The agent stopped before it could answer. Send it again."
+    ]
+    assert reported[-1] == ids[:1]
+
+
+async def test_a_resumed_message_the_person_deleted_is_replaced(
+    async_bot_api: AsyncBotApi, fake_bot: FakeBot, clock: VirtualClock
+) -> None:
+    ids = await _interrupted(async_bot_api, clock, "half of it")
+    fake_bot.fake.messages(CHAT)[0].deleted = True
+    reported: list[list[int]] = []
+
+    async def remember(shown: list[int]) -> None:
+        reported.append(list(shown))
+
+    streamer = ReplyStreamer(
+        async_bot_api, CHAT, clock=clock, sleep=clock.sleep, resume=ids, on_shown=remember
+    )
+    async with streamer:
+        final = await streamer.finish("all of it")
+    assert fake_bot.fake.texts(CHAT) == ["all of it"]
+    assert final != ids and reported[-1] == final
+
+
+def test_shown_replies_survive_the_row_and_damage_shows_nothing() -> None:
+    shown = ShownReply("tg-00042", CHAT, (17, 18))
+    assert ShownReply.decode(shown.encode()) == shown
+    assert shown.resume_for("tg-00042", CHAT) == (17, 18)
+    assert shown.resume_for("tg-00043", CHAT) == ()  # another job's messages stay
+    assert shown.resume_for("tg-00042", CHAT + 1) == ()
+    for damaged in (None, "", "{", "[]", '{"job":1,"chat":2,"messages":[]}', '{"job":"a"}'):
+        assert ShownReply.decode(damaged) is None
+    assert ShownReply.decode('{"job":"a","chat":1,"messages":[true]}') is None

@@ -5,13 +5,17 @@ API server, which records every call the handler makes to "Telegram"."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.control_plane.conftest import TestTokens, http_event
 
 from serverless_openclaw import wiring
 from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
+from serverless_openclaw.contracts.limits import NUL_REFUSED
+from serverless_openclaw.gateway import http_api
 from serverless_openclaw.telegram import replies
 from serverless_openclaw.wiring import wire_lambda
 
@@ -226,3 +230,74 @@ def test_telegram_being_down_does_not_lose_the_message(webhook: Webhook) -> None
     webhook.fake.fail_next("sendMessage", status=502, times=5)
     assert webhook.say(CHAT, "are you there?") == 200
     assert [j.text for j in webhook.take_jobs(USER) if isinstance(j, ChatJob)] == ["are you there?"]
+
+
+def test_a_message_with_a_nul_character_is_refused_with_a_reason(webhook: Webhook) -> None:
+    webhook.pair(CHAT, USER)
+    assert webhook.say(CHAT, "before\u0000after") == 200
+    assert webhook.replies(CHAT)[-1] == replies.quota_exceeded(NUL_REFUSED)
+    assert webhook.take_jobs(USER) == []
+    assert webhook.ecs.run_task_calls == 0
+    assert webhook.services.conversations.get_conversation(USER, "main") is None
+
+
+# --- pairing: one code, one chat, limits per chat and per deployment -------------------------
+def test_only_the_newest_code_of_a_user_pairs(webhook: Webhook) -> None:
+    older = webhook.services.telegram.create_pairing_code(USER).code
+    newer = webhook.services.telegram.create_pairing_code(USER).code
+    assert webhook.say(CHAT, f"/pair {older}") == 200
+    assert webhook.replies(CHAT) == [replies.PAIR_REFUSED]
+    assert webhook.services.telegram.user_for_chat(CHAT) is None
+    assert webhook.say(CHAT, f"/pair {newer}") == 200
+    assert webhook.replies(CHAT)[-1] == replies.PAIRED
+
+
+def test_pairing_another_chat_unlinks_the_first_and_tells_it(webhook: Webhook) -> None:
+    webhook.pair(CHAT, USER)
+    webhook.pair(OTHER_CHAT, USER)
+    assert webhook.services.telegram.user_for_chat(CHAT) is None
+    assert webhook.replies(CHAT) == [replies.PAIRED, replies.UNLINKED_BY_NEW_CHAT]
+    assert webhook.replies(OTHER_CHAT) == [replies.PAIRED]  # nothing about a previous chat
+    # The old chat is an unpaired chat now: it cannot reach the agent.
+    assert webhook.say(CHAT, "still there?") == 200
+    assert webhook.replies(CHAT)[-1] == replies.UNPAIRED
+    assert webhook.take_jobs(USER) == []
+    # Pairing the same chat again says nothing to anyone else.
+    webhook.pair(OTHER_CHAT, USER)
+    assert webhook.replies(CHAT)[-1] == replies.UNPAIRED
+
+
+def test_many_chats_with_one_wrong_guess_each_pause_pairing_for_the_hour(
+    webhook: Webhook,
+) -> None:
+    ceiling = webhook.services.settings.quotas.pairing_failures_per_hour
+    guessers = [600_000 + n for n in range(ceiling + 3)]
+    for chat in guessers:
+        assert webhook.say(chat, "/pair WXYZ-2345") == 200
+    answers = [webhook.replies(chat)[-1] for chat in guessers]
+    assert answers[:ceiling] == [replies.PAIR_REFUSED] * ceiling
+    assert all(a.startswith("Pairing is paused") for a in answers[ceiling:]), answers[ceiling:]
+    # Now even the owner's right code waits: nobody may try more codes this hour.
+    code = webhook.services.telegram.create_pairing_code(USER).code
+    assert webhook.say(CHAT, f"/pair {code}") == 200
+    assert webhook.replies(CHAT)[-1].startswith("Pairing is paused")
+    assert webhook.services.telegram.user_for_chat(CHAT) is None
+    # The pause is the hour's: an hour later the code (if still fresh) would work again.
+    later = Services(
+        webhook.services.settings,
+        webhook.services.ports,
+        clock=lambda: datetime.now(UTC) + timedelta(hours=1),
+    )
+    wiring.reset(later)
+    code = later.telegram.create_pairing_code(USER, now=later.clock()).code
+    assert webhook.say(CHAT, f"/pair {code}") == 200
+    assert webhook.replies(CHAT)[-1] == replies.PAIRED
+
+
+def test_unlinking_in_the_web_app_tells_the_chat(webhook: Webhook) -> None:
+    webhook.pair(CHAT, USER)
+    services = Services(webhook.services.settings, webhook.services.ports, verifier=TestTokens())
+    answer = http_api.handle(http_event("DELETE", "/api/telegram", USER), services)
+    assert answer["statusCode"] == 204
+    assert webhook.services.telegram.user_for_chat(CHAT) is None
+    assert webhook.replies(CHAT) == [replies.PAIRED, replies.UNLINKED_FROM_WEB]

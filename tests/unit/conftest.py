@@ -22,7 +22,7 @@ import pytest
 from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent.bridge import Bridge, BridgeOptions
 from serverless_openclaw.agent.clock import ManualClock
-from serverless_openclaw.agent.delivery import ReplySinks
+from serverless_openclaw.agent.delivery import ReplySinks, ShownReplies
 from serverless_openclaw.agent.openclaw.fake import FakeGateway
 from serverless_openclaw.agent.reporter import AgentReporter
 from serverless_openclaw.app.broadcast import Broadcaster
@@ -30,6 +30,7 @@ from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, WebReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.task_state import Launched, MarkRunning, Stopped, Wake
+from serverless_openclaw.telegram.bot_api import AsyncTelegramApi
 
 USER = "u-alice"
 BROWSER = "conn-1"
@@ -41,6 +42,7 @@ FAST = BridgeOptions(
     busy_wait_s=5.0,
     backup_timeout_s=2.0,
     receive_retry_s=0.05,
+    retry_base_s=0.0,
 )
 """Real-time bounds small enough for tests (the clock-driven ones are moved by hand)."""
 
@@ -126,6 +128,8 @@ class BridgeRig:
     backup_hangs: asyncio.Event | None = None
     fatal: list[BaseException] = field(default_factory=list)
     controls: list[ControlJob] = field(default_factory=list)
+    telegram: AsyncTelegramApi | None = None
+    """The Bot API the replies to Telegram jobs go to (None: no Telegram)."""
     bridge: Bridge | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -147,8 +151,9 @@ class BridgeRig:
             user_id=USER,
             connections=self.ports.connections(),
             broadcaster=broadcaster,
-            telegram=None,
+            telegram=self.telegram,
             telegram_links=self.ports.telegram(),
+            shown=ShownReplies(self.ports.task_state(), user_id=USER, launch_id=self.launch_id),
             clock=self.clock,
         )
 

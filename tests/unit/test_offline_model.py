@@ -119,3 +119,23 @@ def test_reminder_becomes_a_tool_call_when_a_scheduling_tool_is_offered(server: 
     assert call["function"]["name"] == "cron"
     args = json.loads(call["function"]["arguments"])
     assert args["job"]["payload"]["text"] == "Reminder: stretch"
+
+
+def test_a_scripted_tool_rule_calls_the_tool_then_reports_its_whole_result(server: str) -> None:
+    rule = {"match": "run it", "tool": "exec", "tool_arguments": {"command": "id"}}
+    httpx.post(f"{server}/_script", json={"rules": [rule]}).raise_for_status()
+    first = chat(server, "please run it", stream=False).json()["choices"][0]
+    assert first["finish_reason"] == "tool_calls"
+    call = first["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "exec"
+    assert json.loads(call["function"]["arguments"]) == {"command": "id"}
+    result = "uid=10002(openclaw) " + "x" * 400  # longer than the default answer's 300 chars
+    messages = [
+        {"role": "user", "content": "please run it"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": result},
+    ]
+    body = {"model": "offline-echo", "stream": False, "messages": messages}
+    answer = httpx.post(f"{server}/v1/chat/completions", json=body, timeout=10).json()
+    text = answer["choices"][0]["message"]["content"]
+    assert text == f"{OFFLINE_LABEL} The exec tool said: {result}"

@@ -1,11 +1,14 @@
 """JWT verification against a JWKS (the `TokenVerifier` port): Cognito's on AWS, the embedded
 identity provider's locally (it issues tokens of the same shape). Used by the WebSocket
-`$connect` (the HTTP API has API Gateway's own JWT authorizer in front of it).
+`$connect` and by the HTTP API's Lambda, which verifies the bearer token itself (API
+Gateway's JWT authorizer would answer 401 with a body of its own, not the documented one).
 
-Checks, for both kinds of Cognito tokens: RS256 signature against the user pool's JWKS (keys
-cached; an unknown `kid` refetches, at most once per `min_refetch_s`), expiry, issuer, and
-`token_use`. ID tokens carry the app client in `aud`, access tokens in `client_id`; each is
-checked where it is. The token itself is never logged or put into an error message.
+One token type is accepted: the Cognito **ID token** (`token_use` = `id`, the app client in
+`aud`), the one the web app holds and docs/api.md names. An access token of the same user is
+refused: accepting both would make two credentials with different lifetimes and revocation
+rules open the same doors. Checks: RS256 signature against the user pool's JWKS (keys cached;
+an unknown `kid` refetches), expiry, issuer, audience, `token_use`. The token itself is never
+logged or put into an error message.
 """
 
 from __future__ import annotations
@@ -105,24 +108,19 @@ class TokenVerifier:
         if isinstance(nbf, (int, float)) and now + self._leeway < nbf:
             raise Unauthorized("token not yet valid")
         use = claims.get("token_use")
-        if use == "id":
-            audience = claims.get("aud")
-            audiences = audience if isinstance(audience, list) else [audience]
-            if self.client_id not in audiences:
-                raise Unauthorized("token is for another app")
-            username = claims.get("cognito:username")
-        elif use == "access":
-            if claims.get("client_id") != self.client_id:
-                raise Unauthorized("token is for another app")
-            username = claims.get("username")
-        else:
-            raise Unauthorized("unexpected token use")
+        if use != "id":
+            raise Unauthorized("an ID token is required")
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.client_id not in audiences:
+            raise Unauthorized("token is for another app")
+        username = claims.get("cognito:username")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthorized("token has no subject")
         return Caller(
             user_id=sub,
             username=username if isinstance(username, str) else None,
-            token_use=use,
+            token_use="id",  # noqa: S106 - a claim value, not a password
             expires_at=float(exp),
         )

@@ -11,13 +11,15 @@ from serverless_openclaw.agent.wiring import wire_task
 from serverless_openclaw.settings import AgentSettings
 
 from .logs import configure
+from .privileges import PrivilegeEffects
 from .supervisor import Supervisor
 
 
 def main() -> int:
     settings = AgentSettings()
     configure(settings.log_level, user=settings.user_id[:12], launch=(settings.task_id or "")[:8])
-    code = asyncio.run(Supervisor(settings, wire_task(settings)).run())
+    supervisor = Supervisor(settings, wire_task(settings), privileges=PrivilegeEffects())
+    code = asyncio.run(supervisor.run())
     logging.shutdown()
     sys.stdout.flush()
     # A long poll may still be blocked in a worker thread; everything is persisted by now,

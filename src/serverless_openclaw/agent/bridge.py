@@ -19,6 +19,10 @@ While a turn runs its message stays invisible (visibility extended) and the task
 `lastActivity` is refreshed so the watchdog never stops a busy agent. A fenced write stops
 the bridge: the job goes back to the inbox for the current task, and the supervisor stops.
 A conversation the person deleted meanwhile gets no reply stored; its job is acknowledged.
+
+No silent failure (`failures.py`): a message OpenClaw refuses for what it is gets an error
+reply at once and is never retried; a gateway that cannot be reached hands the job back after
+a growing delay, and on the job's last delivery it is answered with an error reply instead.
 """
 
 from __future__ import annotations
@@ -40,14 +44,16 @@ from serverless_openclaw.core.errors import (
     ConversationDeleted,
     Fenced,
     GatewayError,
+    MessageRefused,
     OpenClawError,
     RunFailed,
     StorageUnavailable,
 )
 from serverless_openclaw.ports.attachments import AttachmentStore
-from serverless_openclaw.ports.inbox import InboxConsumer, ReceivedJob
+from serverless_openclaw.ports.inbox import MAX_RECEIVES, InboxConsumer, ReceivedJob
 from serverless_openclaw.ports.stores import ConversationStore
 
+from . import failures
 from .attachments import chat_attachments, with_notes
 from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
@@ -164,6 +170,13 @@ class BridgeOptions:
     """Whether OpenClaw has a model that listens to audio (we configure none): without one,
     the answer to a voice note says that the model could not hear it."""
     receive_retry_s: float = 2.0
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 60.0
+    """A job handed back because OpenClaw could not be reached waits base, 2*base, ... (capped,
+    jittered) before its next delivery."""
+    last_delivery: int = MAX_RECEIVES
+    """The delivery after which the inbox sets a job aside: a transient failure on it is
+    answered with an error reply instead of handed back."""
 
 
 Backup = Callable[[], Awaitable[Any]]
@@ -322,7 +335,18 @@ class Bridge:
             sink = self.sinks(job)
             starting = asyncio.ensure_future(sink.start())
             try:
-                answer = await self._converse(current, sink, record)
+                try:
+                    answer = await self._converse(current, sink, record)
+                except GatewayError as exc:
+                    if received.receive_count < self.options.last_delivery:
+                        raise  # handed back below, for another try after a while
+                    log.error(
+                        "job %s: OpenClaw unreachable on its last delivery (%s); answering so",
+                        job.jobId,
+                        exc,
+                    )
+                    text, error = failures.unavailable(exc)
+                    answer = Answer(text, error=error)
                 await starting
                 backup_started = self.clock.monotonic()
                 await self._backup_turn(job)
@@ -344,10 +368,17 @@ class Bridge:
             await self._delete(received)
             self.on_turn_done()
         except GatewayError as exc:
-            # The gateway went away mid-turn: hand the job back for another try.
-            log.warning("turn %s interrupted (%s): job returns to the inbox", job.jobId, exc)
+            # The gateway went away mid-turn: hand the job back for another try, later.
+            delay = failures.retry_delay_s(
+                received.receive_count,
+                base_s=self.options.retry_base_s,
+                cap_s=self.options.retry_cap_s,
+            )
+            log.warning(
+                "turn %s interrupted (%s): job returns to the inbox in %d s", job.jobId, exc, delay
+            )
             record.outcome = "released"
-            await self._release(received)
+            await self._release(received, delay)
         except StorageUnavailable as exc:
             log.error("turn %s could not be stored (%s): job returns to the inbox", job.jobId, exc)
             record.outcome = "released"
@@ -491,6 +522,10 @@ class Bridge:
             log.warning("model error in turn %s: %s", job.jobId, exc)
             error = ReplyError(code="model_error", message=str(exc), retryable=True)
             return Answer(f"{MODEL_ERROR_PREFIX}{exc}", error=error)
+        except MessageRefused as exc:
+            log.warning("job %s: OpenClaw refused the message (%s): %s", job.jobId, exc.code, exc)
+            text, error = failures.rejected(exc)
+            return Answer(text, error=error)
 
     async def _files(self, job: ChatJob) -> list[dict[str, Any]]:
         """The job's attachments for `chat.send`, read from the store (`AttachmentMissing`
@@ -523,9 +558,15 @@ class Bridge:
         files: list[dict[str, Any]],
     ) -> tuple[str, bool, bool]:
         """(text, aborted, whether another run was busy in the session when ours ended)."""
-        run = await self.gateway.chat_send(
-            key, current.job.text, idempotency_key=idempotency, attachments=files
-        )
+        try:
+            run = await self.gateway.chat_send(
+                key, current.job.text, idempotency_key=idempotency, attachments=files
+            )
+        except GatewayError as exc:
+            refused = failures.refusal(exc)
+            if refused is not None:
+                raise refused from exc
+            raise
         current.run = run
         self.run_ids.add(run.run_id)
         async for event in run:
@@ -568,9 +609,11 @@ class Bridge:
             # Not fatal: the job comes back and is recognised as answered.
             log.warning("could not delete job %s: %s", received.message_id, exc)
 
-    async def _release(self, received: ReceivedJob) -> None:
+    async def _release(self, received: ReceivedJob, delay_s: int = 0) -> None:
         try:
-            await asyncio.to_thread(self.consumer.change_visibility, received.receipt_handle, 0)
+            await asyncio.to_thread(
+                self.consumer.change_visibility, received.receipt_handle, delay_s
+            )
         except StorageUnavailable as exc:
             log.warning("could not release job %s: %s", received.message_id, exc)
 

@@ -11,12 +11,14 @@ import secrets
 from pathlib import Path
 from typing import Final
 
-from serverless_openclaw.contracts.records import UserSettings
+from serverless_openclaw.contracts.records import AgentTools, ModelProvider, UserSettings
 from serverless_openclaw.settings import AgentSettings, environ_snapshot
 
 from .openclaw import config as oc_config
 from .openclaw.gateway_process import gateway_environment
+from .privileges import GatewayLayout
 
+CONFIG_READONLY_ENV: Final = "OPENCLAW_CONFIG_READONLY"
 PROVIDER_KEYS: Final = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
@@ -27,20 +29,51 @@ def gateway_token(settings: AgentSettings) -> str:
     return secrets.token_urlsafe(32)
 
 
-def gateway_env(settings: AgentSettings, token: str) -> dict[str, str]:
-    """The gateway's allowlisted environment, with its own HOME under the work dir."""
+def gateway_layout(settings: AgentSettings) -> GatewayLayout:
+    """OpenClaw's directories: its state dir, and HOME, TMPDIR and logs under the work dir."""
+    work = settings.work_dir
+    return GatewayLayout(
+        state_dir=settings.openclaw_state_dir,
+        home=work / "home",
+        tmp=work / "tmp",
+        logs=work / "logs",
+    )
+
+
+def gateway_env(
+    settings: AgentSettings,
+    token: str,
+    *,
+    provider: ModelProvider | None = None,
+    separate: bool = False,
+) -> dict[str, str]:
+    """The gateway's allowlisted environment, with its own HOME under the work dir; only
+    `provider`'s key when it is given.
+
+    `separate` (OpenClaw runs as its own user, agent/privileges.py): its own TMPDIR too, and
+    `OPENCLAW_CONFIG_READONLY=1`: openclaw.json is ours (written at every start, and not
+    writable to OpenClaw's user then), so OpenClaw's own config writers (doctor, plugin
+    installs, config RPCs) refuse instead of failing half-way.
+    """
     model = settings.model
+    provider = provider or model.model_provider
     custom_key = model.model_api_key.get_secret_value() if model.model_api_key else None
-    home = settings.work_dir / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    return gateway_environment(
+    layout = gateway_layout(settings)
+    for folder in (layout.home, layout.tmp) if separate else (layout.home,):
+        folder.mkdir(parents=True, exist_ok=True)
+    env = gateway_environment(
         environ_snapshot(),
         state_dir=settings.openclaw_state_dir,
-        home=home,
+        home=layout.home,
         token=token,
-        custom_api_key=custom_key,
-        include_aws=model.model_provider == "bedrock",
+        custom_api_key=custom_key if provider == "openai-compatible" else None,
+        include_aws=provider == "bedrock",
+        provider=provider,
+        tmp_dir=layout.tmp if separate else None,
     )
+    if separate:
+        env[CONFIG_READONLY_ENV] = "1"
+    return env
 
 
 def model_choice(settings: AgentSettings, user: UserSettings) -> oc_config.ModelChoice:
@@ -55,7 +88,12 @@ def model_choice(settings: AgentSettings, user: UserSettings) -> oc_config.Model
 
 
 def write_config(
-    settings: AgentSettings, user: UserSettings, *, port: int, env: dict[str, str]
+    settings: AgentSettings,
+    user: UserSettings,
+    *,
+    port: int,
+    env: dict[str, str],
+    tools: AgentTools = "safe",
 ) -> Path:
     """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen model cannot
     work (no key in the gateway's environment, no base URL)."""
@@ -77,7 +115,8 @@ def write_config(
             port=port,
             model=choice,
             heartbeat=heartbeat,
-            log_file=settings.work_dir / "logs" / "openclaw.log",
+            log_file=gateway_layout(settings).logs / "openclaw.log",
+            tools=tools,
         )
     except ValueError as exc:  # a model choice that cannot work (e.g. no base URL)
         raise oc_config.ConfigInvalid(str(exc), []) from exc

@@ -8,6 +8,11 @@ browser that reconnects mid-reply still gets the rest and the final text.
 
 `ReplySinks` makes the sinks: one per turn (the person's own channel, plus the web) and one per
 proactive message (the web and the linked Telegram chat, looked up when it is sent).
+
+A turn's Telegram reply keeps the ids of the messages that show it in the task-state row
+(`ShownReplies`), as this launch. When the task dies mid-reply and the job comes back, the
+next task's reply takes those messages over and edits the cut-off text into the full reply
+(or the error reply): the person never reads the start twice.
 """
 
 from __future__ import annotations
@@ -28,10 +33,15 @@ from serverless_openclaw.contracts.frames import (
 )
 from serverless_openclaw.contracts.jobs import ChatJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
-from serverless_openclaw.core.errors import StorageUnavailable, TelegramError
-from serverless_openclaw.ports.stores import ConnectionStore, TelegramStore
+from serverless_openclaw.core.errors import (
+    ConditionFailed,
+    StorageUnavailable,
+    TelegramError,
+    TransitionRejected,
+)
+from serverless_openclaw.ports.stores import ConnectionStore, TaskStates, TelegramStore
 from serverless_openclaw.telegram import bot_api as tg
-from serverless_openclaw.telegram.streaming import ReplyStreamer
+from serverless_openclaw.telegram.streaming import ERROR_PREFIX, ReplyStreamer, ShownReply
 
 from .clock import SYSTEM_CLOCK, Clock
 
@@ -162,8 +172,37 @@ class WebReply:
         await self._stop_flusher()
 
 
+class ShownReplies:
+    """Which Telegram messages show the reply in progress, kept in the task-state row as this
+    launch (read by the next task after a crash; by the watchdog for a dead letter)."""
+
+    def __init__(self, store: TaskStates, *, user_id: str, launch_id: str) -> None:
+        self._store = store
+        self._user_id = user_id
+        self._launch_id = launch_id
+
+    async def get(self) -> ShownReply | None:
+        try:
+            row = await asyncio.to_thread(self._store.get, self._user_id)
+        except StorageUnavailable as exc:
+            log.warning("could not read the Telegram reply in progress: %s", exc)
+            return None
+        return ShownReply.decode(row.telegram_reply)
+
+    async def put(self, shown: ShownReply) -> None:
+        """Best effort: a lost write costs a duplicate after a crash, never the reply."""
+        try:
+            await asyncio.to_thread(
+                self._store.set_telegram_reply, self._user_id, self._launch_id, shown.encode()
+            )
+        except (ConditionFailed, TransitionRejected, StorageUnavailable) as exc:
+            log.warning("could not record the Telegram reply in progress: %s", exc)
+
+
 class TelegramReply:
-    """Adapts the Telegram package's ReplyStreamer (typing, paced edits, 4096 splits)."""
+    """Adapts the Telegram package's ReplyStreamer (typing, paced edits, 4096 splits). With
+    `job_id` and `shown`, the messages are recorded as they are sent, and a reply to a job an
+    earlier task already started in this chat takes its messages over."""
 
     def __init__(
         self,
@@ -171,28 +210,76 @@ class TelegramReply:
         chat_id: int,
         reply_to: int | None,
         *,
+        job_id: str | None = None,
+        shown: ShownReplies | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._streamer = ReplyStreamer(
-            api, chat_id, reply_to_message_id=reply_to, clock=clock.monotonic, sleep=clock.sleep
+        self._api = api
+        self._chat_id = chat_id
+        self._reply_to = reply_to
+        self._job_id = job_id
+        self._shown = shown
+        self._clock = clock
+        self._ready: asyncio.Future[ReplyStreamer] | None = None
+
+    def _streamer(self) -> asyncio.Future[ReplyStreamer]:
+        """Made once, on first use (the bridge starts a sink while the turn already runs)."""
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self._make())
+        return self._ready
+
+    async def _make(self) -> ReplyStreamer:
+        resume: tuple[int, ...] = ()
+        if self._shown is not None and self._job_id is not None:
+            earlier = await self._shown.get()
+            if earlier is not None:
+                resume = earlier.resume_for(self._job_id, self._chat_id)
+            if resume:
+                log.info("job %s: taking over %d Telegram message(s)", self._job_id, len(resume))
+        return ReplyStreamer(
+            self._api,
+            self._chat_id,
+            reply_to_message_id=self._reply_to,
+            clock=self._clock.monotonic,
+            sleep=self._clock.sleep,
+            resume=resume,
+            on_shown=self._remember if self._shown is not None and self._job_id else None,
         )
 
+    async def _remember(self, ids: list[int]) -> None:
+        assert self._shown is not None
+        assert self._job_id is not None
+        await self._shown.put(ShownReply(self._job_id, self._chat_id, tuple(ids)))
+
     async def start(self) -> None:
-        await self._streamer.start()
+        await (await self._streamer()).start()
 
     async def update(self, text_so_far: str) -> None:
-        await self._streamer.update(text_so_far)
+        await (await self._streamer()).update(text_so_far)
 
     async def finish(
         self, text: str, *, aborted: bool = False, error: ReplyError | None = None
     ) -> None:
+        streamer = await self._streamer()
         try:
-            await self._streamer.finish(text + ("\n\n(stopped)" if aborted else ""))
+            if error is not None:
+                # What was shown stays; the reason follows, marked (once) with ⚠️.
+                await streamer.fail(text.removeprefix(ERROR_PREFIX))
+            else:
+                await streamer.finish(text + ("\n\n(stopped)" if aborted else ""))
         except TelegramError as exc:
             log.warning("telegram reply could not be completed: %s", exc)
 
     async def aclose(self) -> None:
-        await self._streamer.aclose()
+        if self._ready is None:
+            return
+        if not self._ready.done():
+            self._ready.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ready
+            return
+        if not self._ready.cancelled() and self._ready.exception() is None:
+            await self._ready.result().aclose()
 
 
 class LinkedTelegramReply:
@@ -278,6 +365,7 @@ class ReplySinks:
         broadcaster: Broadcaster | None,
         telegram: tg.AsyncTelegramApi | None,
         telegram_links: TelegramStore,
+        shown: ShownReplies | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._user_id = user_id
@@ -285,6 +373,7 @@ class ReplySinks:
         self._broadcaster = broadcaster
         self._telegram = telegram
         self._links = telegram_links
+        self._shown = shown
         self._clock = clock
 
     def _web(self, message_id: str, conversation_id: str, *, proactive: bool) -> WebReply | None:
@@ -309,7 +398,12 @@ class ReplySinks:
         if job.replyTo.kind == "telegram" and self._telegram is not None:
             sinks.append(
                 TelegramReply(
-                    self._telegram, job.replyTo.chatId, job.replyTo.messageId, clock=self._clock
+                    self._telegram,
+                    job.replyTo.chatId,
+                    job.replyTo.messageId,
+                    job_id=job.jobId,
+                    shown=self._shown,
+                    clock=self._clock,
                 )
             )
         return FanOut(sinks)

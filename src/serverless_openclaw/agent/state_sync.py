@@ -29,6 +29,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,7 +143,10 @@ class StateSync:
         *,
         fence: BackupFence | None = None,
         on_backup: Callable[[BackupResult], None] | None = None,
+        file_access: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
+        """`file_access`: entered around each backup, in its worker thread (the supervisor's
+        root file access once it runs as `agent`: agent/privileges.py)."""
         self.bucket = bucket
         self.state_dir = state_dir
         self._fence = fence
@@ -151,6 +155,7 @@ class StateSync:
         self._uploads_allowed = False
         self._lock = asyncio.Lock()
         self._on_backup = on_backup
+        self._file_access = file_access or contextlib.nullcontext
         self.last_result: BackupResult | None = None
         self.restored_from: str | None = None
 
@@ -246,6 +251,10 @@ class StateSync:
         return result
 
     def _backup(self) -> BackupResult:
+        with self._file_access():
+            return self._backup_files()
+
+    def _backup_files(self) -> BackupResult:
         with tempfile.TemporaryDirectory(prefix="soc-backup-") as scratch:
             local, unreadable = self._collect(Path(scratch))
             changes = plan([item for item, _ in local], self._manifest)

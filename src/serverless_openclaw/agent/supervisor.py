@@ -55,10 +55,11 @@ from serverless_openclaw.telegram.bot_api import AsyncBotApi
 from . import configure, health
 from .bridge import Bridge, BridgeOptions
 from .clock import SYSTEM_CLOCK, Clock
-from .delivery import ReplySinks
+from .delivery import ReplySinks, ShownReplies
 from .openclaw.gateway import Gateway
 from .openclaw.host import GatewayProcessHandle, NodeOpenClaw, OpenClawHost
 from .openclaw.protocol import EventFrame
+from .privileges import Facts, PrivilegeEffects, PrivilegePlan, decide
 from .reporter import AgentReporter, LaunchFence
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
@@ -117,7 +118,10 @@ class Supervisor:
         runtime: OpenClawRuntime | None = None,
         clock: Clock = SYSTEM_CLOCK,
         options: SupervisorOptions | None = None,
+        privileges: PrivilegeEffects | None = None,
     ) -> None:
+        """`privileges`: given by the entry point only (`python -m …agent`), so that a test
+        that builds a supervisor in its own process never drops that process's root."""
         if not settings.task_id:
             raise ValueError("SOC_TASK_ID (the launch id from the control plane) is required")
         self.settings = settings
@@ -143,6 +147,8 @@ class Supervisor:
         self.gateway_restarts = 0
         self._token = ""
         self._env: dict[str, str] = {}
+        self.privileges = privileges
+        self.plan = PrivilegePlan(separate=False, tools="safe")
 
         self.task_state = ports.task_state()
         self.conversations = ports.conversations()
@@ -161,6 +167,7 @@ class Supervisor:
             ports.state_blobs(settings.state_prefix),
             self.state_dir,
             fence=LaunchFence(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
+            file_access=privileges.file_access if privileges is not None else None,
         )
         token = settings.telegram.telegram_bot_token
         self.telegram = (
@@ -172,6 +179,7 @@ class Supervisor:
             broadcaster=self.broadcaster,
             telegram=self.telegram,
             telegram_links=ports.telegram(),
+            shown=ShownReplies(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
             clock=clock,
         )
 
@@ -256,6 +264,8 @@ class Supervisor:
             "timings": self.timings.marks,
             "gatewayPid": self.process.pid if self.process else None,
             "gatewayRestarts": self.gateway_restarts,
+            "agentTools": self.plan.tools,
+            "uidSeparation": self.plan.separate,
             "currentJob": self.bridge.current_job_id if self.bridge else None,
             "turns": [t.__dict__ for t in (self.bridge.turns[-20:] if self.bridge else [])],
             "lastBackup": None
@@ -318,22 +328,57 @@ class Supervisor:
     async def _configure(self) -> None:
         await self.openclaw.install()
         user = await asyncio.to_thread(self.user_settings.get, self.user_id)
+        provider = configure.model_choice(self.settings, user).provider
+        self.plan = decide(
+            self._facts(),
+            tools=self.settings.agent_tools,
+            provider=provider,
+            embedded_store=self.settings.storage.backend == "embedded",
+        )
+        (log.warning if self.plan.reasons else log.info)("%s", self.plan.describe())
         self._token = configure.gateway_token(self.settings)
-        self._env = configure.gateway_env(self.settings, self._token)
+        self._env = configure.gateway_env(
+            self.settings, self._token, provider=provider, separate=self.plan.separate
+        )
         await asyncio.to_thread(
-            configure.write_config, self.settings, user, port=self.gateway_port, env=self._env
+            configure.write_config,
+            self.settings,
+            user,
+            port=self.gateway_port,
+            env=self._env,
+            tools=self.plan.tools,
         )
         for warning in await self.openclaw.validate(self.state_dir, self._env):
             log.info("openclaw config: %s", warning)
 
+    def _facts(self) -> Facts:
+        if self.privileges is None:
+            return Facts(os.geteuid(), None, None, disabled="uid separation not set up")
+        layout = configure.gateway_layout(self.settings)
+        runtime = getattr(self.openclaw, "runtime", None)
+        installed = [runtime.node, runtime.entry] if runtime is not None else []
+        return self.privileges.observe(
+            reach=[*installed, layout.state_dir.parent, self.settings.work_dir]
+        )
+
     async def _start_gateway(self) -> None:
+        """Start OpenClaw; with the uid separation (agent/privileges.py) its dirs become its
+        own first, and once it runs the supervisor drops root for good (bar the saved uid)."""
+        layout = configure.gateway_layout(self.settings)
+        run_as = None
+        if self.privileges is not None and self.plan.separate:
+            await asyncio.to_thread(self.privileges.prepare, self.plan, layout)
+            run_as = self.privileges.gateway_user(self.plan)
         self.process = self.openclaw.process(
             state_dir=self.state_dir,
             port=self.gateway_port,
             env=self._env,
-            log_path=self.work_dir / "logs" / "gateway.out",
+            log_path=layout.logs / "gateway.out",
+            run_as=run_as,
         )
         await self.process.start()
+        if self.privileges is not None:
+            self.privileges.drop(self.plan)
         await self.process.wait_ready(timeout=self.options.ready_timeout_s)
 
     async def _connect(self) -> None:

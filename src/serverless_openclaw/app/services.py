@@ -330,9 +330,10 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
     decide_wake(state, now, task_hours_per_day=quotas.task_hours_per_day)  # quota before queuing
     stored = job.user_message()
     services.conversations.put_message(job.userId, stored)
+    # Shown before it is queued, so that the agent's reply cannot reach a tab before it.
+    push_user_message(services, job.userId, stored)
     services.inbox.send(job)
     services.counters.mark(_dedupe_key(job), expires_at=now + DEDUPE_TTL, now=now)
-    push_user_message(services, job.userId, stored)
     try:
         woken = wake(services, job.userId, f"{job.source} message")
     except StorageUnavailable as exc:

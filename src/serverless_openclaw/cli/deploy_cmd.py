@@ -394,6 +394,14 @@ AlarmsOpt = Annotated[
 ImageOpt = Annotated[
     str | None, typer.Option(help="Prebuilt agent image URI instead of building the Dockerfile.")
 ]
+ToolsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent-tools",
+        help="What the agent may do on its task: safe (default: no shell) or shell "
+        "(OpenClaw's exec, as a user of its own with no secret in reach).",
+    ),
+]
 RetainOpt = Annotated[
     bool | None,
     typer.Option("--retain-data/--no-retain-data", help="Keep tables, bucket, users on destroy."),
@@ -435,6 +443,7 @@ def synth_command(
     alarms: AlarmsOpt = None,
     agent_image: ImageOpt = None,
     retain_data: RetainOpt = None,
+    agent_tools: ToolsOpt = None,
 ) -> None:
     """Write every stack's CloudFormation template to --out (offline, no AWS credentials)."""
     try:
@@ -443,7 +452,7 @@ def synth_command(
             "idle_timeout": idle_timeout, "llm_provider": llm_provider, "model_id": model_id,
             "domain": domain, "certificate_arn": certificate_arn, "telegram": telegram,
             "alarm_email": alarm_email, "alarms": alarms, "agent_image": agent_image,
-            "retain_data": retain_data,
+            "retain_data": retain_data, "agent_tools": agent_tools,
         }))  # fmt: skip
         result = run_synth(config, out, progress=_say)
     except OpenClawError as exc:
@@ -468,6 +477,7 @@ def deploy_command(
     alarms: AlarmsOpt = None,
     agent_image: ImageOpt = None,
     retain_data: RetainOpt = None,
+    agent_tools: ToolsOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and synthesize, print the CDK commands.")
     ] = False,
@@ -479,7 +489,7 @@ def deploy_command(
             "idle_timeout": idle_timeout, "llm_provider": llm_provider, "model_id": model_id,
             "domain": domain, "certificate_arn": certificate_arn, "telegram": telegram,
             "alarm_email": alarm_email, "alarms": alarms, "agent_image": agent_image,
-            "retain_data": retain_data,
+            "retain_data": retain_data, "agent_tools": agent_tools,
         }))  # fmt: skip
         clients = AwsClients(config.region)
         result = run_deploy(config, clients, progress=_say, dry_run=dry_run)

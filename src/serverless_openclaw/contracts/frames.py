@@ -15,6 +15,8 @@ from serverless_openclaw.contracts.limits import (
     MAX_ATTACHMENT_NAME,
     MAX_ATTACHMENTS,
     MAX_TEXT_BYTES,
+    NUL,
+    NUL_REFUSED,
 )
 
 ConversationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -60,6 +62,8 @@ class SendFrame(_Frame):
     def _text_fits(cls, value: str) -> str:
         if len(value.encode()) > MAX_TEXT_BYTES:
             raise ValueError(f"text is larger than {MAX_TEXT_BYTES} bytes")
+        if NUL in value:
+            raise ValueError(NUL_REFUSED)
         return value
 
     @model_validator(mode="after")

@@ -35,3 +35,13 @@ served back to the browser, and those two can carry script."""
 
 MAX_ATTACHMENT_NAME: Final = 200
 """Characters of a file name (longer names are shortened, keeping the extension)."""
+
+NUL: Final = "\x00"
+"""A character OpenClaw refuses in a message (`chat.send`: "message must not contain null
+bytes"). The edges (the WebSocket `send`, the Telegram webhook) refuse it up front, so the
+person learns at once instead of waiting for an answer that cannot come."""
+
+NUL_REFUSED: Final = (
+    "Your message contains a NUL character (\\0), which your agent cannot take. "
+    "Remove it and send the message again."
+)

@@ -49,6 +49,8 @@ class Page(_Record, Generic[T]):
 
 ModelProvider = Literal["offline", "anthropic", "openai", "bedrock", "openai-compatible"]
 HeartbeatPolicy = Literal["off", "active-hours", "openclaw"]
+AgentTools = Literal["safe", "shell"]
+"""What the agent may do on its task (the deployment's `SOC_AGENT_TOOLS`): see docs/security."""
 ScheduledWakePolicy = Literal["own-jobs", "all-jobs", "none"]
 
 

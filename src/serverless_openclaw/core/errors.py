@@ -174,6 +174,16 @@ class RunFailed(OpenClawError):
         self.kind = kind
 
 
+class MessageRefused(OpenClawError):
+    """OpenClaw refused a message for what it is (`chat.send` answered with an error that is
+    not about availability, e.g. INVALID_REQUEST "message must not contain null bytes"):
+    sending it again can only be refused again, so it is answered at once, never retried."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 # --- runtime provisioning ------------------------------------------------------------------
 class RuntimeInstallError(OpenClawError):
     """Node or OpenClaw could not be installed; the message says what to do."""

@@ -51,6 +51,10 @@ class TaskState:
     usage_day: str | None = None
     """UTC day (YYYY-MM-DD) that `usage_seconds` counts; a run is booked on the day it ends."""
     usage_seconds: float = 0.0
+    telegram_reply: str | None = None
+    """The Telegram messages that show the reply being written, as the agent last sent them
+    (`telegram.streaming.ShownReply`, encoded). Kept across launches: a task answering the
+    same job after a crash edits them into its reply instead of sending a second copy."""
 
     @property
     def active(self) -> bool:

@@ -1,8 +1,12 @@
 """The REST API of docs/api.md (all of it except `/telegram/webhook`, which has its own Lambda).
 
-API Gateway's JWT authorizer has verified the token; the user is the `sub` claim it passes
-in `requestContext.authorizer.jwt.claims`. Every path names a resource of that user only, so
-another user's conversation id answers exactly like a missing one (404). Errors are
+Every request must carry `Authorization: Bearer <Cognito ID token>`; this function verifies
+it (`services.verifier`) before any route runs, so a missing, malformed or wrong token — also
+an access token, or a token without the `Bearer` scheme — is a 401 in the documented shape,
+`{"error": {"code": "unauthorized", ...}}` with `WWW-Authenticate: Bearer`, whatever the
+path. (API Gateway's JWT authorizer would answer 401 itself with `{"message": ...}`, so the
+HTTP API has none.) The user is the token's `sub`. Every path names a resource of that user
+only, so another user's conversation id answers exactly like a missing one (404). Errors are
 `{"error": {"code", "message"}}`.
 """
 
@@ -28,7 +32,9 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from serverless_openclaw.gateway import telegram_webhook
 from serverless_openclaw.gateway.observability import entry, logger
+from serverless_openclaw.telegram import replies
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,8 +43,12 @@ _CONVERSATION_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_PAGE: Final = 50
 MAX_PAGE: Final = 100
 
+BEARER: Final = "bearer"
+"""The scheme name, compared case-insensitively (RFC 9110, section 11.1)."""
+
 app = APIGatewayHttpResolver()
 _services_var: ContextVar[Services] = ContextVar("services")
+_user_var: ContextVar[str] = ContextVar("user")
 
 
 def _json(status: int, payload: Any) -> Response[str]:
@@ -66,15 +76,34 @@ def _services() -> Services:
 
 
 def _user() -> str:
-    """The `sub` claim the JWT authorizer passed (read defensively: a damaged event is 401)."""
-    context = app.current_event.get("requestContext")
-    authorizer = context.get("authorizer") if isinstance(context, dict) else None
-    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
-    claims = jwt.get("claims") if isinstance(jwt, dict) else None
-    sub = claims.get("sub") if isinstance(claims, dict) else None
-    if not isinstance(sub, str) or not sub:
-        raise Unauthorized("no authenticated user")
-    return sub
+    """The caller `handle` authenticated."""
+    return _user_var.get()
+
+
+def bearer_token(headers: dict[str, str] | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header; `Unauthorized` for anything
+    else (no header, another scheme, a bare token)."""
+    value = next(
+        (v for k, v in (headers or {}).items() if k.lower() == "authorization"),
+        None,
+    )
+    if not value:
+        raise Unauthorized("missing bearer token")
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != BEARER or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <ID token>'")
+    return token.strip()
+
+
+def _unauthorized(reason: str) -> dict[str, Any]:
+    return {
+        "statusCode": 401,
+        "headers": {
+            "Content-Type": "application/json",
+            "WWW-Authenticate": 'Bearer error="invalid_token"',
+        },
+        "body": json.dumps({"error": {"code": "unauthorized", "message": reason[:300]}}),
+    }
 
 
 def _conversation_id(raw: str) -> str:
@@ -206,7 +235,11 @@ def get_telegram_link() -> Response[str]:
 
 @app.delete("/api/telegram")
 def delete_telegram_link() -> Response[str]:
-    _services().telegram.unlink_user(_user())
+    services, user = _services(), _user()
+    link = services.telegram.link_of_user(user)
+    services.telegram.unlink_user(user)
+    if link is not None:  # the chat learns why it went quiet
+        telegram_webhook.tell_chat(services, link.chatId, replies.UNLINKED_FROM_WEB)
     return _no_content()
 
 
@@ -284,13 +317,21 @@ def handle(event: Any, services: Services) -> dict[str, Any]:
             "headers": {"Content-Type": "application/json"},
             "body": json.dumps({"error": {"code": "invalid_request", "message": "bad event"}}),
         }
-    token = _services_var.set(services)
+    try:
+        caller = services.verifier.verify(bearer_token(event.get("headers")))
+    except Unauthorized as exc:
+        logger.info("request refused", extra={"code": "unauthorized", "reason": str(exc)})
+        return _unauthorized(str(exc))
+    logger.append_keys(user_id=caller.user_id)
+    services_token = _services_var.set(services)
+    user_token = _user_var.set(caller.user_id)
     try:
         # The resolver only keeps the Lambda context around; the entry wrapper logs it.
         answer: dict[str, Any] = app.resolve(event, cast("LambdaContext", None))
         return answer
     finally:
-        _services_var.reset(token)
+        _user_var.reset(user_token)
+        _services_var.reset(services_token)
 
 
 handler = entry(

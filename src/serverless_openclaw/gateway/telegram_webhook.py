@@ -47,11 +47,14 @@ from serverless_openclaw.contracts.limits import (
     MAIN_CONVERSATION_ID,
     MAX_IMAGE_BYTES,
     MAX_TEXT_BYTES,
+    NUL,
+    NUL_REFUSED,
 )
 from serverless_openclaw.core.attachments import MAX_BYTES, check
 from serverless_openclaw.core.errors import (
     InvalidRequest,
     NotFound,
+    OpenClawError,
     QuotaExceeded,
     StorageUnavailable,
     TelegramError,
@@ -60,7 +63,7 @@ from serverless_openclaw.gateway.observability import entry, logger
 from serverless_openclaw.settings import TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram import pairing, replies
-from serverless_openclaw.telegram.secrets import resolve_secrets
+from serverless_openclaw.telegram.secrets import resolve_bot_token, resolve_secrets
 from serverless_openclaw.telegram.updates import (
     Command,
     EditedMessage,
@@ -118,6 +121,17 @@ def bot_for(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
                 token, base_url=settings.telegram_api_base, timeout=NOTICE_TIMEOUT_S
             )
         return bot
+
+
+def tell_chat(services: Services, chat_id: int, text: str) -> None:
+    """A notice of the bot to one chat, outside any update (best effort: Telegram not
+    configured, or down, is logged and nothing else)."""
+    try:
+        token = resolve_bot_token(services.settings.telegram, services.secrets)
+        if token is not None:
+            bot_for(services.settings.telegram, token).call(tg.send_message(chat_id, text))
+    except OpenClawError as exc:
+        logger.warning("telegram: notice not delivered", extra={"error": str(exc)})
 
 
 # --- the handler ---------------------------------------------------------------------------
@@ -270,23 +284,34 @@ class _Webhook:
         if code is None:
             self._say(chat_id, replies.PAIR_MALFORMED)
             return "pair_malformed"
+        now = self.services.clock()
+        quotas = self.services.settings.quotas
+        failures = pairing.failures_key(now)
+        if self.services.counters.value(failures) >= quotas.pairing_failures_per_hour:
+            logger.warning("telegram: pairing paused (too many wrong codes this hour)")
+            self._say(chat_id, replies.pairing_paused(pairing.failures_retry_after(now)))
+            return "pair_paused"
         try:
             user_id = self.services.telegram.redeem_pairing_code(
-                chat_id,
-                code,
-                attempts_per_hour=self.services.settings.quotas.pairing_attempts_per_hour,
-                now=self.services.clock(),
+                chat_id, code, attempts_per_hour=quotas.pairing_attempts_per_hour, now=now
             )
         except QuotaExceeded:
             self._say(chat_id, replies.PAIR_RATE_LIMITED)
             return "pair_rate_limited"
         except NotFound:
+            self.services.counters.increment(
+                failures, expires_at=now + timedelta(seconds=2 * pairing.FAILURE_WINDOW_S)
+            )
             self._say(chat_id, replies.PAIR_REFUSED)
             return "pair_refused"
         username = command.user.username if command.user is not None else None
+        previous = self.services.telegram.link_of_user(user_id)
         self.services.telegram.link(chat_id, user_id, username)
         logger.append_keys(user_id=user_id)
         self._say(chat_id, replies.PAIRED)
+        if previous is not None and previous.chatId != chat_id:
+            # One chat per person: the chat that was linked learns why it went quiet.
+            self._say(previous.chatId, replies.UNLINKED_BY_NEW_CHAT)
         return "paired"
 
     # --- messages for the agent ------------------------------------------------------------
@@ -342,6 +367,10 @@ class _Webhook:
             return "unpaired"
         logger.append_keys(user_id=user_id)
         text = message.text
+        if NUL in text:
+            # OpenClaw would refuse it after the person waited for the agent to wake.
+            self._say(chat_id, replies.quota_exceeded(NUL_REFUSED))
+            return "refused_nul"
         if len(text.encode()) > MAX_TEXT_BYTES:  # Telegram's 4096 characters always fit
             text = text.encode()[:MAX_TEXT_BYTES].decode(errors="ignore")
         try:

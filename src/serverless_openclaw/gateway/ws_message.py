@@ -28,7 +28,7 @@ from serverless_openclaw.contracts.frames import (
     client_frame_adapter,
     encode,
 )
-from serverless_openclaw.contracts.limits import MAX_FRAME_BYTES, MAX_TEXT_BYTES
+from serverless_openclaw.contracts.limits import MAX_FRAME_BYTES, MAX_TEXT_BYTES, NUL_REFUSED
 from serverless_openclaw.core.errors import (
     InvalidRequest,
     OpenClawError,
@@ -80,8 +80,12 @@ def _frame_id(payload: Any) -> str | None:
 
 def _validation_error(exc: ValidationError) -> InvalidRequest:
     for error in exc.errors():
-        if error.get("loc", ())[-1:] == ("text",) and "larger than" in str(error.get("msg")):
+        if error.get("loc", ())[-1:] != ("text",):
+            continue
+        if "larger than" in str(error.get("msg")):
             return PayloadTooLarge(f"text is larger than {MAX_TEXT_BYTES // 1024} KB")
+        if NUL_REFUSED in str(error.get("msg")):
+            return InvalidRequest(NUL_REFUSED)  # said to the person as it is
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "frame"
     return InvalidRequest(f"{where}: {first.get('msg', 'invalid')}"[:200])

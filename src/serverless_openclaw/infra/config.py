@@ -8,7 +8,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from serverless_openclaw.adapters.aws.inbox import QUEUE_NAME_MAX, longest_queue_name
-from serverless_openclaw.contracts.records import ModelProvider
+from serverless_openclaw.contracts.records import AgentTools, ModelProvider
 from serverless_openclaw.settings import DEFAULT_PREFIX
 
 # Fargate's valid (vCPU units -> memory MiB) combinations.
@@ -77,6 +77,9 @@ class DeploymentConfig(BaseModel):
     """The built web app (web/dist); None = look for it in the checkout, else config.json only."""
     egress_ports: tuple[int, ...] = (443,)
     """TCP ports the agent task may reach (LLM APIs, AWS, Telegram are all HTTPS)."""
+    agent_tools: AgentTools = "safe"
+    """What the agent may do on its task: `safe` (no shell) or `shell` (OpenClaw's exec, run
+    as a user of its own that holds no secret). See AgentSettings.agent_tools."""
 
     @model_validator(mode="after")
     def _queue_names_fit(self) -> DeploymentConfig:

@@ -118,6 +118,12 @@ WS_CONNECT_AUTH: Final = (
     "token use) and refuses the upgrade with 401; the token may arrive in the "
     "Sec-WebSocket-Protocol header, which API Gateway's JWT authorizer cannot read."
 )
+HTTP_API_AUTH: Final = (
+    "http_api verifies the Cognito ID token itself (signature, expiry, issuer, audience, "
+    "token use, the Bearer scheme) and answers 401 in the documented error shape, which an "
+    "API Gateway JWT authorizer cannot do (it has its own 401 body and also accepts access "
+    "tokens)."
+)
 WS_ROUTES_AUTH: Final = (
     "API Gateway authorizes WebSocket connections only at $connect; $default and "
     "$disconnect run on a connection that ws_connect already authenticated."

@@ -1,6 +1,7 @@
 """API Gateway on one machine: the WebSocket API, its @connections management API, the HTTP
-API with a JWT authorizer, and the static site — calling the same Lambda handler functions
-with the event shapes API Gateway sends.
+API, and the static site — calling the same Lambda handler functions with the event shapes API
+Gateway sends. The HTTP API has no authorizer, as on AWS: the `http_api` handler verifies the
+bearer token itself (so that a 401 has the documented body).
 
 It also enforces the API Gateway limits that matter here, so that code which would fail on
 AWS fails locally too: 128 KB WebSocket frames (close 1009), 29 s integration timeout
@@ -24,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -62,37 +62,6 @@ class Routes:
     telegram_webhook: Handler | None = None
 
 
-@dataclass(frozen=True)
-class JwtAuthorizer:
-    """API Gateway's JWT authorizer: issuer, audience (aud or client_id), expiry, signature."""
-
-    issuer: str
-    audience: str
-    jwks_url: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_jwks", jwt.PyJWKClient(self.jwks_url, cache_keys=True))
-
-    def claims(self, authorization: str | None) -> dict[str, Any] | None:
-        if not authorization:
-            return None
-        token = authorization.removeprefix("Bearer ").strip()
-        try:
-            key = self._jwks.get_signing_key_from_jwt(token).key  # type: ignore[attr-defined]
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=["RS256"],
-                issuer=self.issuer,
-                options={"verify_aud": False, "require": ["exp", "iss"]},
-            )
-        except jwt.PyJWTError:
-            return None
-        if self.audience not in (claims.get("aud"), claims.get("client_id")):
-            return None
-        return claims
-
-
 @dataclass
 class _Connection:
     socket: WebSocket
@@ -124,7 +93,6 @@ class ApiGatewayEmulator:
         self,
         routes: Routes,
         *,
-        authorizer: JwtAuthorizer | None,
         stage: str = "local",
         site_dir: Path | None = None,
         site_config: Callable[[Request], Mapping[str, Any]] | None = None,
@@ -134,7 +102,6 @@ class ApiGatewayEmulator:
     ) -> None:
         self.routes = routes
         self.runtime = runtime or LambdaRuntime()
-        self.authorizer = authorizer
         self.stage = stage
         self.site_dir = site_dir
         self.site_config = site_config
@@ -369,7 +336,6 @@ class ApiGatewayEmulator:
         request: Request,
         body: bytes,
         route_key: str,
-        claims: dict[str, Any] | None,
         path_parameters: dict[str, str] | None,
     ) -> dict[str, Any]:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -396,19 +362,6 @@ class ApiGatewayEmulator:
             "time": _request_time(),
             "timeEpoch": _now_ms(),
         }
-        if claims is not None:
-            # API Gateway passes JWT claims as strings.
-            context["authorizer"] = {
-                "jwt": {
-                    "claims": {
-                        k: v
-                        if isinstance(v, str)
-                        else ("[" + " ".join(map(str, v)) + "]" if isinstance(v, list) else str(v))
-                        for k, v in claims.items()
-                    },
-                    "scopes": None,
-                }
-            }
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": route_key,
@@ -441,20 +394,9 @@ class ApiGatewayEmulator:
         return response
 
     async def _http_api(self, request: Request) -> Response:
-        claims = None
-        if self.authorizer is not None:
-            claims = await asyncio.to_thread(
-                self.authorizer.claims, request.headers.get("authorization")
-            )
-            if claims is None:
-                return JSONResponse(
-                    {"message": "Unauthorized"},
-                    status_code=401,
-                    headers={"www-authenticate": 'Bearer error="invalid_token"'},
-                )
         body = await request.body()
         event = self._http_event(
-            request, body, "ANY /api/{proxy+}", claims, {"proxy": request.path_params["path"]}
+            request, body, "ANY /api/{proxy+}", {"proxy": request.path_params["path"]}
         )
         try:
             result = await self._invoke("http_api", self.routes.http_api, event)
@@ -469,7 +411,7 @@ class ApiGatewayEmulator:
         if self.routes.telegram_webhook is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
         body = await request.body()
-        event = self._http_event(request, body, "POST /telegram/webhook", None, None)
+        event = self._http_event(request, body, "POST /telegram/webhook", None)
         try:
             result = await self._invoke("telegram_webhook", self.routes.telegram_webhook, event)
         except TimeoutError:

@@ -40,7 +40,11 @@ class ScriptRule(BaseModel):
     pads the reply to that many characters (long replies). `chunk_chars` and `delay_ms` shape
     the stream. `error_status` answers with that HTTP status instead; `stall_after_chunks`
     stops sending (without closing) after that many chunks. `times` limits how often the rule
-    fires (None = always).
+    fires (None = always; a tool rule fires twice per turn: the call, then the answer).
+
+    `tool` makes the model call that tool (e.g. `exec` with `tool_arguments`
+    `{"command": "id"}`) and, once OpenClaw sends the result back, answer with `reply` where
+    `{result}` is the tool's whole result: how tests see what a tool could do on the task.
     """
 
     match: str = ".*"
@@ -52,6 +56,8 @@ class ScriptRule(BaseModel):
     error_message: str = "offline model: scripted failure"
     stall_after_chunks: int | None = Field(default=None, ge=0)
     times: int | None = Field(default=None, ge=1)
+    tool: str | None = None
+    tool_arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass
@@ -222,6 +228,20 @@ def _schedule(text: str, names: list[str], done: list[ToolResult]) -> Answer | N
     )
 
 
+def _scripted_tool(rule: ScriptRule, done: list[ToolResult]) -> Answer:
+    """Call the rule's tool once per turn, then report what it returned."""
+    assert rule.tool is not None
+    if not done:
+        return Answer(kind="tool_call", tool_name=rule.tool, tool_arguments=rule.tool_arguments)
+    reply = rule.reply or f"{OFFLINE_LABEL} The {rule.tool} tool said: {{result}}"
+    return Answer(
+        kind="text",
+        text=reply.replace("{result}", done[-1].content),
+        chunk_chars=rule.chunk_chars,
+        delay_ms=rule.delay_ms,
+    )
+
+
 def decide(body: dict[str, Any], script: Script) -> Answer:
     messages: list[dict[str, Any]] = body.get("messages") or []
     text = person_text(messages)
@@ -231,6 +251,8 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
     if rule is not None:
         if rule.error_status is not None:
             return Answer(kind="error", text=rule.error_message, error_status=rule.error_status)
+        if rule.tool:
+            return _scripted_tool(rule, tool_results_since_person(messages))
         reply = (rule.reply or f"{OFFLINE_LABEL} You said: {text}").replace("{text}", text)
         if rule.repeat_to:
             reply = (reply + " ") * (rule.repeat_to // (len(reply) + 1) + 1)

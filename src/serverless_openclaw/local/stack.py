@@ -46,7 +46,7 @@ from serverless_openclaw.local.wiring import LOCAL_STAGE, local_handler_settings
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
 
-from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
+from .apigw_emulator import ApiGatewayEmulator, Routes
 from .lambda_runtime import LambdaRuntime, configure_powertools
 from .serve import ServerHandle, bind, serve_task
 
@@ -375,13 +375,6 @@ class DevStack:
             ws_message,
         )
 
-        auth = self.backend.auth(url)
-        assert auth.jwks_url is not None
-        authorizer = JwtAuthorizer(
-            issuer=self.backend.issuer(url),
-            audience=auth.user_pool_client_id,
-            jwks_url=auth.jwks_url,
-        )
         site = {
             "region": self.settings.region,
             **self.backend.site_auth(url),
@@ -400,7 +393,6 @@ class DevStack:
                 http_api=http_api.handler,
                 telegram_webhook=telegram_webhook.handler,
             ),
-            authorizer=authorizer,
             stage=LOCAL_STAGE,
             site_dir=self.settings.web_dir or default_web_dir(),
             site_config=site_config,

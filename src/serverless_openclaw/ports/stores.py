@@ -153,7 +153,8 @@ class TelegramStore(Protocol):
     def unlink_user(self, user_id: str) -> bool: ...
 
     def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
-        """A new single-use code (10 minutes); only its hash is stored."""
+        """A new single-use code (10 minutes); only its hash is stored. The user's older
+        codes stop working (only the code on screen pairs)."""
         ...
 
     def redeem_pairing_code(
@@ -260,6 +261,11 @@ class TaskStates:
             launch_id,
             {"next_wake_at": at, "next_wake_job": job_name[:200] if job_name else None},
         )
+
+    def set_telegram_reply(self, user_id: str, launch_id: str, shown: str | None) -> None:
+        """Which Telegram messages show the reply in progress (None clears); read by the
+        next task after a crash (see `TaskState.telegram_reply`)."""
+        self.rows.update_own(user_id, launch_id, {"telegram_reply": shown})
 
     def assert_current(self, user_id: str, launch_id: str) -> None:
         """`ConditionFailed` unless `launch_id` is the row's current launch (fencing)."""

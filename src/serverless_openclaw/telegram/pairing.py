@@ -9,8 +9,16 @@ here and the store's must agree byte for byte (a test holds them together):
 - hard enough to guess: 31^8 ≈ 8.5 * 10^11 codes (39.6 bits). With `pairing_attempts_per_hour`
   (default 5) per chat and a 10-minute life, one chat's chance to hit a live code is about
   1 in 10^11 per code;
+- many chats with a guess each are held by a ceiling on wrong codes per hour across the whole
+  deployment (`pairing_failures_per_hour`, default 20): above it pairing pauses for everyone
+  until the hour ends, so even an army of chats gets at most 20 guesses an hour (a chance of
+  about 1 in 10^10 per live code). "Per user" for a wrong code can only mean its sender: a
+  code is redeemed in a private chat only (groups are refused), whose id is its sender's, so
+  the per-chat limit is the per-sender one;
 - stored only as a hash, single use (the store deletes on use, with a condition), expiring
-  (DynamoDB TTL plus an explicit check, because TTL deletion lags by hours).
+  (DynamoDB TTL plus an explicit check, because TTL deletion lags by hours); only the newest
+  code of a web user works (a new code voids the older ones);
+- one chat per web user: pairing another chat unlinks the first, which is told so.
 
 Text that cannot be a code is answered without spending an attempt: it tells a guesser
 nothing, and it spares a person who typed the wrong thing their hourly tries.
@@ -60,3 +68,16 @@ def expires_at(issued_at: datetime) -> datetime:
 
 def is_expired(expiry: datetime, now: datetime | None = None) -> bool:
     return (now or datetime.now(UTC)) >= expiry
+
+
+FAILURE_WINDOW_S: Final = 3600
+
+
+def failures_key(at: datetime) -> str:
+    """The deployment-wide counter of wrong codes in the hour of `at`."""
+    return f"pair-failures#{int(at.timestamp()) // FAILURE_WINDOW_S}"
+
+
+def failures_retry_after(at: datetime) -> int:
+    """Seconds until the failure window of `at` ends."""
+    return FAILURE_WINDOW_S - int(at.timestamp()) % FAILURE_WINDOW_S

@@ -34,6 +34,15 @@ PAIR_REFUSED: Final = (
     "Get a new one in the web app under the Telegram tab."
 )
 PAIR_RATE_LIMITED: Final = "Too many pairing attempts from this chat. Try again in an hour."
+UNLINKED_BY_NEW_CHAT: Final = (
+    "This chat is no longer linked to your agent: another Telegram chat was paired with your "
+    "account (one chat at a time). Messages here do not reach your agent any more; to use "
+    "this chat again, pair it with a new code from the web app."
+)
+UNLINKED_FROM_WEB: Final = (
+    "This chat was unlinked from your agent in the web app. Messages here do not reach it "
+    "any more; to use this chat again, pair it with a new code from the web app."
+)
 PAIRED: Final = "Paired! Messages you send here now go to your agent, which answers here."
 WAKING: Final = "⏳ Waking up your agent - this takes about a minute. It will answer here."
 RESTARTING: Final = "⏳ Your agent is going to sleep; it will wake up again and answer here."
@@ -57,6 +66,15 @@ MEDIA_NOT_FETCHED: Final = (
 )
 
 
+def pairing_paused(retry_after_s: int) -> str:
+    minutes = max(1, -(-retry_after_s // 60))
+    return (
+        "Pairing is paused for a while: too many wrong codes were sent to this bot. "
+        f"Try again in about {minutes} min, with a new code from the web app if yours has "
+        "expired by then."
+    )
+
+
 def unsupported_media(kind: str) -> str:
     return (
         "I can pass text, photos, documents (PDF, text, Markdown, CSV, JSON) and voice notes "
@@ -69,6 +87,7 @@ def attachment_refused(reason: str) -> str:
 
 
 def quota_exceeded(reason: str) -> str:
+    """A message refused before it reached the agent (a limit, text it cannot take)."""
     return f"Not sent: {reason}"
 
 

@@ -17,15 +17,22 @@ person deleted is sent again. `fail` shows a readable error instead.
 
 Pacing and retry waits go through the injected `clock`/`sleep`, so tests need no real waiting.
 The typing refresh is a background timer on the event loop's own clock.
+
+After a crash the same reply is written again by the next task. So that the person never reads
+a cut-off copy beside the full one, the streamer reports the messages it shows (`on_shown`,
+whenever that list changes; the agent keeps it as a `ShownReply` in the task-state row) and a
+streamer started with `resume=` those ids takes them over: the first edit turns the cut-off
+text into the new one, and messages the final text does not need are deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self, TypeVar
@@ -45,6 +52,49 @@ T = TypeVar("T")
 
 EMPTY_REPLY: Final = "(empty reply)"
 ERROR_PREFIX: Final = "⚠️ "
+
+
+UNKNOWN_CONTENT: Final = "\x00"
+"""What a resumed message shows, as far as this streamer knows (never equal to a chunk, so
+the first show edits it)."""
+
+
+@dataclass(frozen=True)
+class ShownReply:
+    """The messages that show one job's reply in one chat, as last sent."""
+
+    job_id: str
+    chat_id: int
+    message_ids: tuple[int, ...]
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"job": self.job_id, "chat": self.chat_id, "messages": list(self.message_ids)},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, text: str | None) -> ShownReply | None:
+        """None for nothing, or for anything that is not one (a damaged row shows nothing)."""
+        if not text:
+            return None
+        try:
+            raw = json.loads(text)
+            job, chat, messages = raw["job"], raw["chat"], raw["messages"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if (
+            not isinstance(job, str)
+            or not isinstance(chat, int)
+            or not isinstance(messages, list)
+            or not all(isinstance(m, int) and not isinstance(m, bool) for m in messages)
+        ):
+            return None
+        return cls(job, chat, tuple(messages))
+
+    def resume_for(self, job_id: str, chat_id: int) -> tuple[int, ...]:
+        """The ids a reply to `job_id` in `chat_id` takes over (none for another job)."""
+        return self.message_ids if (self.job_id, self.chat_id) == (job_id, chat_id) else ()
 
 
 @dataclass
@@ -70,7 +120,12 @@ class ReplyStreamer:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        resume: Sequence[int] = (),
+        on_shown: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
+        """`resume`: ids of messages an earlier attempt at this reply left in the chat, taken
+        over in order. `on_shown(ids)`: awaited whenever the messages showing the reply
+        change (a message sent, or extra ones deleted at the end); it must not raise."""
         self._api = api
         self._chat_id = chat_id
         self._reply_to = reply_to_message_id
@@ -87,7 +142,8 @@ class ReplyStreamer:
         self._final_is_error = False
         self._plain = False
         """Telegram refused our HTML once: the rest of this reply goes as plain text."""
-        self._sent: list[_Sent] = []
+        self._sent: list[_Sent] = [_Sent(mid, UNKNOWN_CONTENT) for mid in resume]
+        self._on_shown = on_shown
         self._next_slot = float("-inf")
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -288,6 +344,7 @@ class ReplyStreamer:
                             tg.send_message(self._chat_id, content, parse_mode=parse_mode)
                         )
                         sent.message_id = message.message_id
+                        await self._report()
                     elif not tg.is_not_modified(exc):
                         raise
                 sent.content = content
@@ -301,12 +358,18 @@ class ReplyStreamer:
                     )
                 )
                 self._sent.append(_Sent(message.message_id, content))
-        if final:
+                await self._report()
+        if final and len(self._sent) > len(chunks):
             while len(self._sent) > len(chunks):
                 extra = self._sent[-1]
                 with contextlib.suppress(TelegramError):
                     await self._paced(tg.delete_message(self._chat_id, extra.message_id))
                 self._sent.pop()
+            await self._report()
+
+    async def _report(self) -> None:
+        if self._on_shown is not None:
+            await self._on_shown(self.message_ids)
 
     async def _paced(self, call: tg.ApiCall[T]) -> T:
         """One message-changing call, no sooner than `edit_interval` after the previous one

@@ -129,13 +129,26 @@ describe("chatReducer", () => {
     );
     expect(visibleMessages(s)[0]).toMatchObject({
       status: "failed",
-      error: { code: "quota_exceeded", message: "Too many" },
+      // Over the rate limit: the same text may go later ("Send again").
+      error: { code: "quota_exceeded", message: "Too many", retryable: true },
     });
     expect(isBusy(s)).toBe(false);
     s = run(s, frame({ type: "error", code: "internal", message: "Oops" }));
     expect(s.lastError).toEqual({ code: "internal", message: "Oops" });
     s = run(s, { type: "dismissError" });
     expect(s.lastError).toBeNull();
+  });
+
+  it("does not offer to resend text the server refuses as it is", () => {
+    const s = run(
+      initialChatState("main"),
+      sent("m-000002", "a\u0000b"),
+      frame({ type: "error", id: "m-000002", code: "invalid_request", message: "NUL character" }),
+    );
+    expect(visibleMessages(s)[0]).toMatchObject({
+      status: "failed",
+      error: { code: "invalid_request", retryable: false },
+    });
   });
 
   it("fails a reply that errors mid-stream", () => {
@@ -209,6 +222,32 @@ describe("chatReducer", () => {
     });
     expect(s.messages["c-9"]).toBeUndefined();
   });
+
+  it("does not bring a deleted conversation back when its reply lands", () => {
+    let s = run(
+      initialChatState("c-9"),
+      sent("m-000001", "a long story please", "c-9"),
+      frame({ type: "stream_start", id: "m-000001", conversationId: "c-9", proactive: false }),
+      frame({ type: "stream_chunk", id: "m-000001", text: "Once upon" }),
+      sent("m-000002", "and then?", "c-9"),
+      { type: "forget", conversationId: "c-9" },
+      { type: "open", conversationId: "main" },
+    );
+    s = run(
+      s,
+      frame({ type: "stream_chunk", id: "m-000001", text: " a time" }),
+      frame({ type: "stream_end", id: "m-000001", text: "Once upon a time", aborted: false }),
+      frame({ type: "stream_start", id: "m-000002", conversationId: "c-9", proactive: false }),
+      frame({ type: "stream_end", id: "m-000002", text: "The end", aborted: false }),
+    );
+    expect(s.messages["c-9"]).toBeUndefined();
+    expect(s.unread).toEqual({});
+    expect(isBusy(s, "c-9")).toBe(false);
+    // A new question there later is a new conversation and shows as usual.
+    s = run(s, sent("m-000003", "hello again", "c-9"));
+    s = run(s, frame({ type: "stream_start", id: "m-000003", conversationId: "c-9", proactive: false }));
+    expect(s.messages["c-9"]?.map((m) => m.id)).toEqual(["m-000003", "m-000003"]);
+  });
 });
 
 describe("one conversation everywhere", () => {
@@ -255,6 +294,26 @@ describe("one conversation everywhere", () => {
     );
     expect(texts(s)).toEqual([
       ["user", "from the other tab", "sent"],
+      ["assistant", "answer", "done"],
+    ]);
+  });
+
+  it("puts a question from elsewhere above its reply when the reply's start arrived first", () => {
+    const s = run(
+      initialChatState("main"),
+      frame({ type: "stream_start", id: "tg-1234567", conversationId: "main", proactive: false }),
+      frame({
+        type: "message",
+        id: "tg-1234567",
+        conversationId: "main",
+        text: "from my phone",
+        source: "telegram",
+        createdAt: NOW,
+      }),
+      frame({ type: "stream_end", id: "tg-1234567", text: "answer", aborted: false }),
+    );
+    expect(texts(s)).toEqual([
+      ["user", "from my phone", "sent"],
       ["assistant", "answer", "done"],
     ]);
   });

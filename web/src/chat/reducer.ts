@@ -56,6 +56,11 @@ export interface ChatState {
   loaded: Record<string, boolean>;
   agent: { state: AgentState; phase: string | null } | null;
   lastError: ChatError | null;
+  /**
+   * Replies of deleted conversations that were still being written (by the id they stream
+   * under): their frames are ignored, so a late reply never brings the conversation back.
+   */
+  dropped: Record<string, true>;
 }
 
 export type ChatAction =
@@ -98,8 +103,16 @@ export function initialChatState(current: string): ChatState {
     loaded: {},
     agent: null,
     lastError: null,
+    dropped: {},
   };
 }
+
+/**
+ * Refusals of a `send` that sending the same text again later can cure: the message rate limit
+ * (docs/api.md: N messages a minute; the message says when) and a passing server error. Not
+ * `invalid_request` or `payload_too_large`: the same text would be refused again.
+ */
+export const RESENDABLE = new Set(["quota_exceeded", "internal"]);
 
 /** Marks a reply shown from the middle (its start arrived before this page connected). */
 export const MISSED_START = "… ";
@@ -133,7 +146,9 @@ function upsert(state: ChatState, message: ChatMessage): ChatState {
   const list = state.messages[message.conversationId] ?? [];
   const index = list.findIndex((m) => m.key === message.key);
   const next = index < 0 ? [...list, message] : list.map((m, i) => (i === index ? message : m));
-  const placed = message.role === "assistant" && index < 0 ? placeReplies(next) : next;
+  // A new reply goes under its question; a new question goes above a reply that came first
+  // (the agent's stream_start may overtake the frame that shows a question from elsewhere).
+  const placed = index < 0 ? placeReplies(next) : next;
   return { ...state, messages: { ...state.messages, [message.conversationId]: placed } };
 }
 
@@ -199,6 +214,12 @@ function replyConversation(state: ChatState, id: string): string | undefined {
 }
 
 function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatState {
+  if (
+    (frame.type === "stream_start" || frame.type === "stream_chunk" || frame.type === "stream_end") &&
+    state.dropped[frame.id]
+  ) {
+    return state;
+  }
   switch (frame.type) {
     case "ack": {
       const where = findConversation(state, userKey(frame.id));
@@ -331,7 +352,7 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
           return updateMessage(state, asUser, userKey(frame.id), (m) => ({
             ...m,
             status: "failed",
-            error,
+            error: { ...error, retryable: RESENDABLE.has(frame.code) },
           }));
         }
         const asReply = state.streams[frame.id];
@@ -411,14 +432,30 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
     case "agent":
       return { ...state, agent: { state: action.state, phase: action.phase ?? null } };
-    case "forget":
+    case "forget": {
+      // Whatever was still being answered there is dropped with it.
+      const list = state.messages[action.conversationId] ?? [];
+      const dropped = { ...state.dropped };
+      for (const m of list) {
+        if (m.role === "user" && !answered(list, m.id)) dropped[m.id] = true;
+      }
+      let streams = state.streams;
+      for (const [id, where] of Object.entries(state.streams)) {
+        if (where === action.conversationId) {
+          dropped[id] = true;
+          streams = withoutKey(streams, id);
+        }
+      }
       return {
         ...state,
         messages: withoutKey(state.messages, action.conversationId),
         active: withoutKey(state.active, action.conversationId),
         unread: withoutKey(state.unread, action.conversationId),
         loaded: withoutKey(state.loaded, action.conversationId),
+        streams,
+        dropped,
       };
+    }
     case "dismissError":
       return { ...state, lastError: null };
     case "expire":

@@ -103,11 +103,36 @@ describe("ChatSocket", () => {
     h.socket.send(send("msg-00000002", "second", "c-1"));
     h.socket.start();
     const ws = await connectOpen(h);
+    expect(ws.frames()).toEqual([{ action: "status" }, send("msg-00000001", "first")]);
+    ws.serverSend({ type: "ack", id: "msg-00000001", conversationId: "main" });
     expect(ws.frames()).toEqual([
       { action: "status" },
       send("msg-00000001", "first"),
       send("msg-00000002", "second", "c-1"),
     ]);
+  });
+
+  it("sends one message at a time, so the server stores them in the order they were typed", async () => {
+    const h = harness();
+    h.socket.start();
+    const ws = await connectOpen(h);
+    h.socket.send(send("msg-00000001", "one"));
+    h.socket.send(send("msg-00000002", "two"));
+    h.socket.send(send("msg-00000003", "three"));
+    expect(ws.frames().slice(1)).toEqual([send("msg-00000001", "one")]);
+    // A refusal answers a send as much as an ack does.
+    ws.serverSend({ type: "error", id: "msg-00000001", code: "rate_limited", message: "slow down" });
+    expect(ws.frames().slice(1)).toEqual([send("msg-00000001", "one"), send("msg-00000002", "two")]);
+    // No answer at all (a lost frame): the next one goes after a while all the same.
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(ws.frames()).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ws.frames().slice(1)).toEqual([
+      send("msg-00000001", "one"),
+      send("msg-00000002", "two"),
+      send("msg-00000003", "three"),
+    ]);
+    expect(h.socket.unacknowledged).toEqual(["msg-00000002", "msg-00000003"]);
   });
 
   it("reconnects after a drop and resends only unacknowledged messages, with the same id", async () => {

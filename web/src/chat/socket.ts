@@ -3,6 +3,11 @@
  * alive with pings, and resends every `send` that the server has not acknowledged yet, with the
  * same id (the backend deduplicates, so a resend never produces a second reply).
  *
+ * One send at a time: the server handles frames concurrently (API Gateway invokes a Lambda per
+ * frame), so two sends in flight together may be stored in either order, and a reload would
+ * show the questions in another order than they were typed. The next send goes once the
+ * previous one is acknowledged (or refused, or `ackWaitMs` passed without an answer).
+ *
  * No React and no real socket in here: the socket constructor and the timers are the browser's
  * by default and replaceable in tests.
  */
@@ -53,12 +58,15 @@ export interface ChatSocketOptions {
   pingIntervalMs?: number;
   /** No frame at all this long after a ping: the socket is dead even if the browser says not. */
   pongTimeoutMs?: number;
+  /** How long the next send waits for the previous one's ack before it goes anyway. */
+  ackWaitMs?: number;
   now?: () => number;
 }
 
 const OPEN = 1;
 export const DEFAULT_PING_INTERVAL_MS = 5 * 60 * 1000;
 export const DEFAULT_PONG_TIMEOUT_MS = 20 * 1000;
+export const DEFAULT_ACK_WAIT_MS = 10 * 1000;
 
 function isServerFrame(value: unknown): value is ServerFrame {
   return (
@@ -79,11 +87,15 @@ export class ChatSocket {
   private readonly now: () => number;
   private readonly pingIntervalMs: number;
   private readonly pongTimeoutMs: number;
+  private readonly ackWaitMs: number;
 
   /** Sends not acknowledged yet, in the order they were made. */
   private readonly pending = new Map<string, SendFrame>();
   /** Aborts asked for while the socket was down; sent as soon as it opens. */
   private readonly controls: AbortFrame[] = [];
+  /** Sends transmitted on the current socket (the last one may still wait for its ack). */
+  private readonly transmitted = new Set<string>();
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
 
   private ws: WebSocketLike | null = null;
   private opened = false;
@@ -102,6 +114,7 @@ export class ChatSocket {
     this.now = options.now ?? Date.now;
     this.pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
     this.pongTimeoutMs = options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS;
+    this.ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   }
 
   get connection(): ConnectionInfo {
@@ -145,7 +158,29 @@ export class ChatSocket {
   /** Queue a message; it is (re)sent whenever a socket opens until the server acks it. */
   send(frame: SendFrame): void {
     this.pending.set(frame.id, frame);
-    if (this.isOpen()) this.transmit(frame);
+    this.transmitNext();
+  }
+
+  /** The oldest send not yet transmitted on this socket, unless another still waits for its ack. */
+  private transmitNext(): void {
+    if (!this.isOpen() || this.ackTimer !== null) return;
+    const next = [...this.pending.values()].find((f) => !this.transmitted.has(f.id));
+    if (!next) return;
+    this.transmitted.add(next.id);
+    this.transmit(next);
+    this.ackTimer = setTimeout(() => {
+      // No answer yet (a lost frame): the rest go; this one is resent after a reconnect.
+      this.ackTimer = null;
+      this.transmitNext();
+    }, this.ackWaitMs);
+  }
+
+  private answered(id: string): void {
+    this.pending.delete(id);
+    if (!this.transmitted.delete(id)) return;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    this.transmitNext();
   }
 
   abort(conversationId?: string): void {
@@ -222,7 +257,8 @@ export class ChatSocket {
     this.setInfo({ state: "open", attempt: 0 });
     this.transmit({ action: "status" });
     for (const frame of this.controls.splice(0)) this.transmit(frame);
-    for (const frame of this.pending.values()) this.transmit(frame);
+    this.transmitted.clear();
+    this.transmitNext();
     this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
   }
 
@@ -240,9 +276,9 @@ export class ChatSocket {
       return;
     }
     if (!isServerFrame(frame)) return;
-    if (frame.type === "ack") this.pending.delete(frame.id);
     // A send the server refused (too large, quota, ...) will not be acked: do not resend it.
-    if (frame.type === "error" && frame.id) this.pending.delete(frame.id);
+    const answered = frame.type === "ack" || frame.type === "error" ? frame.id : undefined;
+    if (answered) this.answered(answered);
     this.options.onFrame(frame);
   }
 
@@ -290,6 +326,9 @@ export class ChatSocket {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.pongTimer) clearTimeout(this.pongTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    this.transmitted.clear();
     this.retryTimer = null;
     this.pingTimer = null;
     this.pongTimer = null;

@@ -77,6 +77,9 @@ export function TelegramPanel({ api }: { api: ApiClient }) {
             </strong>{" "}
             since {timeAgo(link.linkedAt)}. Messages there go to your main conversation.
           </p>
+          <p className="hint" data-testid="telegram-one-chat">
+            One chat at a time: pairing another chat unlinks this one, and the bot tells it so.
+          </p>
           <button
             type="button"
             className="button danger"
@@ -93,7 +96,7 @@ export function TelegramPanel({ api }: { api: ApiClient }) {
           <p>Link a Telegram chat to talk to the same agent from your phone.</p>
           {code && !expired ? (
             <div className="pairing" data-testid="pairing">
-              <p>Send this to the bot within the time shown:</p>
+              <p>Send this to the bot within the time shown (a new code replaces this one):</p>
               <p className="pairing-code">
                 <code data-testid="pairing-code">/pair {code.code}</code>
               </p>

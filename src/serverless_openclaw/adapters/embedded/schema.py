@@ -69,6 +69,7 @@ SCHEMA: Final[tuple[str, ...]] = (
         user_id TEXT NOT NULL,
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS pairing_codes_by_user ON pairing_codes (user_id)",
     """CREATE TABLE IF NOT EXISTS secrets (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL

@@ -197,6 +197,8 @@ class EmbeddedTelegramStore:
         expires = utc(now or self._clock()) + CODE_TTL
         code = new_pairing_code()
         with self._db.write() as db:
+            # Only the newest code of a user works.
+            db.execute("DELETE FROM pairing_codes WHERE user_id = ?", (user_id,))
             db.execute(
                 "INSERT OR REPLACE INTO pairing_codes (code_hash, user_id, expires_at) "
                 "VALUES (?, ?, ?)",

@@ -109,6 +109,8 @@ class MemoryTokens:
             caller = self._issued.get(token or "")
         if caller is None:
             raise Unauthorized("invalid token")
+        if caller.token_use != "id":  # noqa: S105 - as the JWKS verifier: ID tokens only
+            raise Unauthorized("an ID token is required")
         if self._clock() > caller.expires_at:
             raise Unauthorized("token expired")
         return caller

@@ -172,6 +172,9 @@ class MemoryTelegramStore:
         expires = utc(now or self._clock()) + CODE_TTL
         code = new_pairing_code()
         with self._lock:
+            for hashed, (owner, _) in list(self._codes.items()):
+                if owner == user_id:  # only the newest code of a user works
+                    del self._codes[hashed]
             self._codes[hash_code(code)] = (user_id, epoch(expires))
         return PairingCode(code=code, expiresAt=expires)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from serverless_openclaw.contracts.records import HeartbeatPolicy, ModelProvider
+from serverless_openclaw.contracts.records import AgentTools, HeartbeatPolicy, ModelProvider
 from serverless_openclaw.core.errors import OpenClawError
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 
@@ -51,6 +51,10 @@ MANAGED: Final = (
     "agents.defaults.heartbeat.activeHours",
     "attachments.ttlHours",
     "logging.file",
+    "tools.exec.mode",
+    "tools.deny",
+    "tools.fs.workspaceOnly",
+    "tools.elevated.enabled",
 )
 """The only keys `patch_config` writes; everything else in the file is the person's."""
 
@@ -60,6 +64,46 @@ INBOUND_MEDIA_TTL_HOURS: Final = 7 * 24
 the state backup carries): a week, for follow-up questions about them. The originals stay in
 the person's attachment store (shown in the history) however long OpenClaw keeps its copy;
 without this OpenClaw never deletes them and every backup keeps every file ever sent."""
+
+HOST_TOOLS: Final = (
+    "group:ui",
+    "browser",
+    "canvas",
+    "group:nodes",
+    "gateway",
+    "plugins",
+    "openclaw",
+    "dir_fetch",
+    "dir_list",
+    "file_fetch",
+    "file_write",
+)
+"""Denied under every policy. Tools that reach beyond the workspace other than the shell: the
+UI group (a headless browser, which also gets around web_fetch's private-address block, a
+terminal, the screen, the canvas), paired devices and computer use (nodes), file transfer to
+nodes; and the tools that change OpenClaw itself (`gateway`: config apply and update,
+`plugins`: install code, `openclaw`: setup and repair), with which an agent could give itself
+back what this policy takes away."""
+SHELL_TOOLS: Final = ("group:runtime",)
+"""exec, process and code_execution: a shell on the task."""
+
+
+def tools_block(policy: AgentTools) -> dict[str, Any]:
+    """OpenClaw's tool policy for `SOC_AGENT_TOOLS` (see AgentSettings.agent_tools).
+
+    `safe` denies the shell twice over, as OpenClaw's docs advise (a tool deny removes exec
+    from what the model sees; `exec.mode: deny` covers anything that gets through). `shell`
+    lets exec run without approval (`full`): nobody can approve on a headless task, and "ask"
+    there means "deny at once". Both keep the file tools inside the workspace and the
+    elevated escape hatch off.
+    """
+    shell = policy == "shell"
+    return {
+        "exec.mode": "full" if shell else "deny",
+        "deny": list(HOST_TOOLS if shell else SHELL_TOOLS + HOST_TOOLS),
+        "fs.workspaceOnly": True,
+        "elevated.enabled": False,
+    }
 
 
 class ConfigInvalid(OpenClawError):
@@ -149,6 +193,7 @@ def patch_config(
     model: ModelChoice,
     heartbeat: HeartbeatChoice | None = None,
     log_file: Path | None = None,
+    tools: AgentTools = "safe",
 ) -> dict[str, Any]:
     """Return `existing` with our managed keys set; never contains a secret value."""
     config: dict[str, Any] = copy.deepcopy(dict(existing or {}))
@@ -213,6 +258,9 @@ def patch_config(
         _delete(config, "agents.defaults.heartbeat.activeHours")
 
     _set(config, "attachments.ttlHours", INBOUND_MEDIA_TTL_HOURS)
+    for key, value in tools_block(tools).items():
+        _set(config, f"tools.{key}", value)
+
     if log_file is not None:
         _set(config, "logging.file", str(log_file))
     return config

@@ -7,7 +7,7 @@ What it imitates, each as the pinned OpenClaw 2026.9.6 was seen to behave (OPENC
 - the same idempotency key while a run is busy gives that run; a key it remembers from an
   ended run gives an empty run;
 - a `chat.send` into a session where another run is busy is folded into that run: it ends at
-  once, empty;
+  once, empty; one whose message holds a NUL character is refused (INVALID_REQUEST);
 - a crash (`crash()`, or `kill()` of its process) is a disconnect: runs in flight fail with
   `GatewayDisconnected`; the person's message stays in the history, the partial answer does
   not. On the next boot OpenClaw's own restart recovery answers an interrupted main-session
@@ -201,6 +201,10 @@ class FakeGateway:
         attachments: Sequence[Mapping[str, Any]] = (),
     ) -> ChatRun:
         await self._request("chat.send")
+        if "\x00" in message:  # OpenClaw's sanitizeChatSendMessageInput
+            raise GatewayError(
+                "chat.send: message must not contain null bytes", code="INVALID_REQUEST"
+            )
         key = idempotency_key or uuid.uuid4().hex
         files = tuple(dict(attachment) for attachment in attachments)
         playing = self._playing.get(key)
@@ -585,7 +589,13 @@ class FakeOpenClaw:
         return []
 
     def process(
-        self, *, state_dir: Path, port: int, env: Mapping[str, str], log_path: Path
+        self,
+        *,
+        state_dir: Path,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        run_as: RunAs | None = None,
     ) -> FakeGatewayProcess:
         self.calls.append("process")
         self.process_handle = FakeGatewayProcess(self.gateway, state_dir)
@@ -601,6 +611,7 @@ class FakeOpenClaw:
 
 if TYPE_CHECKING:  # the fakes keep the seams' shape (mypy checks these assignments)
     from .gateway import Gateway
+    from .gateway_process import RunAs
     from .host import GatewayProcessHandle, OpenClawHost
 
     _gateway: Gateway = FakeGateway()

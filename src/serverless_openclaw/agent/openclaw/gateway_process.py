@@ -14,10 +14,11 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import httpx
 
@@ -27,7 +28,7 @@ from serverless_openclaw.runtime.installer import OpenClawRuntime
 from .config import CUSTOM_KEY_ENV, TOKEN_ENV
 
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_EXTRA_CA_CERTS")
-_PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+_PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 _AWS_FOR_BEDROCK = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
@@ -39,8 +40,22 @@ _AWS_FOR_BEDROCK = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_BEARER_TOKEN_BEDROCK",
 )
-_NEVER = ("TELEGRAM_BOT_TOKEN",)
-"""OpenClaw's own Telegram plugin turns on when it sees this and deletes our webhook."""
+_NEVER_PREFIXES = ("TELEGRAM_", "SOC_", "AWS_")
+"""Never in the gateway's environment, whatever the allowlist above says: our own settings and
+secrets (`SOC_*`: the bot token, the table names), the Telegram token under its usual name
+(OpenClaw's own Telegram plugin turns on when it sees it and deletes our webhook) and AWS's
+credentials (the task role's: the person's backups, inbox and rows).
+Exceptions: `_ALLOWED_ANYWAY`, and the AWS variables Bedrock signs with."""
+_ALLOWED_ANYWAY = frozenset({CUSTOM_KEY_ENV})
+"""The OpenAI-compatible endpoint's key keeps its `SOC_` name (openclaw.json refers to it)."""
+
+
+def forbidden_keys(env: Mapping[str, str], *, include_aws: bool = False) -> list[str]:
+    """The variables of `env` that must not reach OpenClaw (`gateway_environment` drops them;
+    tests assert on it). AWS's are allowed only for Bedrock, which signs with them."""
+    allowed = _ALLOWED_ANYWAY | (set(_AWS_FOR_BEDROCK) if include_aws else set())
+    return sorted(key for key in env if key.startswith(_NEVER_PREFIXES) and key not in allowed)
+
 
 _PR_SET_PDEATHSIG = 1
 
@@ -68,19 +83,42 @@ def gateway_environment(
     token: str,
     custom_api_key: str | None = None,
     include_aws: bool = False,
+    provider: str | None = None,
+    tmp_dir: Path | None = None,
 ) -> dict[str, str]:
+    """Only what OpenClaw needs: PATH and locale, its HOME/TMPDIR/state dir, its gateway
+    token and the key of the model it uses (`provider`; None = any key that is set).
+
+    Exec runs with this environment (and can read it from /proc), so whatever is here is
+    the agent's; everything else stays with the supervisor.
+    """
     env = {key: base[key] for key in _PASS_THROUGH if key in base}
-    env.update({key: base[key] for key in _PROVIDER_KEYS if base.get(key)})
+    wanted = _PROVIDER_KEYS.values() if provider is None else [_PROVIDER_KEYS.get(provider, "")]
+    env.update({key: base[key] for key in wanted if base.get(key)})
     if include_aws:
         env.update({key: base[key] for key in _AWS_FOR_BEDROCK if base.get(key)})
     env["HOME"] = str(home)
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
     env["OPENCLAW_STATE_DIR"] = str(state_dir)
     env[TOKEN_ENV] = token
     if custom_api_key:
         env[CUSTOM_KEY_ENV] = custom_api_key
-    for key in _NEVER:
-        env.pop(key, None)
+    for key in forbidden_keys(env, include_aws=include_aws):
+        env.pop(key)
     return env
+
+
+class RunAs(Protocol):
+    """Another user for the gateway (agent/privileges.py: GatewayUser)."""
+
+    def become(self) -> None:
+        """In the forked child, before exec: switch to that user for good."""
+        ...
+
+    def privileged(self) -> AbstractContextManager[None]:
+        """Around a signal to the gateway: only root may signal another user's process."""
+        ...
 
 
 @dataclass
@@ -90,6 +128,8 @@ class GatewayProcess:
     port: int
     env: Mapping[str, str]
     log_path: Path
+    run_as: RunAs | None = None
+    """None: the gateway runs as we do (not root, e.g. a developer's machine)."""
     _process: asyncio.subprocess.Process | None = field(default=None, init=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -124,8 +164,16 @@ class GatewayProcess:
             stdout=self._log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=self._child_setup(),
         )
+
+    def _child_setup(self) -> Callable[[], None]:
+        if self.run_as is None:
+            return _die_with_parent
+        return self.run_as.become  # sets the parent-death signal after the uid change
+
+    def _privileged(self) -> AbstractContextManager[None]:
+        return self.run_as.privileged() if self.run_as else contextlib.nullcontext()
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -165,13 +213,13 @@ class GatewayProcess:
 
     def _signal_leader(self, sig: signal.Signals) -> None:
         if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError), self._privileged():
                 self._process.send_signal(sig)
 
     def _signal_group(self, sig: signal.Signals) -> None:
         if self._process is None or self._process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError), self._privileged():
             os.killpg(self._process.pid, sig)
 
     async def stop(self, timeout: float = 15.0) -> int | None:
@@ -189,7 +237,7 @@ class GatewayProcess:
             self._signal_group(signal.SIGKILL)
             await self._process.wait()
         # Helpers may outlive the leader; make sure the group is gone.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError), self._privileged():
             os.killpg(self._process.pid, signal.SIGKILL)
         self._closed()
         return self._process.returncode

@@ -19,7 +19,7 @@ from . import config as oc_config
 from .client import GatewayClient
 from .device import DeviceIdentity
 from .gateway import Gateway
-from .gateway_process import GatewayProcess
+from .gateway_process import GatewayProcess, RunAs
 from .runs import EventListener
 
 
@@ -56,8 +56,16 @@ class OpenClawHost(Protocol):
         ...
 
     def process(
-        self, *, state_dir: Path, port: int, env: Mapping[str, str], log_path: Path
-    ) -> GatewayProcessHandle: ...
+        self,
+        *,
+        state_dir: Path,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        run_as: RunAs | None = None,
+    ) -> GatewayProcessHandle:
+        """The gateway, as another user when `run_as` says so (agent/privileges.py)."""
+        ...
 
     def client(
         self, url: str, token: str, *, state_dir: Path, on_event: EventListener | None
@@ -89,9 +97,15 @@ class NodeOpenClaw:
         return await asyncio.to_thread(oc_config.validate, self.runtime, state_dir, env)
 
     def process(
-        self, *, state_dir: Path, port: int, env: Mapping[str, str], log_path: Path
+        self,
+        *,
+        state_dir: Path,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        run_as: RunAs | None = None,
     ) -> GatewayProcess:
-        return GatewayProcess(self.runtime, state_dir, port, env, log_path)
+        return GatewayProcess(self.runtime, state_dir, port, env, log_path, run_as=run_as)
 
     def client(
         self, url: str, token: str, *, state_dir: Path, on_event: EventListener | None

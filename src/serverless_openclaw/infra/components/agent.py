@@ -152,6 +152,8 @@ class AgentTask(Construct):
             model=ModelSettings.given(**model),
             openclaw_runtime_dir=RUNTIME_DIR,
             health_port=HEALTH_PORT,
+            # Only when it differs from the agent's own default (templates stay as they were).
+            **({"agent_tools": config.agent_tools} if config.agent_tools != "safe" else {}),
         ).to_environment()
 
     def _secrets(self, config: DeploymentConfig) -> dict[str, ecs.Secret]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
@@ -67,8 +67,3 @@ class Auth(Construct):
             refresh_token_validity=Duration.days(30),
             enable_token_revocation=True,
         )
-
-    @property
-    def issuer(self) -> str:
-        region = Stack.of(self).region
-        return f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"

@@ -49,6 +49,7 @@ _ATTRS: Final = {
     "wake_pending": "wakePending",
     "usage_day": "usageDay",
     "usage_seconds": "usageSeconds",
+    "telegram_reply": "telegramReply",
 }
 _TIMES: Final = {
     "state_since",

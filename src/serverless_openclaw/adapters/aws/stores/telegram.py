@@ -4,6 +4,13 @@ A web user asks for a code (`create_pairing_code`), sends it to the bot, and the
 redeems it for the chat (`redeem_pairing_code`). Codes are stored only as SHA-256 hashes,
 expire after 10 minutes, work once (the redeeming delete is conditional), and each chat gets
 a few attempts per hour so guessing one is hopeless.
+
+Only a user's newest code works: beside the codes, the table holds one row per user
+(`codeHash` = `user#<user id>`, never a hash: hashes are hex) naming that user's current
+code. A new code replaces it (and deletes the code it named); redeeming deletes it on the
+condition that it names the code presented, so a code made void by a newer one is refused
+even if its row is still there (two codes made at once: the later pointer wins). Only
+PutItem and DeleteItem, as before: no read permission is needed.
 """
 
 from __future__ import annotations
@@ -126,13 +133,29 @@ class TelegramStore:
         issued = now or now_utc()
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         expires = issued + CODE_TTL
+        hashed = hash_code(code)
         with converted():
             self._db.put_item(
                 TableName=self.codes,
                 Item=serialize(
-                    {"codeHash": hash_code(code), "userId": user_id, "expiresAt": epoch(expires)}
+                    {"codeHash": hashed, "userId": user_id, "expiresAt": epoch(expires)}
                 ),
             )
+            before = self._db.put_item(
+                TableName=self.codes,
+                Item=serialize(
+                    {
+                        "codeHash": _current_key(user_id),
+                        "current": hashed,
+                        "expiresAt": epoch(expires),
+                    }
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        voided = deserialize(before.get("Attributes") or {}).get("current")
+        if isinstance(voided, str) and voided != hashed:
+            with converted():  # tidy only: the pointer already refuses it
+                self._db.delete_item(TableName=self.codes, Key={"codeHash": {"S": voided}})
         return PairingCode(code=code, expiresAt=expires)
 
     def redeem_pairing_code(
@@ -163,4 +186,21 @@ class TelegramStore:
                 )
         except ConditionFailed as exc:
             raise NotFound("unknown or expired pairing code") from exc
-        return str(deserialize(answer["Attributes"])["userId"])
+        user_id = str(deserialize(answer["Attributes"])["userId"])
+        try:
+            with converted():
+                self._db.delete_item(
+                    TableName=self.codes,
+                    Key={"codeHash": {"S": _current_key(user_id)}},
+                    ConditionExpression="#c = :h",
+                    ExpressionAttributeNames={"#c": "current"},
+                    ExpressionAttributeValues={":h": {"S": hash_code(code)}},
+                )
+        except ConditionFailed as exc:  # a newer code of the user made this one void
+            raise NotFound("unknown or expired pairing code") from exc
+        return user_id
+
+
+def _current_key(user_id: str) -> str:
+    """The row naming the user's current code (`#` never occurs in a hex hash)."""
+    return f"user#{user_id}"
