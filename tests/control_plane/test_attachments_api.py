@@ -23,7 +23,7 @@ from serverless_openclaw.local.attachment_files import routes
 from serverless_openclaw.local.serve import serve_in_thread
 from serverless_openclaw.settings import HandlerSettings
 
-from .conftest import body_of, http_event, message_event
+from .conftest import TestTokens, body_of, http_event, message_event
 
 USER = "att-user-0001"
 OTHER = "att-user-0002"
@@ -67,7 +67,7 @@ class World:
 @pytest.fixture
 def world() -> Iterator[World]:
     ports = MemoryPorts()
-    services = Services(HandlerSettings.given(), ports)
+    services = Services(HandlerSettings.given(), ports, verifier=TestTokens())
     services.user_settings.update(USER, {"wakeOnConnect": False})
     services.connections.put(CONNECTION, USER, services.clock())
     server = serve_in_thread(Starlette(routes=routes(ports.attachments())))
