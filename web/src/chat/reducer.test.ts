@@ -309,6 +309,7 @@ describe("one conversation everywhere", () => {
         text: "from my phone",
         source: "telegram",
         createdAt: NOW,
+        attachments: [],
       }),
       frame({ type: "stream_end", id: "tg-1234567", text: "answer", aborted: false }),
     );
