@@ -274,3 +274,38 @@ def test_a_fenced_put_is_stored_only_while_its_launch_is_current(family: Family)
         store.put_message("u1", _msg(3, now, role="assistant", reply_to="m-0001"), fence="L1")
     assert [m.id for m in store.list_messages("u1", "c1").items] == ["m-0001"]
     assert store.put_message("u1", _msg(3, now + timedelta(seconds=1)))  # unfenced: fine
+
+
+def test_a_message_keeps_its_attachments(family: Family) -> None:
+    store = family.ports.conversations()
+    t = family.now()
+    question = Message.model_validate(
+        {
+            "id": "m-0001",
+            "conversationId": "c1",
+            "role": "user",
+            "text": "",
+            "createdAt": t,
+            "attachments": [
+                {
+                    "id": "att-photo-0001",
+                    "name": "Cat 🐱.jpg",
+                    "contentType": "image/jpeg",
+                    "size": 5 * 1024 * 1024,
+                    "kind": "image",
+                    "width": 1280,
+                    "height": 960,
+                },
+                {
+                    "id": "att-voice-0001",
+                    "name": "voice.ogg",
+                    "contentType": "audio/ogg",
+                    "size": 2048,
+                    "kind": "audio",
+                    "durationMs": 3000,
+                },
+            ],
+        }
+    )
+    store.put_message("u1", question)
+    assert store.list_messages("u1", "c1").items == [question]

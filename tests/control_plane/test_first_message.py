@@ -167,6 +167,7 @@ def test_every_open_tab_sees_the_question_another_tab_sent(
             "text": "from tab one",
             "source": "web",
             "createdAt": shown(second)[0]["createdAt"],
+            "attachments": [],
         }
     ]
     # The sending tab gets it too (it shows it once: the page merges it with its own echo).

@@ -7,17 +7,21 @@ from typing import Any
 
 import pytest
 
-from serverless_openclaw.local.fake_telegram import FakeTelegram
+from serverless_openclaw.local.fake_telegram import FakeFile, FakeTelegram
 from serverless_openclaw.telegram.updates import (
     Command,
     EditedMessage,
     GroupMessage,
     Ignored,
+    PrivateMedia,
     PrivateText,
     UnsupportedMedia,
     Update,
     classify,
+    received_file,
 )
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x03\x00\x00\x00\x02" + b"\x00" * 20
 
 
 @pytest.fixture
@@ -70,8 +74,47 @@ def test_groups_edits_and_media(fake: FakeTelegram) -> None:
     assert isinstance(_intent(fake.user_message(11, "fixed", edited=True)), EditedMessage)
     sticker = _intent(fake.user_message(11, media="sticker"))
     assert isinstance(sticker, UnsupportedMedia) and sticker.kind == "sticker"
-    photo = _intent(fake.user_message(11, media="photo"))
-    assert isinstance(photo, UnsupportedMedia) and photo.kind == "photo"
+    video = _intent(fake.user_message(11, media="video"))
+    assert isinstance(video, UnsupportedMedia) and video.kind == "video"
+    no_file = _intent(fake.user_message(11, media="document") | {})
+    assert isinstance(no_file, PrivateMedia)  # a file id, even a dud, is fetched and told
+
+
+def test_photos_documents_and_voice_notes_are_files_for_the_agent(fake: FakeTelegram) -> None:
+    photo = _intent(fake.user_message(11, file=FakeFile("photo", PNG), caption="my cat"))
+    assert isinstance(photo, PrivateMedia)
+    assert (photo.caption, photo.file.kind, photo.file.mime_type) == (
+        "my cat",
+        "photo",
+        "image/jpeg",
+    )
+    assert (photo.file.width, photo.file.height, photo.file.file_size) == (3, 2, len(PNG))
+
+    document = _intent(
+        fake.user_message(11, file=FakeFile("document", b"%PDF", "a.pdf", "application/pdf"))
+    )
+    assert isinstance(document, PrivateMedia) and document.caption == ""
+    assert (document.file.file_name, document.file.mime_type) == ("a.pdf", "application/pdf")
+
+    voice = _intent(fake.user_message(11, file=FakeFile("voice", b"OggS", None, "audio/ogg", 4)))
+    assert isinstance(voice, PrivateMedia)
+    assert (voice.file.kind, voice.file.duration_s, voice.file.file_name) == ("voice", 4, None)
+
+
+def test_the_largest_photo_size_within_the_limit_is_taken() -> None:
+    sizes = [
+        {"file_id": "small", "width": 90, "height": 90, "file_size": 1_000},
+        {"file_id": "medium", "width": 800, "height": 800, "file_size": 90_000},
+        {"file_id": "large", "width": 2560, "height": 2560, "file_size": 9_000_000},
+    ]
+    raw = {
+        "update_id": 9,
+        "message": {"message_id": 3, "chat": {"id": 3, "type": "private"}, "photo": sizes},
+    }
+    update = Update.model_validate(raw)
+    assert received_file(update.message).file_id == "large"  # type: ignore[arg-type,union-attr]
+    limited = classify(update, max_photo_bytes=5_000_000)
+    assert isinstance(limited, PrivateMedia) and limited.file.file_id == "medium"
 
 
 def test_unknown_fields_and_update_types_are_tolerated() -> None:

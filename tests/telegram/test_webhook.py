@@ -181,11 +181,11 @@ def test_groups_edits_and_media_are_refused_politely(webhook: Webhook) -> None:
     assert webhook.replies(group) == [replies.GROUPS_UNSUPPORTED]
     assert webhook.say(CHAT, "fixed typo", edited=True) == 200
     assert webhook.post(webhook.fake.user_message(CHAT, media="sticker")) == 200
-    assert webhook.post(webhook.fake.user_message(CHAT, media="voice")) == 200
+    assert webhook.post(webhook.fake.user_message(CHAT, media="video")) == 200
     assert webhook.replies(CHAT)[1:] == [
         replies.EDITS_UNSUPPORTED,
         replies.unsupported_media("sticker"),
-        replies.unsupported_media("voice"),
+        replies.unsupported_media("video"),
     ]
     assert webhook.queues() == []
     assert webhook.ecs.run_task_calls == 0

@@ -174,6 +174,7 @@ class BridgeRig:
             on_fatal=self.fatal.append,
             options=self.options,
             clock=self.clock,
+            attachments=self.ports.attachments(),
         )
         return self.bridge
 

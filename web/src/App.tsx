@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiClient } from "./api/client";
+import { apiUploader } from "./attachments/upload";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import type { AuthClient, SignedInUser } from "./auth/session";
 import { useChat } from "./chat/useChat";
@@ -86,6 +87,7 @@ function Workspace({
       }),
     [config.httpUrl, auth],
   );
+  const uploader = useMemo(() => apiUploader(api), [api]);
   const [route, navigate] = useRoute();
   const [conversationId, setConversationId] = useState(() =>
     lastConversation(route, MAIN_CONVERSATION_ID),
@@ -312,6 +314,7 @@ function Workspace({
               onSend={chat.send}
               onRetry={chat.retry}
               onStop={chat.abort}
+              uploader={uploader}
             />
           </>
         ) : null}

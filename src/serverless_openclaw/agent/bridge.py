@@ -40,6 +40,7 @@ from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import (
+    AttachmentMissing,
     ConversationDeleted,
     Fenced,
     GatewayError,
@@ -49,10 +50,12 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
 )
 from serverless_openclaw.core.spend import ModelCall
+from serverless_openclaw.ports.attachments import AttachmentStore
 from serverless_openclaw.ports.inbox import MAX_RECEIVES, InboxConsumer, ReceivedJob
 from serverless_openclaw.ports.stores import ConversationStore
 
 from . import failures
+from .attachments import chat_attachments, with_notes
 from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
 from .openclaw.gateway import Gateway, HistoryMessage
@@ -168,6 +171,9 @@ class BridgeOptions:
     end ever go unseen, a turn is late, not stuck."""
     backup_timeout_s: float = 30.0
     """How long the answer waits for the turn's state backup before it goes out anyway."""
+    audio_understood: bool = False
+    """Whether OpenClaw has a model that listens to audio (we configure none): without one,
+    the answer to a voice note says that the model could not hear it."""
     receive_retry_s: float = 2.0
     retry_base_s: float = 2.0
     retry_cap_s: float = 60.0
@@ -204,6 +210,8 @@ class Bridge:
     clock: Clock = SYSTEM_CLOCK
     meter: Meter | None = None
     refusal: Refusal | None = None
+    attachments: AttachmentStore | None = None
+    """Where the files a job names are read from (None: a job naming files fails)."""
     turns: list[TurnRecord] = field(default_factory=list)
     run_ids: set[str] = field(default_factory=set)
     """OpenClaw runs started for inbox jobs; any other assistant output is proactive."""
@@ -507,6 +515,12 @@ class Bridge:
         activity = self.gateway.activity
         retried = current.received.receive_count > 1
         try:
+            files = await self._files(job)
+        except AttachmentMissing as exc:
+            log.warning("job %s: %s", job.jobId, exc)
+            error = ReplyError(code="attachment_missing", message=f"{exc}; send it again")
+            return Answer(f"⚠️ {error.message}", error=error)
+        try:
             # OpenClaw's restart recovery starts a moment after the gateway is ready; a retried
             # job gives it that moment, then waits for it like for any busy run.
             await activity.wait_quiet(
@@ -520,17 +534,19 @@ class Bridge:
                 recovered = await self._answer_from_history(job, key)
                 if recovered:
                     log.info("job %s was answered before it came back: using it", job.jobId)
-                    return Answer(recovered)
+                    return Answer(self._noted(job, recovered))
             idempotency = job.jobId
             for attempt in range(1, self.options.fold_attempts + 1):
-                text, aborted, beside = await self._run(current, sink, record, key, idempotency)
+                text, aborted, beside = await self._run(
+                    current, sink, record, key, idempotency, files
+                )
                 # An empty abort of a retried job is OpenClaw remembering the run the previous
                 # task aborted while handing the job back, not the person pressing stop. An
                 # empty answer to a fresh job with no other run beside it is the model's own.
                 if text or (aborted and not retried and attempt == 1):
-                    return Answer(text, aborted)
+                    return Answer(self._noted(job, text), aborted)
                 if not (retried or beside or attempt > 1):
-                    return Answer(NO_REPLY)
+                    return Answer(self._noted(job, NO_REPLY))
                 await activity.wait_quiet(
                     key,
                     settle_s=self.options.recovery_settle_s,
@@ -539,7 +555,7 @@ class Bridge:
                 recovered = await self._answer_from_history(job, key)
                 if recovered:
                     log.info("job %s was answered by OpenClaw's own run: using it", job.jobId)
-                    return Answer(recovered)
+                    return Answer(self._noted(job, recovered))
                 log.warning(
                     "job %s: run %d ended empty and no run answered it; sending again",
                     job.jobId,
@@ -556,6 +572,20 @@ class Bridge:
             text, error = failures.rejected(exc)
             return Answer(text, error=error)
 
+    async def _files(self, job: ChatJob) -> list[dict[str, Any]]:
+        """The job's attachments for `chat.send`, read from the store (`AttachmentMissing`
+        when one is gone; `StorageUnavailable` hands the job back)."""
+        if not job.attachments:
+            return []
+        if self.attachments is None:
+            raise AttachmentMissing("this agent cannot read attachments")
+        return await asyncio.to_thread(
+            chat_attachments, self.attachments, self.user_id, job.attachments
+        )
+
+    def _noted(self, job: ChatJob, text: str) -> str:
+        return with_notes(text, job.attachments, audio_understood=self.options.audio_understood)
+
     async def _answer_from_history(self, job: ChatJob, key: str) -> str | None:
         return answer_in_history(
             await self.gateway.chat_history(key, limit=50),
@@ -564,11 +594,19 @@ class Bridge:
         )
 
     async def _run(
-        self, current: _Current, sink: ReplySink, record: TurnRecord, key: str, idempotency: str
+        self,
+        current: _Current,
+        sink: ReplySink,
+        record: TurnRecord,
+        key: str,
+        idempotency: str,
+        files: list[dict[str, Any]],
     ) -> tuple[str, bool, bool]:
         """(text, aborted, whether another run was busy in the session when ours ended)."""
         try:
-            run = await self.gateway.chat_send(key, current.job.text, idempotency_key=idempotency)
+            run = await self.gateway.chat_send(
+                key, current.job.text, idempotency_key=idempotency, attachments=files
+            )
         except GatewayError as exc:
             refused = failures.refusal(exc)
             if refused is not None:

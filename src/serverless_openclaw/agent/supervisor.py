@@ -427,6 +427,7 @@ class Supervisor:
             clock=self.clock,
             meter=self.meter.record,
             refusal=self.budget.chat_refusal,
+            attachments=self.ports.attachments(),
         )
         self.scheduler = Scheduler(
             user_id=self.user_id,

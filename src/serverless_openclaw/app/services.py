@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal
 
+from serverless_openclaw.app.attachments import resolve
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.app.spending import Spending
 from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame, UserMessageFrame
@@ -43,6 +44,7 @@ from serverless_openclaw.core.task_state import (
     Wake,
 )
 from serverless_openclaw.core.wake import WakeDecision, decide_wake
+from serverless_openclaw.ports.attachments import AttachmentStore
 from serverless_openclaw.ports.compute import Compute, LaunchSpec
 from serverless_openclaw.ports.factory import PortFactory
 from serverless_openclaw.ports.identity import Caller, TokenVerifier
@@ -129,6 +131,10 @@ class Services:
     @cached_property
     def inbox(self) -> Inbox:
         return self.ports.inbox()
+
+    @cached_property
+    def attachments(self) -> AttachmentStore:
+        return self.ports.attachments()
 
     @cached_property
     def secrets(self) -> SecretReader:
@@ -220,6 +226,7 @@ def push_user_message(services: Services, user_id: str, message: Message) -> Non
         text=message.text,
         source=message.source,
         createdAt=message.createdAt,
+        attachments=message.attachments,
     )
     try:
         services.broadcaster.send(user_id, frame)
@@ -384,6 +391,8 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
 def chat_job_from_frame(
     services: Services, user_id: str, frame: SendFrame, source: Literal["web"] = "web"
 ) -> ChatJob:
+    """The job of a browser's message; the attachments it names must be uploaded
+    (`AttachmentMissing` otherwise) and are listed as the store holds them."""
     return ChatJob(
         jobId=frame.id,
         userId=user_id,
@@ -392,6 +401,7 @@ def chat_job_from_frame(
         text=frame.text,
         replyTo=WebReplyTo(),
         receivedAt=services.clock(),
+        attachments=resolve(services, user_id, frame.attachments),
     )
 
 

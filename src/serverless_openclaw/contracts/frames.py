@@ -9,17 +9,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from serverless_openclaw.contracts.limits import MAX_TEXT_BYTES, NUL, NUL_REFUSED
+from serverless_openclaw.contracts.limits import (
+    MAX_ATTACHMENT_NAME,
+    MAX_ATTACHMENTS,
+    MAX_TEXT_BYTES,
+    NUL,
+    NUL_REFUSED,
+)
 
 ConversationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 MessageId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+AttachmentId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 AgentState = Literal["idle", "starting", "running", "stopping"]
+AttachmentKind = Literal["image", "file", "audio"]
 
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Attachment(_Frame):
+    """A file sent with a message. Its bytes live in the attachment store under the person's
+    own prefix; messages, jobs and frames carry this description, never the bytes (an SQS
+    message holds 256 KB, a WebSocket frame 128 KB)."""
+
+    id: AttachmentId
+    name: str = Field(min_length=1, max_length=MAX_ATTACHMENT_NAME)
+    contentType: str = Field(min_length=3, max_length=100)
+    size: int = Field(ge=0)
+    kind: AttachmentKind
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    durationMs: int | None = Field(default=None, ge=0)
+    """Voice notes and audio (Telegram says how long they are)."""
 
 
 # --- client -> server ----------------------------------------------------------------------
@@ -29,18 +53,26 @@ class SendFrame(_Frame):
     action: Literal["send"]
     id: MessageId
     conversationId: ConversationId | None = None
-    text: str = Field(min_length=1)
+    text: str = ""
+    attachments: tuple[AttachmentId, ...] = Field(default=(), max_length=MAX_ATTACHMENTS)
+    """Ids from `POST /api/attachments`, uploaded before the message is sent."""
 
     @field_validator("text")
     @classmethod
     def _text_fits(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty")
         if len(value.encode()) > MAX_TEXT_BYTES:
             raise ValueError(f"text is larger than {MAX_TEXT_BYTES} bytes")
         if NUL in value:
             raise ValueError(NUL_REFUSED)
         return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SendFrame:
+        if not self.text.strip() and not self.attachments:
+            raise ValueError("text is empty")
+        if len(set(self.attachments)) != len(self.attachments):
+            raise ValueError("an attachment is listed twice")
+        return self
 
 
 class StatusRequestFrame(_Frame):
@@ -142,6 +174,7 @@ class UserMessageFrame(_Frame):
     text: str
     source: Literal["web", "telegram"]
     createdAt: datetime
+    attachments: tuple[Attachment, ...] = ()
 
 
 class ErrorFrame(_Frame):

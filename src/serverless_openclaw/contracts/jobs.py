@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from serverless_openclaw.contracts.frames import ConversationId, MessageId
+from serverless_openclaw.contracts.frames import Attachment, ConversationId, MessageId
 from serverless_openclaw.contracts.records import Message
 
 
@@ -47,6 +47,8 @@ class ChatJob(_Job):
     text: str
     replyTo: ReplyTo
     receivedAt: datetime
+    attachments: tuple[Attachment, ...] = ()
+    """References to stored files (the bridge reads their bytes from the attachment store)."""
 
     def user_message(self) -> Message:
         """The person's message as it is stored (its id is the job id: idempotent)."""
@@ -57,6 +59,7 @@ class ChatJob(_Job):
             text=self.text,
             createdAt=self.receivedAt,
             source=self.source,
+            attachments=self.attachments,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from serverless_openclaw.contracts.frames import AgentState, MessageUsage, ReplyError
+from serverless_openclaw.contracts.frames import AgentState, Attachment, MessageUsage, ReplyError
 
 
 class _Record(BaseModel):
@@ -37,6 +37,8 @@ class Message(_Record):
     """Set on a reply that says why the question could not be answered."""
     usage: MessageUsage | None = None
     """On replies: the turn's tokens and estimated cost (shown subtly under the reply)."""
+    attachments: tuple[Attachment, ...] = ()
+    """What the person sent with the message (`GET /api/attachments/{id}` fetches one)."""
 
 
 T = TypeVar("T")
@@ -154,3 +156,38 @@ class UsageSummary(_Record):
     """While a budget is reached: when automations (and chat, if it stops) resume."""
     chatOverBudget: ChatOverBudget = "stop"
     prices: list[ModelPriceRow] = []
+
+
+class AttachmentUploadRequest(_Record):
+    """The body of `POST /api/attachments`: what the browser is about to upload."""
+
+    name: str = Field(min_length=1, max_length=1000)
+    contentType: str = Field(default="", max_length=200)
+    """The browser's `File.type`; may be empty (then the name's extension decides)."""
+    size: int = Field(ge=1)
+
+
+class UploadForm(_Record):
+    """How the browser sends the bytes: an HTML form POST to `url` with every field of
+    `fields`, then the file as the last field, `file` (S3's presigned POST; the local stack
+    serves the same form). The form only accepts this attachment's type and size."""
+
+    url: str
+    fields: dict[str, str]
+
+
+class AttachmentUpload(_Record):
+    """The answer to `POST /api/attachments`: the attachment as it will be listed, and where
+    its bytes go. Send the message (its id in `attachments`) after the upload succeeded."""
+
+    attachment: Attachment
+    upload: UploadForm
+    expiresAt: datetime
+
+
+class AttachmentLink(_Record):
+    """A short-lived address of an attachment's bytes (`GET /api/attachments/{id}`): images
+    are served inline (for thumbnails), other files as a download under their own name."""
+
+    url: str
+    expiresAt: datetime

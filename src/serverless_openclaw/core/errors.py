@@ -24,6 +24,19 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
 
 
+class UnsupportedType(InvalidRequest):
+    """An attachment of a type we do not take (the message lists the ones we do)."""
+
+    code = "unsupported_type"
+    status = 415
+
+
+class AttachmentMissing(InvalidRequest):
+    """A message names an attachment that was never uploaded (or is someone else's)."""
+
+    code = "attachment_missing"
+
+
 class InvalidPassword(InvalidRequest):
     """A new password the password policy refuses (the message says which rule)."""
 

@@ -21,9 +21,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
+from serverless_openclaw.app import attachments
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
-from serverless_openclaw.contracts.records import PairingCode
+from serverless_openclaw.contracts.records import AttachmentUploadRequest, PairingCode
 from serverless_openclaw.core.errors import (
     InvalidRequest,
     NotFound,
@@ -247,6 +248,19 @@ def delete_telegram_link() -> Response[str]:
     if link is not None:  # the chat learns why it went quiet
         telegram_webhook.tell_chat(services, link.chatId, replies.UNLINKED_FROM_WEB)
     return _no_content()
+
+
+# --- attachments (docs/api.md "Attachments") -----------------------------------------------
+@app.post("/api/attachments")
+def create_attachment_upload() -> Response[str]:
+    user = _user()
+    request = AttachmentUploadRequest.model_validate(_body_object())
+    return _model(201, attachments.request_upload(_services(), user, request))
+
+
+@app.get("/api/attachments/<attachment_id>")
+def get_attachment_link(attachment_id: str) -> Response[str]:
+    return _model(200, attachments.link(_services(), _user(), attachment_id))
 
 
 # --- errors --------------------------------------------------------------------------------

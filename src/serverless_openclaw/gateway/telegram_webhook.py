@@ -38,17 +38,21 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import SecretStr, ValidationError
 
-from serverless_openclaw.app import people
+from serverless_openclaw.app import attachments, people
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.contracts.frames import Attachment
 from serverless_openclaw.contracts.jobs import ChatJob, TelegramReplyTo
 from serverless_openclaw.contracts.limits import (
     MAIN_CONVERSATION_ID,
+    MAX_IMAGE_BYTES,
     MAX_TEXT_BYTES,
     NUL,
     NUL_REFUSED,
 )
+from serverless_openclaw.core.attachments import MAX_BYTES, check
 from serverless_openclaw.core.errors import (
+    InvalidRequest,
     NotFound,
     OpenClawError,
     QuotaExceeded,
@@ -66,7 +70,9 @@ from serverless_openclaw.telegram.updates import (
     GroupMessage,
     Ignored,
     Intent,
+    PrivateMedia,
     PrivateText,
+    ReceivedFile,
     UnsupportedMedia,
     Update,
     classify,
@@ -210,7 +216,7 @@ class _Webhook:
     def process(self, update: dict[str, Any]) -> dict[str, str]:
         """Once per update_id. The returned summary is what a duplicate gets back."""
         parsed = Update.model_validate_json(update["raw"])
-        intent = classify(parsed)
+        intent = classify(parsed, max_photo_bytes=MAX_IMAGE_BYTES)
         outcome = self._dispatch(intent)
         logger.info("telegram update", extra={"intent": type(intent).__name__, "outcome": outcome})
         return {"outcome": outcome}
@@ -233,6 +239,8 @@ class _Webhook:
                 return self._command(intent)
             case PrivateText():
                 return self._text(intent)
+            case PrivateMedia():
+                return self._media(intent)
 
     # --- commands --------------------------------------------------------------------------
     def _command(self, command: Command) -> str:
@@ -311,7 +319,51 @@ class _Webhook:
         return "paired"
 
     # --- messages for the agent ------------------------------------------------------------
-    def _text(self, message: PrivateText) -> str:
+    def _media(self, media: PrivateMedia) -> str:
+        """Fetch the file (getFile, then the download), keep it as the person's attachment
+        and queue the message like a text with the caption. The id follows from the update,
+        so a redelivered update overwrites the same attachment instead of adding one."""
+        chat_id = media.chat_id
+        user_id = self.services.telegram.user_for_chat(chat_id)
+        if user_id is None:
+            self._say(chat_id, replies.UNPAIRED)
+            return "unpaired"
+        logger.append_keys(user_id=user_id)
+        found = media.file
+        name = received_name(found, media.message_id)
+        try:
+            checked = check(name, found.mime_type, found.file_size or 1)
+        except InvalidRequest as exc:
+            self._say(chat_id, replies.attachment_refused(str(exc)))
+            return "media_refused"
+        try:
+            data = self.bot.fetch(found.file_id, max_bytes=MAX_BYTES[checked.kind])
+        except TelegramError as exc:
+            logger.warning("telegram: file not fetched", extra={"error": str(exc)})
+            self._say(chat_id, replies.MEDIA_NOT_FETCHED)
+            return "media_failed"
+        try:
+            attachment = attachments.store_received(
+                self.services,
+                user_id,
+                f"tg-{media.update_id:05d}-1",
+                data,
+                name=name,
+                content_type=found.mime_type,
+                width=found.width,
+                height=found.height,
+                duration_ms=found.duration_s * 1000 if found.duration_s is not None else None,
+            )
+        except InvalidRequest as exc:
+            self._say(chat_id, replies.attachment_refused(str(exc)))
+            return "media_refused"
+        message = PrivateText(
+            media.update_id, chat_id, media.message_id, media.user, text=media.caption
+        )
+        outcome = self._text(message, attachments=(attachment,))
+        return "media_queued" if outcome == "queued" else outcome
+
+    def _text(self, message: PrivateText, *, attachments: tuple[Attachment, ...] = ()) -> str:
         chat_id = message.chat_id
         user_id = self.services.telegram.user_for_chat(chat_id)
         if user_id is None:
@@ -334,6 +386,7 @@ class _Webhook:
                 text=text,
                 replyTo=TelegramReplyTo(chatId=chat_id, messageId=message.message_id),
                 receivedAt=self.services.clock(),
+                attachments=attachments,
             )
         except ValidationError:
             # Not an update Telegram makes (ids beyond any range). Answering 500 would make
@@ -380,6 +433,14 @@ class _Webhook:
             self.bot.call(tg.send_chat_action(chat_id, "typing"))
         except TelegramError as exc:
             logger.info("telegram: typing not shown", extra={"error": str(exc)})
+
+
+def received_name(found: ReceivedFile, message_id: int) -> str:
+    """The name a file is listed under: the sender's own, or one saying what it is."""
+    if found.file_name:
+        return found.file_name
+    extension = {"photo": ".jpg", "voice": ".ogg", "audio": ".mp3"}.get(found.kind, "")
+    return f"{found.kind}-{message_id}{extension}"
 
 
 _entry = entry(

@@ -442,7 +442,8 @@ class ApiGatewayEmulator:
         headers = {
             "content-security-policy": (
                 "default-src 'self'; connect-src 'self' ws: wss: http://127.0.0.1:* "
-                "http://localhost:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                "http://localhost:*; img-src 'self' data: blob: http://127.0.0.1:* "
+                "http://localhost:*; style-src 'self' 'unsafe-inline'; "
                 "frame-ancestors 'none'"
             ),
             "x-content-type-options": "nosniff",

@@ -33,6 +33,7 @@ from serverless_openclaw.settings import (
     environ_snapshot,
 )
 
+from . import attachment_files
 from .cognito_idp import MOUNT_PATH, CognitoIdp
 from .serve import ServerHandle
 
@@ -137,8 +138,14 @@ class EmbeddedLocalBackend:
         }
 
     def routes(self) -> list[BaseRoute]:
+        """Cognito's sign-in API, and S3's presigned POST and GET of the attachments (the
+        embedded store's signed forms and links are served on the page's own origin)."""
         assert self.identity is not None
-        return CognitoIdp(self.identity).routes(MOUNT_PATH)
+        assert self.ports is not None, "wire() comes first"
+        return [
+            *CognitoIdp(self.identity).routes(MOUNT_PATH),
+            *attachment_files.routes(self.ports.attachments()),
+        ]
 
     def wire(self, handler_settings: HandlerSettings) -> Services:
         assert self.identity is not None

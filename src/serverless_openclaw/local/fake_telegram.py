@@ -14,12 +14,17 @@ process):
   control (`flood_interval`: a second message call in a chat within that time gets 429);
 - inbound updates: `user_message(...)` queues an update as Telegram would build it;
   `getUpdates` long-polls that queue, `deliver_pending()` POSTs it to the webhook URL with
-  the secret header, in order, as Telegram does.
+  the secret header, in order, as Telegram does;
+- files people send: `user_message(..., file=FakeFile(...))` makes a photo (in two sizes, as
+  Telegram sends them), document, voice note or audio message whose bytes `getFile` locates
+  and `/file/bot<token>/<path>` serves (`downloads` lists what was fetched); files over 20 MB
+  are refused by `getFile` like Telegram refuses them to bots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import itertools
 import json
@@ -29,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
 
 import httpx
@@ -38,8 +43,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serverless_openclaw.core.media import image_info
+
 DEFAULT_TOKEN: Final = "123456789:FAKE-telegram-bot-token_for-tests"  # noqa: S105 (fake)
 MAX_TEXT: Final = 4096
+MAX_BOT_DOWNLOAD: Final = 20 * 1024 * 1024
+THUMBNAIL: Final = b"\xff\xd8\xff\xe0fake-thumbnail"
+"""The small size Telegram adds to every photo (a bot should take the large one)."""
 _SECRET_TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND: Final = re.compile(r"^[a-z0-9_]{1,32}$")
 _JSON_PARAMS: Final = frozenset(
@@ -224,6 +234,21 @@ class FakeMessage:
         return len(self.versions) - 1
 
 
+FileKind = Literal["photo", "document", "voice", "audio"]
+
+
+@dataclass(frozen=True)
+class FakeFile:
+    """A file a person sends. A photo's width and height come from its bytes when they are
+    an image we can read (otherwise 1280x960)."""
+
+    kind: FileKind
+    data: bytes
+    file_name: str | None = None
+    mime_type: str | None = None
+    duration: int | None = None
+
+
 @dataclass(frozen=True)
 class RecordedCall:
     method: str
@@ -273,6 +298,10 @@ class FakeTelegram:
     _updates: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _next_update_id: int = 100_000
     _commands: list[dict[str, str]] = field(default_factory=list, repr=False)
+    _files: dict[str, tuple[str, bytes]] = field(default_factory=dict, repr=False)
+    _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    downloads: list[str] = field(default_factory=list)
+    """File paths downloaded, in order."""
     blocked_chats: set[int] = field(default_factory=set)
     webhook: WebhookState = field(default_factory=WebhookState)
 
@@ -347,8 +376,11 @@ class FakeTelegram:
         edited: bool = False,
         media: str | None = None,
         message_id: int | None = None,
+        file: FakeFile | None = None,
+        caption: str | None = None,
     ) -> dict[str, Any]:
-        """Queue the update Telegram would make when a person writes to the bot."""
+        """Queue the update Telegram would make when a person writes to the bot (`media`
+        marks a message of that kind without usable content; `file` sends a real one)."""
         sender = user_id if user_id is not None else abs(chat_id)
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
@@ -368,6 +400,10 @@ class FakeTelegram:
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         if media is not None:
             message[media] = [{"file_id": "f"}] if media == "photo" else {"file_id": "f"}
+        if file is not None:
+            message[file.kind] = self._describe(file)
+        if caption is not None:
+            message["caption"] = caption
         if edited:
             message["edit_date"] = int(time.time())
         with self._lock:
@@ -414,6 +450,67 @@ class FakeTelegram:
                     if self._updates and self._updates[0] is update:
                         self._updates.pop(0)
         return statuses
+
+    # --- files ---------------------------------------------------------------------------
+    def add_file(self, data: bytes, *, extension: str = "") -> dict[str, Any]:
+        """Keep bytes as Telegram keeps a file; returns its `file_id`/`file_unique_id`/size."""
+        with self._lock:
+            number = next(self._file_ids)
+            file_id = f"AgAC-fake-file-{number:06d}"
+            self._files[file_id] = (f"documents/file_{number}{extension}", data)
+        return {"file_id": file_id, "file_unique_id": f"uniq{number}", "file_size": len(data)}
+
+    def _describe(self, file: FakeFile) -> Any:
+        """The message field Telegram builds for a file of this kind."""
+        if file.kind == "photo":
+            info = image_info(file.data)
+            width, height = (info.width, info.height) if info else (1280, 960)
+            scale = min(1.0, 90 / max(width, height))
+            thumb = {
+                **self.add_file(THUMBNAIL, extension=".jpg"),
+                "width": max(1, int(width * scale)),
+                "height": max(1, int(height * scale)),
+            }
+            full = {**self.add_file(file.data, extension=".jpg"), "width": width, "height": height}
+            return [thumb, full]
+        described: dict[str, Any] = self.add_file(file.data)
+        if file.file_name is not None:
+            described["file_name"] = file.file_name
+        if file.mime_type is not None:
+            described["mime_type"] = file.mime_type
+        if file.duration is not None:
+            described["duration"] = file.duration
+        return described
+
+    def _get_file(self, params: Mapping[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            found = self._files.get(file_id)
+        if found is None:
+            raise _bad("invalid file_id")
+        path, data = found
+        if len(data) > MAX_BOT_DOWNLOAD:
+            raise _bad("file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"uniq-{file_id}",
+            "file_size": len(data),
+            "file_path": path,
+        }
+
+    async def _file(self, request: Request) -> Response:
+        if request.path_params["token"] != self.token:
+            return JSONResponse(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
+            )
+        path = request.path_params["path"]
+        with self._lock:
+            found = next((data for p, data in self._files.values() if p == path), None)
+            if found is not None:
+                self.downloads.append(path)
+        if found is None:
+            return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        return Response(found, media_type="application/octet-stream")
 
     # --- the Bot API -----------------------------------------------------------------------
     def _ids(self, chat_id: int) -> itertools.count[int]:
@@ -640,6 +737,7 @@ class FakeTelegram:
             "getwebhookinfo": self._get_webhook_info,
             "setmycommands": self._set_my_commands,
             "getme": self._get_me,
+            "getfile": self._get_file,
         }
         key = method.lower()
         self._scripted(method, params)
@@ -670,12 +768,28 @@ class FakeTelegram:
         return JSONResponse(body, status_code=status)
 
     async def _control_updates(self, request: Request) -> Response:
+        """`{"chatId", "text"?, "chatType"?, "username"?, "caption"?, "file"?: {"kind",
+        "base64", "fileName"?, "mimeType"?, "duration"?}}`"""
         payload = await request.json()
+        sent = payload.get("file")
+        file = (
+            FakeFile(
+                kind=sent["kind"],
+                data=base64.b64decode(sent["base64"]),
+                file_name=sent.get("fileName"),
+                mime_type=sent.get("mimeType"),
+                duration=sent.get("duration"),
+            )
+            if isinstance(sent, dict)
+            else None
+        )
         update = self.user_message(
             int(payload["chatId"]),
             payload.get("text"),
             chat_type=payload.get("chatType", "private"),
             username=payload.get("username", "someone"),
+            file=file,
+            caption=payload.get("caption"),
         )
         return JSONResponse(update, status_code=201)
 
@@ -698,6 +812,7 @@ class FakeTelegram:
         return Starlette(
             routes=[
                 Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
                 Route("/_fake/updates", self._control_updates, methods=["POST"]),
                 Route("/_fake/messages", self._control_messages, methods=["GET"]),
                 Route("/_fake/deliver", self._control_deliver, methods=["POST"]),

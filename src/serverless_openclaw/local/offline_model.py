@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from serverless_openclaw.local import offline_attachments
+
 OFFLINE_LABEL = "[offline model]"
 MODEL_ID = "offline-echo"
 
@@ -114,6 +116,7 @@ def _clean(text: str) -> str:
     text = _INTERNAL_CONTEXT.sub("", text)
     text = _RUNTIME_FOOTER.sub("", text.strip())
     text = _ENVELOPE.sub("", _SYSTEM_NOTICE.sub("", text), count=1)
+    text = offline_attachments.strip(text)
     return _QUEUED_HEADER.sub("", text.strip(), count=1).strip()
 
 
@@ -133,12 +136,28 @@ def person_text(messages: list[dict[str, Any]]) -> str:
     OpenClaw prefixes a time envelope, appends a `Runtime:` footer and may add a trailing
     user message holding only internal context; none of that is the person's.
     """
+    message = _person_message(messages)
+    return _text_of(message.get("content")) if message is not None else ""
+
+
+def _person_message(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last user message with the person's words or attachments in it."""
     for message in reversed(messages):
-        if message.get("role") == "user":
-            text = _text_of(message.get("content"))
-            if text:
-                return text
-    return ""
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if _text_of(content) or offline_attachments.mentions_attachments(content):
+            found: dict[str, Any] = message
+            return found
+    return None
+
+
+def received_report(messages: list[dict[str, Any]]) -> str:
+    """What the person attached to their message, one line each ("" when nothing)."""
+    message = _person_message(messages)
+    if message is None:
+        return ""
+    return offline_attachments.report(offline_attachments.received(message.get("content")))
 
 
 def earlier_user_texts(messages: list[dict[str, Any]]) -> list[str]:
@@ -275,8 +294,13 @@ def decide(body: dict[str, Any], script: Script) -> Answer:
             chunk_chars=chunk,
             delay_ms=delay,
         )
+    attached = received_report(messages)
+    said = f"{OFFLINE_LABEL} You said: {text}" if text or not attached else OFFLINE_LABEL
     return Answer(
-        kind="text", text=f"{OFFLINE_LABEL} You said: {text}", chunk_chars=chunk, delay_ms=delay
+        kind="text",
+        text=f"{said}\n\n{attached}" if attached else said,
+        chunk_chars=chunk,
+        delay_ms=delay,
     )
 
 

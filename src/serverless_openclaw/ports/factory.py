@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
+    from serverless_openclaw.ports.attachments import AttachmentStore
     from serverless_openclaw.ports.blobs import StateBlobs
     from serverless_openclaw.ports.compute import Compute
     from serverless_openclaw.ports.identity import TokenVerifier, UserDirectory
@@ -47,6 +48,10 @@ class PortFactory(Protocol):
 
     def state_blobs(self, prefix: str) -> StateBlobs:
         """The blob store scoped to one user's prefix (`agents/<user>/`)."""
+        ...
+
+    def attachments(self) -> AttachmentStore:
+        """Files sent with messages, each call scoped to one user's prefix."""
         ...
 
     def secrets(self) -> SecretReader: ...

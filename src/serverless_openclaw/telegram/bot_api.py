@@ -26,7 +26,14 @@ import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from serverless_openclaw.core.errors import TelegramError
-from serverless_openclaw.telegram.updates import BotCommand, Message, Update, User, WebhookInfo
+from serverless_openclaw.telegram.updates import (
+    BotCommand,
+    File,
+    Message,
+    Update,
+    User,
+    WebhookInfo,
+)
 
 T = TypeVar("T")
 
@@ -35,6 +42,9 @@ DEFAULT_TIMEOUT: Final = 10.0
 """Seconds for one Bot API call; long polls add their own `timeout` on top."""
 MAX_MESSAGE_CHARS: Final = 4096
 """Telegram's limit on a message's text after entity parsing (in UTF-16 code units)."""
+MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
+"""The largest file bots may download (`getFile` refuses bigger ones)."""
+DOWNLOAD_TIMEOUT: Final = 15.0
 
 ParseMode = Literal["HTML", "MarkdownV2"]
 ChatAction = Literal["typing", "upload_document", "upload_photo", "record_voice"]
@@ -108,6 +118,7 @@ _AS_USER: Final = _reader(TypeAdapter(User))
 _AS_UPDATES: Final = _reader(TypeAdapter(list[Update]))
 _AS_RAW_UPDATES: Final = _reader(TypeAdapter(list[dict[str, Any]]))
 _AS_WEBHOOK_INFO: Final = _reader(TypeAdapter(WebhookInfo))
+_AS_FILE: Final = _reader(TypeAdapter(File))
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -256,6 +267,11 @@ def get_me() -> ApiCall[User]:
     return ApiCall("getMe", {}, _AS_USER)
 
 
+def get_file(file_id: str) -> ApiCall[File]:
+    """Where a file the person sent can be downloaded (`BotApi.download`)."""
+    return ApiCall("getFile", {"file_id": file_id}, _AS_FILE)
+
+
 # --- responses -----------------------------------------------------------------------------
 def parse_response(call: ApiCall[T], status: int, content: bytes) -> T:
     """Telegram's envelope -> the result, or a TelegramApiError with status and retry_after."""
@@ -375,6 +391,37 @@ class BotApi(_Base):
         except httpx.HTTPError as exc:
             raise _network_error(call, exc) from exc
         return parse_response(call, response.status_code, response.content)
+
+    def fetch(self, file_id: str, *, max_bytes: int) -> bytes:
+        """A file the person sent: `getFile`, then the download."""
+        located = self.call(get_file(file_id))
+        if not located.file_path:
+            raise TelegramApiError("getFile", "no file path in the answer")
+        return self.download(located.file_path, max_bytes=max_bytes)
+
+    def download(
+        self, file_path: str, *, max_bytes: int, timeout: float = DOWNLOAD_TIMEOUT
+    ) -> bytes:
+        """The bytes of a file `get_file` located; `TelegramApiError` when they cannot be
+        had, or there are more than `max_bytes` (it stops reading there)."""
+        if ".." in file_path.split("/") or file_path.startswith("/"):
+            raise TelegramApiError("download", "unexpected file path")
+        url = f"{self._base_url}/file/bot{self._token.get_secret_value()}/{file_path}"
+        try:
+            with self._client.stream("GET", url, timeout=timeout) as response:
+                if response.status_code != 200:
+                    raise TelegramApiError(
+                        "download", f"HTTP {response.status_code}", status=response.status_code
+                    )
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        raise TelegramApiError("download", f"more than {max_bytes} bytes")
+                return bytes(data)
+        except httpx.HTTPError as exc:
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+            raise TelegramApiError("download", f"network error: {kind}") from exc
 
     def close(self) -> None:
         if self._owns_client:

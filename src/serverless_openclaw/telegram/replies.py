@@ -60,6 +60,12 @@ EDITS_UNSUPPORTED: Final = "Edited messages are not passed on. Send the new text
 UNAVAILABLE: Final = "Something went wrong on our side. Please try again in a minute."
 
 
+MEDIA_NOT_FETCHED: Final = (
+    "I could not fetch that file from Telegram (bots may download at most 20 MB). "
+    "Please send it again."
+)
+
+
 def pairing_paused(retry_after_s: int) -> str:
     minutes = max(1, -(-retry_after_s // 60))
     return (
@@ -70,7 +76,14 @@ def pairing_paused(retry_after_s: int) -> str:
 
 
 def unsupported_media(kind: str) -> str:
-    return f"I can only pass text to your agent for now ({kind.replace('_', ' ')} not supported)."
+    return (
+        "I can pass text, photos, documents (PDF, text, Markdown, CSV, JSON) and voice notes "
+        f"to your agent; a {kind.replace('_', ' ')} is not supported."
+    )
+
+
+def attachment_refused(reason: str) -> str:
+    return f"Not sent: {reason}"
 
 
 def quota_exceeded(reason: str) -> str:

@@ -61,7 +61,7 @@ MEDIA_FIELDS: Final = (
     "game",
     "story",
 )
-"""Message fields that carry something other than text; their content is never read."""
+"""Message fields that carry something other than text."""
 
 
 class Message(_Model):
@@ -73,7 +73,8 @@ class Message(_Model):
     entities: tuple[MessageEntity, ...] = ()
     caption: str | None = None
     edit_date: int | None = None
-    # Presence markers only: we never read media, we only need to say that we cannot.
+    # Photos, documents, voice notes and audio are read by `received_file`; the others
+    # are presence markers (we only say that we cannot take them).
     sticker: dict[str, Any] | None = None
     photo: list[Any] | None = None
     animation: dict[str, Any] | None = None
@@ -116,6 +117,15 @@ class WebhookInfo(_Model):
     allowed_updates: tuple[str, ...] | None = None
 
 
+class File(_Model):
+    """`getFile`'s answer: where the bytes can be downloaded (for at least an hour)."""
+
+    file_id: str
+    file_unique_id: str = ""
+    file_size: int | None = None
+    file_path: str | None = None
+
+
 class BotCommand(_Model):
     command: str
     description: str
@@ -140,6 +150,39 @@ class PrivateText:
     message_id: int
     user: User | None
     text: str
+
+
+ReceivedKind = Literal["photo", "document", "voice", "audio"]
+RECEIVED_KINDS: Final[tuple[ReceivedKind, ...]] = ("photo", "document", "voice", "audio")
+"""Media we fetch and pass on to the agent (videos, stickers and the rest are refused)."""
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """One file of a message, as Telegram describes it (the bytes are fetched with
+    `getFile`). `mime_type` and `file_name` are what the sender's app said, if anything."""
+
+    kind: ReceivedKind
+    file_id: str
+    file_size: int | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: int | None = None
+
+
+@dataclass(frozen=True)
+class PrivateMedia:
+    """A photo, document, voice note or audio file in a private chat (with its caption, if
+    any): a message for the agent once the file is fetched."""
+
+    update_id: int
+    chat_id: int
+    message_id: int
+    user: User | None
+    file: ReceivedFile
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,7 +229,64 @@ class Ignored:
     reason: str
 
 
-Intent = PrivateText | Command | GroupMessage | EditedMessage | UnsupportedMedia | Ignored
+Intent = (
+    PrivateText | PrivateMedia | Command | GroupMessage | EditedMessage | UnsupportedMedia | Ignored
+)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def received_file(message: Message, *, max_photo_bytes: int | None = None) -> ReceivedFile | None:
+    """The file of a photo/document/voice/audio message (None when it carries none we take,
+    or Telegram's description lacks a file id). A photo comes in several sizes, smallest
+    first: the largest one within `max_photo_bytes` (when its size is known) is taken."""
+    if message.photo:
+        sizes = [
+            p for p in message.photo if isinstance(p, dict) and _text_or_none(p.get("file_id"))
+        ]
+        fitting = [
+            p
+            for p in sizes
+            if max_photo_bytes is None or (_int(p.get("file_size")) or 0) <= max_photo_bytes
+        ]
+        if not sizes:
+            return None
+        candidates = fitting or sizes[:1]
+        # Largest area; on a tie the later one (Telegram lists sizes smallest first).
+        best = max(
+            enumerate(candidates),
+            key=lambda n: ((_int(n[1].get("width")) or 0) * (_int(n[1].get("height")) or 0), n[0]),
+        )[1]
+        return ReceivedFile(
+            kind="photo",
+            file_id=str(best["file_id"]),
+            file_size=_int(best.get("file_size")),
+            mime_type="image/jpeg",  # Telegram re-encodes photos as JPEG
+            width=_int(best.get("width")),
+            height=_int(best.get("height")),
+        )
+    for kind in ("document", "voice", "audio"):
+        body = getattr(message, kind)
+        if body is None:
+            continue
+        file_id = _text_or_none(body.get("file_id"))
+        if file_id is None:
+            return None
+        return ReceivedFile(
+            kind=kind,
+            file_id=file_id,
+            file_size=_int(body.get("file_size")),
+            file_name=_text_or_none(body.get("file_name")) or _text_or_none(body.get("title")),
+            mime_type=_text_or_none(body.get("mime_type")),
+            duration_s=_int(body.get("duration")),
+        )
+    return None
 
 
 def parse_command(text: str) -> tuple[str, str | None, str] | None:
@@ -197,7 +297,9 @@ def parse_command(text: str) -> tuple[str, str | None, str] | None:
     return match.group(1).lower(), match.group(2), (match.group(3) or "").strip()
 
 
-def classify(update: Update, *, bot_username: str | None = None) -> Intent:
+def classify(
+    update: Update, *, bot_username: str | None = None, max_photo_bytes: int | None = None
+) -> Intent:
     """What this update asks of us.
 
     A command addressed to another bot (`/status@OtherBot`) is not ours. Unknown commands in
@@ -228,6 +330,10 @@ def classify(update: Update, *, bot_username: str | None = None) -> Intent:
         kind = message.media_kind()
         if kind is None:
             return Ignored(uid, "service message")
+        found = received_file(message, max_photo_bytes=max_photo_bytes)
+        if kind in RECEIVED_KINDS and found is not None:
+            caption = message.caption or ""
+            return PrivateMedia(uid, chat.id, message.message_id, message.from_, found, caption)
         return UnsupportedMedia(uid, chat.id, kind)
     name = _COMMAND_BY_NAME.get(command[0]) if command is not None else None
     if command is not None and name is not None:

@@ -4,6 +4,9 @@
  */
 import type {
   AgentStatus,
+  AttachmentLink,
+  AttachmentUpload,
+  AttachmentUploadRequest,
   Conversation,
   PageConversation,
   PageMessage,
@@ -143,6 +146,16 @@ export class ApiClient {
 
   unlinkTelegram() {
     return this.request<void>("DELETE", "/api/telegram");
+  }
+
+  /** Ask for an upload: the attachment's id and the form that takes its bytes. */
+  createUpload(request: AttachmentUploadRequest) {
+    return this.request<AttachmentUpload>("POST", "/api/attachments", request);
+  }
+
+  /** A short-lived address of an attachment's bytes (images inline, files as a download). */
+  attachmentLink(id: string) {
+    return this.request<AttachmentLink>("GET", `/api/attachments/${encodeURIComponent(id)}`);
   }
 }
 

@@ -73,6 +73,7 @@ describe("chatReducer", () => {
       createdAt: NOW,
       source: "agent",
       aborted: false,
+      attachments: [],
       proactive: false,
       inReplyTo: "m-000002",
       usage: { ...usage, costUsd: null, model: "custom/mine" },
@@ -211,6 +212,7 @@ describe("chatReducer", () => {
         source: "telegram",
         aborted: false,
         proactive: false,
+        attachments: [],
       },
       {
         id: "r-000001",
@@ -221,6 +223,7 @@ describe("chatReducer", () => {
         source: "agent",
         aborted: false,
         proactive: false,
+        attachments: [],
       },
     ];
     const s = run(
@@ -285,6 +288,7 @@ describe("one conversation everywhere", () => {
     source: "web",
     aborted: false,
     proactive: false,
+    attachments: [],
     ...extra,
   });
   const reply = (questionId: string, text: string, extra: Partial<Message> = {}): Message => ({
@@ -297,6 +301,7 @@ describe("one conversation everywhere", () => {
     aborted: false,
     proactive: false,
     inReplyTo: questionId,
+    attachments: [],
     ...extra,
   });
 
@@ -310,6 +315,7 @@ describe("one conversation everywhere", () => {
         text: "from the other tab",
         source: "web",
         createdAt: NOW,
+        attachments: [],
       }),
       frame({ type: "stream_start", id: "m-other01", conversationId: "main", proactive: false }),
       frame({ type: "stream_end", id: "m-other01", text: "answer", aborted: false }),
@@ -331,6 +337,7 @@ describe("one conversation everywhere", () => {
         text: "from my phone",
         source: "telegram",
         createdAt: NOW,
+        attachments: [],
       }),
       frame({ type: "stream_end", id: "tg-1234567", text: "answer", aborted: false }),
     );
@@ -350,6 +357,7 @@ describe("one conversation everywhere", () => {
         text: "hello from my phone",
         source: "telegram",
         createdAt: NOW,
+        attachments: [],
       }),
     );
     expect(visibleMessages(s)[0]).toMatchObject({ role: "user", source: "telegram", status: "sent" });
@@ -359,7 +367,8 @@ describe("one conversation everywhere", () => {
     const s = run(
       initialChatState("main"),
       sent("m-000001", "hi"),
-      frame({ type: "message", id: "m-000001", conversationId: "main", text: "hi", source: "web", createdAt: NOW }),
+      frame({ type: "message", id: "m-000001", conversationId: "main", text: "hi", source: "web", createdAt: NOW,
+        attachments: [], }),
     );
     expect(texts(s)).toEqual([["user", "hi", "sent"]]);
   });
@@ -471,5 +480,58 @@ describe("one conversation everywhere", () => {
     );
     s = run(s, { type: "expire", before: sentAt + 30_000, streamingBefore: sentAt + 30_000 });
     expect(texts(s)).toEqual([["user", "hi", "sent"]]);
+  });
+});
+
+describe("attachments", () => {
+  const file = {
+    id: "att-000000000001",
+    name: "cat.png",
+    contentType: "image/png",
+    size: 10,
+    kind: "image" as const,
+  };
+
+  it("keeps a sent message's files through its echo and the stored history", () => {
+    let s = run(initialChatState("main"), {
+      type: "sent",
+      id: "m-000001",
+      conversationId: "main",
+      text: "",
+      createdAt: NOW,
+      attachments: [file],
+    });
+    expect(visibleMessages(s)[0]?.attachments).toEqual([file]);
+    s = run(
+      s,
+      frame({
+        type: "message",
+        id: "m-000001",
+        conversationId: "main",
+        text: "",
+        source: "web",
+        createdAt: NOW,
+        attachments: [file],
+      }),
+    );
+    expect(visibleMessages(s)).toHaveLength(1);
+    s = run(s, {
+      type: "history",
+      conversationId: "main",
+      items: [
+        {
+          id: "m-000001",
+          conversationId: "main",
+          role: "user",
+          text: "",
+          createdAt: NOW,
+          source: "web",
+          aborted: false,
+          proactive: false,
+          attachments: [file],
+        },
+      ],
+    });
+    expect(visibleMessages(s)[0]?.attachments).toEqual([file]);
   });
 });

@@ -5,7 +5,7 @@
  * Keys: a user message is `user:<id>`; a reply is `assistant:<id>` where `id` is the id the
  * server streams it under (the id of the message it answers, or of a proactive message).
  */
-import type { AgentStatus, Message, MessageUsage, ServerFrame } from "../generated/contracts";
+import type { AgentStatus, Attachment, Message, MessageUsage, ServerFrame } from "../generated/contracts";
 
 export type AgentState = AgentStatus["state"];
 
@@ -35,6 +35,8 @@ export interface ChatMessage {
   usage?: MessageUsage;
   /** user: ms of the last sign of progress (ack, status, reply frames) while unanswered. */
   progressAt?: number;
+  /** user: the files sent with the message. */
+  attachments?: Attachment[];
 }
 
 export interface ChatError {
@@ -71,6 +73,7 @@ export type ChatAction =
       conversationId: string;
       text: string;
       createdAt: string;
+      attachments?: Attachment[];
     }
   | { type: "frame"; frame: ServerFrame; now: string }
   | { type: "history"; conversationId: string; items: Message[] }
@@ -181,6 +184,7 @@ function fromHistory(message: Message): ChatMessage {
     source: message.source,
     ...(message.error ? { error: message.error } : {}),
     ...(message.usage ? { usage: message.usage } : {}),
+    ...(message.attachments?.length ? { attachments: message.attachments } : {}),
   };
 }
 
@@ -250,6 +254,11 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         source: frame.source,
         progressAt: Date.parse(now),
         ...(existing?.error ? { error: existing.error } : {}),
+        ...(frame.attachments?.length
+          ? { attachments: frame.attachments }
+          : existing?.attachments
+            ? { attachments: existing.attachments }
+            : {}),
       });
       if (existing || frame.conversationId === state.current) return next;
       return {
@@ -392,6 +401,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         createdAt: action.createdAt,
         proactive: false,
         source: "web",
+        ...(action.attachments?.length ? { attachments: action.attachments } : {}),
       });
     case "frame":
       return reduceFrame(state, action.frame, action.now);

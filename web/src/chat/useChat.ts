@@ -7,7 +7,12 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { ApiError, type ApiClient, allMessages } from "../api/client";
 import type { AuthClient } from "../auth/session";
-import { MAIN_CONVERSATION_ID, type ServerFrame } from "../generated/contracts";
+import {
+  type Attachment,
+  MAIN_CONVERSATION_ID,
+  type SendFrame,
+  type ServerFrame,
+} from "../generated/contracts";
 import { newMessageId } from "../lib/ids";
 import {
   type AgentState,
@@ -150,7 +155,7 @@ export function useChat({
   }, [api, conversationId, reconnects, storedKnown]);
 
   const send = useCallback(
-    (text: string) => {
+    (text: string, attachments: Attachment[] = []) => {
       const id = newMessageId();
       dispatch({
         type: "sent",
@@ -158,12 +163,17 @@ export function useChat({
         conversationId,
         text,
         createdAt: new Date().toISOString(),
+        attachments,
       });
-      // No conversationId means the main conversation (shared with Telegram).
+      // No conversationId means the main conversation (shared with Telegram); the files
+      // travel as the ids of their finished uploads.
+      // (The generated type lists up to MAX_ATTACHMENTS ids as tuples; the composer keeps to it.)
+      const ids = attachments.map((a) => a.id) as SendFrame["attachments"];
+      const files = attachments.length ? { attachments: ids } : {};
       socketRef.current?.send(
         conversationId === MAIN_CONVERSATION_ID
-          ? { action: "send", id, text }
-          : { action: "send", id, conversationId, text },
+          ? { action: "send", id, text, ...files }
+          : { action: "send", id, conversationId, text, ...files },
       );
     },
     [conversationId],
@@ -175,7 +185,7 @@ export function useChat({
       const question = (state.messages[conversationId] ?? []).find(
         (m) => m.role === "user" && m.id === id,
       );
-      if (question) send(question.text);
+      if (question) send(question.text, question.attachments ?? []);
     },
     [state.messages, conversationId, send],
   );

@@ -1,6 +1,21 @@
-import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
+import {
+  type ClipboardEvent,
+  type DragEvent,
+  type FormEvent,
+  type KeyboardEvent,
+  useEffect,
+  useRef,
+  useState,
+} from "react";
+import { MessageAttachments, PendingTray } from "../attachments/AttachmentViews";
+import { ACCEPT, LIMITS_TEXT } from "../attachments/rules";
+import type { Uploader } from "../attachments/upload";
+import {
+  type PendingAttachments,
+  usePendingAttachments,
+} from "../attachments/usePendingAttachments";
 import type { ChatMessage } from "../chat/reducer";
-import { MAX_TEXT_BYTES } from "../generated/contracts";
+import { type Attachment, MAX_TEXT_BYTES } from "../generated/contracts";
 import { tokens, usd, utf8Length } from "../lib/format";
 import { Markdown } from "./Markdown";
 
@@ -28,9 +43,11 @@ function UsageLine({ usage }: { usage: NonNullable<ChatMessage["usage"]> }) {
 function MessageBubble({
   message,
   onRetry,
+  uploader,
 }: {
   message: ChatMessage;
   onRetry?: (id: string) => void;
+  uploader?: Uploader | undefined;
 }) {
   const label = message.role === "user" ? "You" : "Agent";
   const note = STATUS_LABEL[message.status];
@@ -60,9 +77,12 @@ function MessageBubble({
               <span />
             </span>
           )
-        ) : (
+        ) : message.text ? (
           <p className="plain">{message.text}</p>
-        )}
+        ) : null}
+        {message.attachments?.length ? (
+          <MessageAttachments attachments={message.attachments} uploader={uploader} />
+        ) : null}
         {message.status === "streaming" && message.text ? (
           <span className="cursor" aria-hidden="true" />
         ) : null}
@@ -91,10 +111,12 @@ function MessageList({
   messages,
   loading,
   onRetry,
+  uploader,
 }: {
   messages: ChatMessage[];
   loading: boolean;
   onRetry?: (id: string) => void;
+  uploader?: Uploader | undefined;
 }) {
   const end = useRef<HTMLDivElement>(null);
   const last = messages[messages.length - 1];
@@ -114,7 +136,7 @@ function MessageList({
         aria-busy={streaming}
       >
         {messages.map((m) => (
-          <MessageBubble key={m.key} message={m} onRetry={onRetry} />
+          <MessageBubble key={m.key} message={m} onRetry={onRetry} uploader={uploader} />
         ))}
       </ol>
       <div ref={end} />
@@ -124,23 +146,39 @@ function MessageList({
 
 interface ComposerProps {
   busy: boolean;
-  onSend: (text: string) => void;
+  onSend: (text: string, attachments?: Attachment[]) => void;
   onStop: () => void;
+  pending: PendingAttachments;
+  /** Whether files can be attached (an uploader was given). */
+  canAttach: boolean;
 }
 
-function Composer({ busy, onSend, onStop }: ComposerProps) {
+function Composer({ busy, onSend, onStop, pending, canAttach }: ComposerProps) {
   const [text, setText] = useState("");
   const input = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
   const size = utf8Length(text);
   const tooLong = size > MAX_TEXT_BYTES;
-  const canSend = text.trim().length > 0 && !tooLong;
+  const files = pending.attachments;
+  const waiting = pending.uploading || pending.failed;
+  const canSend = (text.trim().length > 0 || files.length > 0) && !tooLong && !waiting;
 
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
     if (!canSend) return;
-    onSend(text);
+    if (files.length) onSend(text, files);
+    else onSend(text);
     setText("");
+    pending.clear();
     input.current?.focus();
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const pasted = Array.from(event.clipboardData?.files ?? []);
+    if (!canAttach || pasted.length === 0) return;
+    // A picture copied from a page or a screenshot: attach it. Text pastes as usual.
+    if (!event.clipboardData.getData("text/plain")) event.preventDefault();
+    pending.add(pasted);
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -170,10 +208,39 @@ function Composer({ busy, onSend, onStop }: ComposerProps) {
         title="Enter sends, Shift+Enter starts a new line, Escape stops the reply"
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
+        onPaste={onPaste}
         aria-invalid={tooLong}
         aria-describedby={tooLong ? "message-too-long" : undefined}
       />
       <div className="composer-actions">
+        {canAttach ? (
+          <>
+            <input
+              ref={picker}
+              type="file"
+              multiple
+              accept={ACCEPT}
+              className="visually-hidden"
+              data-testid="attachment-input"
+              aria-label="Attach files"
+              tabIndex={-1}
+              onChange={(e) => {
+                pending.add(Array.from(e.target.files ?? []));
+                e.target.value = "";
+              }}
+            />
+            <button
+              type="button"
+              className="button secondary"
+              data-testid="attach-button"
+              title={LIMITS_TEXT}
+              aria-describedby="attachment-limits"
+              onClick={() => picker.current?.click()}
+            >
+              Attach
+            </button>
+          </>
+        ) : null}
         {busy ? (
           <button
             type="button"
@@ -195,6 +262,12 @@ function Composer({ busy, onSend, onStop }: ComposerProps) {
           Too long: {Math.ceil(size / 1024)} KB of at most {MAX_TEXT_BYTES / 1024} KB.
         </p>
       ) : null}
+      <PendingTray items={pending.items} errors={pending.errors} onRemove={pending.remove} />
+      {canAttach ? (
+        <p id="attachment-limits" className="attachment-limits" data-testid="attachment-limits">
+          {LIMITS_TEXT} Drop or paste files here too.
+        </p>
+      ) : null}
     </form>
   );
 }
@@ -205,10 +278,12 @@ interface ChatViewProps {
   loading: boolean;
   busy: boolean;
   historyError: string | null;
-  onSend: (text: string) => void;
+  onSend: (text: string, attachments?: Attachment[]) => void;
   onStop: () => void;
   /** Send an unanswered question again (the id of the question or of its failed reply). */
   onRetry?: (id: string) => void;
+  /** Uploads files and links to them; without it the composer takes no files. */
+  uploader?: Uploader;
 }
 
 export function ChatView({
@@ -220,17 +295,55 @@ export function ChatView({
   onSend,
   onStop,
   onRetry,
+  uploader,
 }: ChatViewProps) {
+  const pending = usePendingAttachments(uploader);
+  const [dragging, setDragging] = useState(false);
+  const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer?.types ?? []).includes("Files");
+  const drop = uploader
+    ? {
+        onDragOver: (event: DragEvent) => {
+          if (!hasFiles(event)) return;
+          event.preventDefault();
+          setDragging(true);
+        },
+        onDragLeave: (event: DragEvent) => {
+          if (event.currentTarget === event.target) setDragging(false);
+        },
+        onDrop: (event: DragEvent) => {
+          if (!hasFiles(event)) return;
+          event.preventDefault();
+          setDragging(false);
+          pending.add(Array.from(event.dataTransfer.files));
+        },
+      }
+    : {};
   return (
-    <section className="chat" aria-label={`Conversation: ${title}`}>
+    <section
+      className={`chat${dragging ? " dragging" : ""}`}
+      aria-label={`Conversation: ${title}`}
+      data-testid="chat"
+      {...drop}
+    >
       <h2 className="visually-hidden">{title}</h2>
+      {dragging ? (
+        <div className="drop-hint" aria-hidden="true">
+          Drop files to attach them
+        </div>
+      ) : null}
       {historyError ? (
         <p className="notice warn" role="alert">
           History could not be loaded: {historyError}
         </p>
       ) : null}
-      <MessageList messages={messages} loading={loading} onRetry={onRetry} />
-      <Composer busy={busy} onSend={onSend} onStop={onStop} />
+      <MessageList messages={messages} loading={loading} onRetry={onRetry} uploader={uploader} />
+      <Composer
+        busy={busy}
+        onSend={onSend}
+        onStop={onStop}
+        pending={pending}
+        canAttach={uploader !== undefined}
+      />
     </section>
   );
 }

@@ -118,11 +118,17 @@ class AwsClients:
         self._clients: dict[tuple[str, str | None], Any] = {}
 
     def client(
-        self, service: str, *, endpoint_url: str | None = None, config: Config | None = None
+        self,
+        service: str,
+        *,
+        endpoint_url: str | None = None,
+        config: Config | None = None,
+        variant: str = "",
     ) -> Any:
-        """Any service's client (the typed methods below name those the handlers use)."""
+        """Any service's client (the typed methods below name those the handlers use);
+        `variant` names a second client of a service with its own `config`."""
         endpoint_url = endpoint_url or self._endpoints.get(service) or self._endpoints.get("*")
-        key = (service, endpoint_url)
+        key = (service + variant, endpoint_url)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -166,6 +172,19 @@ class AwsClients:
 
     def s3(self) -> S3Client:
         client: S3Client = self.client("s3")
+        return client
+
+    def s3_presigner(self) -> S3Client:
+        """S3 for presigned URLs that browsers use: SigV4 at the regional virtual-hosted
+        address (`<bucket>.s3.<region>.amazonaws.com`; path style at a local endpoint). The
+        default client would sign SigV2 for the global endpoint."""
+        client: S3Client = self.client(
+            "s3",
+            variant=":presign",
+            config=default_config().merge(
+                Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+            ),
+        )
         return client
 
     def ecs(self) -> ECSClient:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from serverless_openclaw.adapters.aws.attachments import S3Attachments
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.compute import EcsCompute, EcsSettings
 from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections
@@ -102,6 +103,11 @@ class AwsPorts:
 
     def state_blobs(self, prefix: str) -> StateBucket:
         return StateBucket(self.clients.s3(), self.config.state_bucket, prefix)
+
+    def attachments(self) -> S3Attachments:
+        return S3Attachments(
+            self.clients.s3(), self.clients.s3_presigner(), self.config.state_bucket
+        )
 
     def secrets(self) -> SecretReader:
         return SecretReader(self.clients.ssm())

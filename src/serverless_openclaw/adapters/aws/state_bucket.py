@@ -58,8 +58,11 @@ class StateBucket:
         return ids
 
     def has_objects(self) -> bool:
+        """Any backed-up file (the person's attachments beside them are not a backup)."""
         with _converted("list"):
-            answer = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+            answer = self._s3.list_objects_v2(
+                Bucket=self.bucket, Prefix=f"{self.prefix}files/", MaxKeys=1
+            )
         return int(answer.get("KeyCount", 0)) > 0
 
     def read_manifest(self, version_id: str | None = None) -> Manifest:

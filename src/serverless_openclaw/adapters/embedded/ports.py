@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from serverless_openclaw.adapters.embedded.attachments import embedded_attachments
 from serverless_openclaw.adapters.embedded.blobs import BlobDirectory, EmbeddedStateBlobs
 from serverless_openclaw.adapters.embedded.conversations import EmbeddedConversationStore
 from serverless_openclaw.adapters.embedded.database import FILENAME, Database
@@ -27,6 +28,7 @@ from serverless_openclaw.adapters.embedded.stores import (
     EmbeddedTelegramStore,
 )
 from serverless_openclaw.adapters.embedded.task_state import EmbeddedTaskStates
+from serverless_openclaw.adapters.signed_attachments import SignedAttachments
 from serverless_openclaw.adapters.store_rules import Clock, utc_now
 
 if TYPE_CHECKING:
@@ -77,6 +79,10 @@ class EmbeddedPorts:
         return EmbeddedInbox(self.db, clock=self.clock)
 
     @cached_property
+    def _attachments(self) -> SignedAttachments:
+        return embedded_attachments(self.root, self.blobs, clock=self.clock)
+
+    @cached_property
     def _secrets(self) -> EmbeddedSecrets:
         return EmbeddedSecrets(self.db)
 
@@ -106,6 +112,9 @@ class EmbeddedPorts:
 
     def state_blobs(self, prefix: str) -> EmbeddedStateBlobs:
         return EmbeddedStateBlobs(self.blobs, prefix)
+
+    def attachments(self) -> SignedAttachments:
+        return self._attachments
 
     def secrets(self) -> EmbeddedSecrets:
         return self._secrets

@@ -13,6 +13,10 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from serverless_openclaw.adapters.memory.attachments import (
+    MemoryAttachmentObjects,
+    memory_attachments,
+)
 from serverless_openclaw.adapters.memory.blobs import BlobBucket, MemoryStateBlobs
 from serverless_openclaw.adapters.memory.clock import Clock, utc_now
 from serverless_openclaw.adapters.memory.compute import MemoryCompute
@@ -28,6 +32,7 @@ from serverless_openclaw.adapters.memory.stores import (
     MemoryTelegramStore,
 )
 from serverless_openclaw.adapters.memory.task_state import MemoryTaskStateRows, MemoryTaskStates
+from serverless_openclaw.adapters.signed_attachments import SignedAttachments
 
 if TYPE_CHECKING:
     from serverless_openclaw.ports.factory import PortFactory
@@ -64,6 +69,8 @@ class MemoryPorts:
         self._telegram = MemoryTelegramStore(self._counters, clock=clock)
         self._inbox = MemoryInbox(clock=clock)
         self.blobs = BlobBucket()
+        self.attachment_objects = MemoryAttachmentObjects()
+        self._attachments = memory_attachments(self.attachment_objects, clock=clock)
         self._secrets = MemorySecrets(secrets)
         self.compute_tasks = MemoryCompute(clock=clock)
         self.push = MemoryConnections() if push else None
@@ -95,6 +102,9 @@ class MemoryPorts:
 
     def state_blobs(self, prefix: str) -> MemoryStateBlobs:
         return MemoryStateBlobs(self.blobs, prefix)
+
+    def attachments(self) -> SignedAttachments:
+        return self._attachments
 
     def secrets(self) -> MemorySecrets:
         return self._secrets

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,16 +314,21 @@ class GatewayClient:
         return response.payload
 
     async def chat_send(
-        self, session_key: str, message: str, *, idempotency_key: str | None = None
+        self,
+        session_key: str,
+        message: str,
+        *,
+        idempotency_key: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
     ) -> ChatRun:
-        payload = await self.request(
-            "chat.send",
-            {
-                "sessionKey": session_key,
-                "message": message,
-                "idempotencyKey": idempotency_key or uuid.uuid4().hex,
-            },
-        )
+        params: dict[str, Any] = {
+            "sessionKey": session_key,
+            "message": message,
+            "idempotencyKey": idempotency_key or uuid.uuid4().hex,
+        }
+        if attachments:
+            params["attachments"] = [dict(attachment) for attachment in attachments]
+        payload = await self.request("chat.send", params)
         if not isinstance(payload, dict) or not isinstance(payload.get("runId"), str):
             raise GatewayProtocolError("chat.send answered without a runId")
         return self._router.open_run(payload["runId"], session_key, str(payload.get("status")))

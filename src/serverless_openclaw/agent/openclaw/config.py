@@ -50,6 +50,7 @@ MANAGED: Final = (
     "agents.defaults.heartbeat.every",
     "agents.defaults.heartbeat.activeHours",
     "cron.enabled",
+    "attachments.ttlHours",
     "logging.file",
     "tools.exec.mode",
     "tools.deny",
@@ -58,6 +59,12 @@ MANAGED: Final = (
 )
 """The only keys `patch_config` writes; everything else in the file is the person's."""
 
+
+INBOUND_MEDIA_TTL_HOURS: Final = 7 * 24
+"""How long OpenClaw keeps its copy of the files people send (`$STATE/media/inbound/`, which
+the state backup carries): a week, for follow-up questions about them. The originals stay in
+the person's attachment store (shown in the history) however long OpenClaw keeps its copy;
+without this OpenClaw never deletes them and every backup keeps every file ever sent."""
 
 HOST_TOOLS: Final = (
     "group:ui",
@@ -142,12 +149,16 @@ class HeartbeatChoice:
     active_end: str = "22:00"
 
 
-def _model_entry(model_id: str, *, context: int = 128_000) -> dict[str, Any]:
+def _model_entry(
+    model_id: str, *, context: int = 128_000, inputs: tuple[str, ...] = ("text",)
+) -> dict[str, Any]:
+    """`inputs` decides what OpenClaw passes the model: with "image" an attached picture
+    arrives as an image part; without it only as a `media://` marker."""
     return {
         "id": model_id,
         "name": model_id,
         "reasoning": False,
-        "input": ["text"],
+        "input": list(inputs),
         "contextWindow": context,
         "maxTokens": 8192,
     }
@@ -203,7 +214,13 @@ def patch_config(
         if not model.base_url:
             raise ValueError(f"the {model.provider} model needs a base URL")
         name = OFFLINE_PROVIDER if model.provider == "offline" else CUSTOM_PROVIDER
-        entry = _model_entry(model.resolved_id, context=32_000)
+        # The offline model reports the images it receives (tests check it); what a custom
+        # endpoint's model takes is unknown, so it gets text only.
+        entry = _model_entry(
+            model.resolved_id,
+            context=32_000,
+            inputs=("text", "image") if name == OFFLINE_PROVIDER else ("text",),
+        )
         if name == CUSTOM_PROVIDER:
             # OpenClaw asks a non-local endpoint for streamed usage only with this flag;
             # without usage, spending and budgets cannot count the endpoint's tokens.
@@ -256,6 +273,7 @@ def patch_config(
         _delete(config, "agents.defaults.heartbeat.every")
         _delete(config, "agents.defaults.heartbeat.activeHours")
 
+    _set(config, "attachments.ttlHours", INBOUND_MEDIA_TTL_HOURS)
     for key, value in tools_block(tools).items():
         _set(config, f"tools.{key}", value)
 

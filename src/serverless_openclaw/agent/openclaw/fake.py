@@ -29,7 +29,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,6 +126,8 @@ class Sent:
     run_id: str
     outcome: str
     """"started", "in_flight", "remembered" (empty run) or "folded" (empty run)."""
+    attachments: tuple[dict[str, Any], ...] = ()
+    """As `chat.send` received them (base64 content included)."""
 
 
 @dataclass
@@ -215,7 +217,12 @@ class FakeGateway:
         self.closed = True
 
     async def chat_send(
-        self, session_key: str, message: str, *, idempotency_key: str | None = None
+        self,
+        session_key: str,
+        message: str,
+        *,
+        idempotency_key: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
     ) -> ChatRun:
         await self._request("chat.send")
         if "\x00" in message:  # OpenClaw's sanitizeChatSendMessageInput
@@ -223,13 +230,14 @@ class FakeGateway:
                 "chat.send: message must not contain null bytes", code="INVALID_REQUEST"
             )
         key = idempotency_key or uuid.uuid4().hex
+        files = tuple(dict(attachment) for attachment in attachments)
         playing = self._playing.get(key)
         if playing is not None:
-            self.sent.append(Sent(session_key, message, key, key, "in_flight"))
+            self.sent.append(Sent(session_key, message, key, key, "in_flight", files))
             return self._router.open_run(key, session_key, "in_flight")
         busy = self._activity.busy_runs(session_key)
         outcome = "remembered" if key in self._keys else "folded" if busy else "started"
-        self.sent.append(Sent(session_key, message, key, key, outcome))
+        self.sent.append(Sent(session_key, message, key, key, outcome, files))
         run = self._router.open_run(key, session_key, "started")
         if outcome != "started":
             self._chat(key, session_key, "final", seq=1, message=_assistant(""))

@@ -9,6 +9,7 @@ answers through the same code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -169,9 +170,15 @@ class Gateway(Protocol):
     async def close(self) -> None: ...
 
     async def chat_send(
-        self, session_key: str, message: str, *, idempotency_key: str | None = None
+        self,
+        session_key: str,
+        message: str,
+        *,
+        idempotency_key: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
     ) -> ChatRun:
-        """Start a turn; the same key while it runs gives the same run."""
+        """Start a turn; the same key while it runs gives the same run. `attachments` go
+        inline (`agent/attachments.py` builds them)."""
         ...
 
     async def chat_abort(self, session_key: str, run_id: str | None = None) -> Any: ...

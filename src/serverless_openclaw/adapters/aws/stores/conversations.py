@@ -87,6 +87,7 @@ def _message(row: dict[str, Any]) -> Message:
             "inReplyTo": row.get("inReplyTo"),
             "error": row.get("error"),
             "usage": json.loads(row["usage"]) if row.get("usage") else None,
+            "attachments": row.get("attachments") or (),
         }
     )
 
@@ -139,6 +140,7 @@ class ConversationStore:
             "error": message.error.model_dump() if message.error else None,
             # JSON text: DynamoDB numbers would need Decimals for the cost.
             "usage": message.usage.model_dump_json() if message.usage else None,
+            "attachments": [a.model_dump(exclude_none=True) for a in message.attachments] or None,
         }
         put: TransactWriteItemTypeDef = {
             "Put": {
