@@ -135,6 +135,10 @@ class AgentSettings(_Settings):
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     heartbeat_seconds: float = 30.0
     task_id: str | None = None
+    wake_reason: str | None = None
+    """Why the control plane started this task ("web message", "telegram message",
+    "connect", a scheduled job...): a Telegram chat whose message woke the agent sees
+    "typing…" while it starts (agent/waking.py)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     agent_state_root: Path = Field(
@@ -229,12 +233,20 @@ def env_name(settings_class: type[BaseSettings], field: str) -> str:
 
 
 def launch_environment(
-    *, user_id: str, inbox_queue_url: str, state_prefix: str, task_id: str
+    *,
+    user_id: str,
+    inbox_queue_url: str,
+    state_prefix: str,
+    task_id: str,
+    wake_reason: str | None = None,
 ) -> dict[str, str]:
     """What the control plane tells each agent task about itself (the RunTask overrides)."""
-    return {
+    env = {
         env_name(AgentSettings, "user_id"): user_id,
         env_name(AgentSettings, "inbox_queue_url"): inbox_queue_url,
         env_name(AgentSettings, "state_prefix"): state_prefix,
         env_name(AgentSettings, "task_id"): task_id,
     }
+    if wake_reason:
+        env[env_name(AgentSettings, "wake_reason")] = wake_reason
+    return env

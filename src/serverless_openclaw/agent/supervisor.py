@@ -50,9 +50,11 @@ from .openclaw.client import GatewayClient
 from .openclaw.device import DeviceIdentity
 from .openclaw.gateway_process import GatewayProcess, gateway_environment
 from .openclaw.protocol import EventFrame
+from .prewarm import Prewarm
 from .reporter import AgentReporter, Superseded
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
+from .waking import TypingWhileWaking, typing_for_wake
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,9 @@ class Supervisor:
         self.telegram = (
             AsyncBotApi(token, base_url=settings.telegram.telegram_api_base) if token else None
         )
+        # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
+        self.prewarm = Prewarm(pending_jobs=lambda: ports.inbox().depth(settings.user_id))
+        self.waking: TypingWhileWaking | None = None
 
     # --- entry point -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -142,6 +147,9 @@ class Supervisor:
         self._write_agent_file()
         exit_code = 0
         try:
+            self.waking = await typing_for_wake(
+                self.settings.wake_reason, self.telegram, self.telegram_links, self.settings.user_id
+            )
             await self._start()
             await self._serve()
         except (OpenClawError, OSError) as exc:
@@ -197,6 +205,7 @@ class Supervisor:
             if last is None
             else {"at": last.at.isoformat(), "bytes": last.total_bytes, "uploaded": last.uploaded},
             "failure": self.failure,
+            "prewarm": self.prewarm.result.__dict__ if self.prewarm.result else None,
         }
 
     # --- start-up --------------------------------------------------------------------------
@@ -223,7 +232,8 @@ class Supervisor:
             else secrets.token_urlsafe(32)
         )
         env = self._gateway_env(token)
-        await asyncio.to_thread(self._write_config, runtime, user, env)
+        prewarm_url = await self.prewarm.open()
+        await asyncio.to_thread(self._write_config, user, env, prewarm_url)
         self.timings.mark("configured")
         if self._stop_requested():
             return
@@ -296,7 +306,7 @@ class Supervisor:
         )
 
     def _write_config(
-        self, runtime: OpenClawRuntime, user: UserSettings, env: dict[str, str]
+        self, user: UserSettings, env: dict[str, str], prewarm_url: str | None
     ) -> None:
         choice = self.model_choice(user)
         key_var = PROVIDER_KEYS.get(choice.provider)
@@ -316,10 +326,11 @@ class Supervisor:
             model=choice,
             heartbeat=heartbeat,
             log_file=self.work_dir / "logs" / "openclaw.log",
+            prewarm_url=prewarm_url,
         )
+        # Not validated here: the gateway refuses a bad file itself (exit 78), and only then
+        # is `openclaw config validate` asked for the issues (gateway_process.py).
         oc_config.write_config(path, patched)
-        for warning in oc_config.validate(runtime, self.state_dir, env):
-            log.info("openclaw config: %s", warning)
 
     # --- running ---------------------------------------------------------------------------
     def _sinks(self, job: ChatJob) -> ReplySink:
@@ -336,6 +347,8 @@ class Supervisor:
             )
         if job.replyTo.kind == "telegram" and self.telegram is not None:
             sinks.append(TelegramReply(self.telegram, job.replyTo.chatId, job.replyTo.messageId))
+            if self.waking is not None:
+                self.waking.handed_over()  # the reply shows "typing…" from here on
         return FanOut(sinks)
 
     def _poke_sync(self) -> None:
@@ -407,6 +420,7 @@ class Supervisor:
             own_runs=self.bridge.run_ids,
         )
         self.scheduler.poke()  # record the schedule the restored state brought back
+        self.prewarm.start(self.client)
         assert self._stop is not None
         tasks = {
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
@@ -499,6 +513,9 @@ class Supervisor:
         self._stopping = True
         self._running = False
         self.phase = "stopping"
+        if self.waking is not None:
+            await self.waking.stop()
+        await self.prewarm.aclose()
         if self.scheduler is not None and self.client is not None and self.client.connected:
             # The last word on what is scheduled: the watchdog wakes us for it.
             try:
