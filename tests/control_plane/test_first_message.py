@@ -134,3 +134,36 @@ def test_messages_beyond_the_rate_limit_are_refused_with_quota_exceeded(
     assert codes[:3] == [(200, "ack")] * 3
     assert codes[3] == (429, "error")
     assert _drain(limited, carol.sub) == [f"rate-limit-{n:04d}" for n in range(3)]
+
+
+def test_every_open_tab_sees_the_question_another_tab_sent(
+    services: Services, ecs: Ecs, cognito: Cognito, connections_endpoint: ConnectionsEndpoint
+) -> None:
+    alice = cognito.user()
+    services.user_settings.update(alice.sub, {"wakeOnConnect": False})
+    first, second = "TabOne111A=", "TabTwo222B="
+    for connection in (first, second):
+        opened = ws_connect.handler(connect_event(connection, alice.id_token), FakeLambdaContext())
+        assert opened["statusCode"] == 200
+    answer = ws_message.handler(
+        message_event(first, {"action": "send", "id": "m-tab-0001", "text": "from tab one"}),
+        FakeLambdaContext(),
+    )
+    assert body_of(answer)["type"] == "ack"
+
+    def shown(connection: str) -> list[dict[str, Any]]:
+        return [f for f in connections_endpoint.frames(connection) if f.get("type") == "message"]
+
+    wait_for(lambda: shown(second))
+    assert shown(second) == [
+        {
+            "type": "message",
+            "id": "m-tab-0001",
+            "conversationId": "main",
+            "text": "from tab one",
+            "source": "web",
+            "createdAt": shown(second)[0]["createdAt"],
+        }
+    ]
+    # The sending tab gets it too (it shows it once: the page merges it with its own echo).
+    assert [f["id"] for f in shown(first)] == ["m-tab-0001"]

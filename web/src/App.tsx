@@ -310,6 +310,7 @@ function Workspace({
               busy={chat.busy}
               historyError={chat.historyError}
               onSend={chat.send}
+              onRetry={chat.retry}
               onStop={chat.abort}
             />
           </>

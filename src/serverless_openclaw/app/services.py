@@ -25,10 +25,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal
 
 from serverless_openclaw.app.broadcast import Broadcaster
-from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame
+from serverless_openclaw.contracts.frames import AckFrame, SendFrame, StatusFrame, UserMessageFrame
 from serverless_openclaw.contracts.jobs import ChatJob, ControlCommand, ControlJob, WebReplyTo
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
-from serverless_openclaw.contracts.records import AgentStatus
+from serverless_openclaw.contracts.records import AgentStatus, Message
 from serverless_openclaw.core.errors import (
     Conflict,
     StorageUnavailable,
@@ -189,6 +189,24 @@ def push_status(services: Services, state: TaskState) -> None:
         log.warning("status push failed: %s", exc)
 
 
+def push_user_message(services: Services, user_id: str, message: Message) -> None:
+    """Show a stored question in every open tab of the person (best effort): the other tabs,
+    and the web page while they write from Telegram."""
+    if services.broadcaster is None or message.source == "agent":
+        return
+    frame = UserMessageFrame(
+        id=message.id,
+        conversationId=message.conversationId,
+        text=message.text,
+        source=message.source,
+        createdAt=message.createdAt,
+    )
+    try:
+        services.broadcaster.send(user_id, frame)
+    except StorageUnavailable as exc:
+        log.warning("user message push failed: %s", exc)
+
+
 # --- lifecycle -----------------------------------------------------------------------------
 def new_launch_id() -> str:
     return uuid.uuid4().hex
@@ -328,9 +346,11 @@ def submit_chat_job(services: Services, job: ChatJob) -> Submitted:
     check_message_rate(count, quotas.messages_per_minute, now)
     state = services.task_state.get(job.userId)
     decide_wake(state, now, task_hours_per_day=quotas.task_hours_per_day)  # quota before queuing
-    services.conversations.put_message(job.userId, job.user_message())
+    stored = job.user_message()
+    services.conversations.put_message(job.userId, stored)
     services.inbox.send(job)
     services.counters.mark(_dedupe_key(job), expires_at=now + DEDUPE_TTL, now=now)
+    push_user_message(services, job.userId, stored)
     try:
         woken = wake(services, job.userId, f"{job.source} message")
     except StorageUnavailable as exc:

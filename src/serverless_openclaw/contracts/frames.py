@@ -6,6 +6,7 @@ Client frames are tagged by `action`, server frames by `type`. Models are closed
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -93,14 +94,37 @@ class StreamChunkFrame(_Frame):
     text: str
 
 
+class ReplyError(_Frame):
+    """Why a message could not be answered, shown in the conversation in place of a reply.
+    `retryable`: sending the same message again may work (the UI offers a retry button)."""
+
+    code: str
+    message: str
+    retryable: bool = False
+
+
 class StreamEndFrame(_Frame):
     """The reply is complete; `text` is the full reply (it may differ from the chunks' sum
-    when the model rewrote its output, so clients show this one)."""
+    when the model rewrote its output, so clients show this one). With `error`, the message
+    could not be answered and `text` says why."""
 
     type: Literal["stream_end"] = "stream_end"
     id: MessageId
     text: str
     aborted: bool = False
+    error: ReplyError | None = None
+
+
+class UserMessageFrame(_Frame):
+    """A person's message was stored: every open tab shows it in place, whichever tab or
+    channel it was sent from (`source`)."""
+
+    type: Literal["message"] = "message"
+    id: MessageId
+    conversationId: ConversationId
+    text: str
+    source: Literal["web", "telegram"]
+    createdAt: datetime
 
 
 class ErrorFrame(_Frame):
@@ -117,6 +141,7 @@ ServerFrame = Annotated[
     | StreamStartFrame
     | StreamChunkFrame
     | StreamEndFrame
+    | UserMessageFrame
     | ErrorFrame,
     Field(discriminator="type"),
 ]

@@ -7,7 +7,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serverless_openclaw.contracts.frames import AgentState
+from serverless_openclaw.contracts.frames import AgentState, ReplyError
 
 
 class _Record(BaseModel):
@@ -33,6 +33,8 @@ class Message(_Record):
     inReplyTo: str | None = None
     """The id of the message this one answers: a reply is listed directly under its
     question, whatever was asked in between."""
+    error: ReplyError | None = None
+    """Set on a reply that says why the question could not be answered."""
 
 
 T = TypeVar("T")

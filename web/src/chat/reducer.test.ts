@@ -208,3 +208,182 @@ describe("chatReducer", () => {
     expect(s.messages["c-9"]).toBeUndefined();
   });
 });
+
+describe("one conversation everywhere", () => {
+  const question = (id: string, text: string, extra: Partial<Message> = {}): Message => ({
+    id,
+    conversationId: "main",
+    role: "user",
+    text,
+    createdAt: NOW,
+    source: "web",
+    aborted: false,
+    proactive: false,
+    ...extra,
+  });
+  const reply = (questionId: string, text: string, extra: Partial<Message> = {}): Message => ({
+    id: `${questionId}:r`,
+    conversationId: "main",
+    role: "assistant",
+    text,
+    createdAt: NOW,
+    source: "agent",
+    aborted: false,
+    proactive: false,
+    inReplyTo: questionId,
+    ...extra,
+  });
+
+  it("shows a question typed in another tab, then its reply under it", () => {
+    const s = run(
+      initialChatState("main"),
+      frame({
+        type: "message",
+        id: "m-other01",
+        conversationId: "main",
+        text: "from the other tab",
+        source: "web",
+        createdAt: NOW,
+      }),
+      frame({ type: "stream_start", id: "m-other01", conversationId: "main", proactive: false }),
+      frame({ type: "stream_end", id: "m-other01", text: "answer", aborted: false }),
+    );
+    expect(texts(s)).toEqual([
+      ["user", "from the other tab", "sent"],
+      ["assistant", "answer", "done"],
+    ]);
+  });
+
+  it("shows a message sent from Telegram with its source", () => {
+    const s = run(
+      initialChatState("main"),
+      frame({
+        type: "message",
+        id: "tg-1234567",
+        conversationId: "main",
+        text: "hello from my phone",
+        source: "telegram",
+        createdAt: NOW,
+      }),
+    );
+    expect(visibleMessages(s)[0]).toMatchObject({ role: "user", source: "telegram", status: "sent" });
+  });
+
+  it("keeps this tab's own echo once when the server reports the stored message", () => {
+    const s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({ type: "message", id: "m-000001", conversationId: "main", text: "hi", source: "web", createdAt: NOW }),
+    );
+    expect(texts(s)).toEqual([["user", "hi", "sent"]]);
+  });
+
+  it("puts each reply directly under its question, live", () => {
+    const s = run(
+      initialChatState("main"),
+      sent("m-000001", "one"),
+      sent("m-000002", "two"),
+      sent("m-000003", "three"),
+      frame({ type: "stream_start", id: "m-000001", conversationId: "main", proactive: false }),
+      frame({ type: "stream_end", id: "m-000001", text: "1", aborted: false }),
+      frame({ type: "stream_start", id: "m-000002", conversationId: "main", proactive: false }),
+      frame({ type: "stream_end", id: "m-000002", text: "2", aborted: false }),
+    );
+    expect(texts(s).map(([, text]) => text)).toEqual(["one", "1", "two", "2", "three"]);
+  });
+
+  it("after a reconnect mid-reply ends with one bubble per message and nothing running", () => {
+    let s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({ type: "ack", id: "m-000001", conversationId: "main" }),
+      frame({ type: "stream_start", id: "m-000001", conversationId: "main", proactive: false }),
+      frame({ type: "stream_chunk", id: "m-000001", text: "Hel" }),
+    );
+    expect(isBusy(s)).toBe(true);
+    // The socket dropped; the reply finished meanwhile and is stored under its own id.
+    s = run(s, {
+      type: "history",
+      conversationId: "main",
+      items: [question("m-000001", "hi"), reply("m-000001", "Hello there")],
+    });
+    expect(texts(s)).toEqual([
+      ["user", "hi", "done"],
+      ["assistant", "Hello there", "done"],
+    ]);
+    expect(isBusy(s)).toBe(false);
+    expect(s.active).toEqual({});
+    expect(s.streams).toEqual({});
+  });
+
+  it("lists stored replies of older servers (id <question>:r) in place too", () => {
+    const s = run(initialChatState("main"), {
+      type: "history",
+      conversationId: "main",
+      items: [question("m-000001", "hi"), reply("m-000001", "yo", { inReplyTo: null })],
+    });
+    expect(visibleMessages(s).map((m) => m.key)).toEqual(["user:m-000001", "assistant:m-000001"]);
+  });
+
+  it("shows a stored error reply as an error with its reason", () => {
+    const s = run(initialChatState("main"), {
+      type: "history",
+      conversationId: "main",
+      items: [
+        question("m-000001", "bad"),
+        reply("m-000001", "This message cannot be passed to the agent.", {
+          error: { code: "rejected", message: "The message contains a NUL character.", retryable: false },
+        }),
+      ],
+    });
+    const [, answer] = visibleMessages(s);
+    expect(answer).toMatchObject({ status: "failed", error: { code: "rejected" } });
+  });
+
+  it("shows an error reply streamed live, with a retry when it may help", () => {
+    const s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({
+        type: "stream_end",
+        id: "m-000001",
+        text: "The agent could not answer.",
+        aborted: false,
+        error: { code: "model_unavailable", message: "The model did not answer.", retryable: true },
+      }),
+    );
+    const [, answer] = visibleMessages(s);
+    expect(answer).toMatchObject({ status: "failed", error: { retryable: true } });
+    expect(isBusy(s)).toBe(false);
+  });
+
+  it("gives up waiting on a question with no progress, and takes it back when a reply starts", () => {
+    const sentAt = Date.parse(NOW);
+    let s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({ type: "ack", id: "m-000001", conversationId: "main" }),
+    );
+    s = run(s, { type: "expire", before: sentAt - 1, streamingBefore: sentAt - 1 });
+    expect(texts(s)).toEqual([["user", "hi", "sent"]]);
+    s = run(s, { type: "expire", before: sentAt + 1, streamingBefore: sentAt + 1 });
+    expect(visibleMessages(s)[0]).toMatchObject({ status: "failed", error: { code: "no_progress", retryable: true } });
+    expect(isBusy(s)).toBe(false);
+    s = run(s, frame({ type: "stream_start", id: "m-000001", conversationId: "main", proactive: false }));
+    expect(visibleMessages(s)[0]).toMatchObject({ status: "sent" });
+    expect(visibleMessages(s)[0]?.error).toBeUndefined();
+  });
+
+  it("counts the agent waking up as progress", () => {
+    const sentAt = Date.parse(NOW);
+    const later = new Date(sentAt + 60_000).toISOString();
+    let s = run(
+      initialChatState("main"),
+      sent("m-000001", "hi"),
+      frame({ type: "ack", id: "m-000001", conversationId: "main" }),
+      { type: "frame", frame: { type: "status", agent: "starting", phase: "restoring memory" }, now: later },
+    );
+    s = run(s, { type: "expire", before: sentAt + 30_000, streamingBefore: sentAt + 30_000 });
+    expect(texts(s)).toEqual([["user", "hi", "sent"]]);
+  });
+});

@@ -30,7 +30,9 @@ export interface ChatMessage {
   createdAt: string;
   proactive: boolean;
   source?: Message["source"];
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; retryable?: boolean };
+  /** user: ms of the last sign of progress (ack, status, reply frames) while unanswered. */
+  progressAt?: number;
 }
 
 export interface ChatError {
@@ -67,7 +69,21 @@ export type ChatAction =
   | { type: "history"; conversationId: string; items: Message[] }
   | { type: "agent"; state: AgentState; phase?: string | null }
   | { type: "forget"; conversationId: string }
-  | { type: "dismissError" };
+  | { type: "dismissError" }
+  /** Unanswered questions with no progress since `before` (ms) are given up on. */
+  | { type: "expire"; before: number; streamingBefore: number };
+
+/** How long a question may wait for any sign of progress before the page says so. */
+export const NO_PROGRESS_MS = 120_000;
+/** How long a reply may stall between chunks before the page says so. */
+export const STALLED_REPLY_MS = 300_000;
+
+/** The error shown when a question got no sign of life for `NO_PROGRESS_MS`. */
+export const NO_PROGRESS_ERROR = {
+  code: "no_progress",
+  message: "No answer yet, and no sign of progress. Your message may still be answered; you can also send it again.",
+  retryable: true,
+};
 
 export function initialChatState(current: string): ChatState {
   return {
@@ -114,7 +130,8 @@ function upsert(state: ChatState, message: ChatMessage): ChatState {
   const list = state.messages[message.conversationId] ?? [];
   const index = list.findIndex((m) => m.key === message.key);
   const next = index < 0 ? [...list, message] : list.map((m, i) => (i === index ? message : m));
-  return { ...state, messages: { ...state.messages, [message.conversationId]: next } };
+  const placed = message.role === "assistant" && index < 0 ? placeReplies(next) : next;
+  return { ...state, messages: { ...state.messages, [message.conversationId]: placed } };
 }
 
 function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T> {
@@ -123,20 +140,53 @@ function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T
   return rest;
 }
 
+/** The id a reply streams under: the id of the question it answers. Stored replies carry it as
+ * `inReplyTo` (older ones only as their own id `<question id>:r`). */
+export function streamId(message: Message): string {
+  if (message.role !== "assistant") return message.id;
+  if (message.inReplyTo) return message.inReplyTo;
+  return message.id.endsWith(":r") ? message.id.slice(0, -2) : message.id;
+}
+
 function fromHistory(message: Message): ChatMessage {
+  const id = streamId(message);
   return {
-    key: message.role === "user" ? userKey(message.id) : assistantKey(message.id),
-    id: message.id,
+    key: message.role === "user" ? userKey(id) : assistantKey(id),
+    id,
     conversationId: message.conversationId,
     role: message.role,
     text: message.text,
     // A stored question counts as answered for the stop button; a reply still running shows
     // up as a stream on the socket anyway.
-    status: message.aborted ? "aborted" : "done",
+    status: message.error ? "failed" : message.aborted ? "aborted" : "done",
     createdAt: message.createdAt,
     proactive: message.proactive,
     source: message.source,
+    ...(message.error ? { error: message.error } : {}),
   };
+}
+
+/** Every reply directly under the question it answers, whatever arrived in between. */
+export function placeReplies(list: ChatMessage[]): ChatMessage[] {
+  const replies = new Map<string, ChatMessage>();
+  const questions = new Set<string>();
+  for (const m of list) {
+    if (m.role === "user") questions.add(m.id);
+  }
+  for (const m of list) {
+    if (m.role === "assistant" && questions.has(m.id)) replies.set(m.id, m);
+  }
+  if (replies.size === 0) return list;
+  const out: ChatMessage[] = [];
+  for (const m of list) {
+    if (m.role === "assistant" && replies.has(m.id)) continue;
+    out.push(m);
+    if (m.role === "user") {
+      const reply = replies.get(m.id);
+      if (reply) out.push(reply);
+    }
+  }
+  return out;
 }
 
 /** The conversation a reply belongs to when its start was missed (e.g. during a reconnect). */
@@ -150,11 +200,39 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
       const where = findConversation(state, userKey(frame.id));
       if (!where) return state;
       return updateMessage(state, where, userKey(frame.id), (m) =>
-        m.status === "queued" ? { ...m, status: "sent" } : m,
+        m.status === "queued" ? { ...m, status: "sent", progressAt: Date.parse(now) } : m,
       );
     }
-    case "status":
-      return { ...state, agent: { state: frame.agent, phase: frame.phase ?? null } };
+    case "status": {
+      const next = { ...state, agent: { state: frame.agent, phase: frame.phase ?? null } };
+      // The agent waking up (a new phase) is progress for every question still waiting.
+      const changed =
+        state.agent?.state !== frame.agent || (state.agent?.phase ?? null) !== (frame.phase ?? null);
+      return changed ? touchWaiting(next, Date.parse(now)) : next;
+    }
+    case "message": {
+      // A question stored from another tab or channel (or the echo of this tab's own).
+      const key = userKey(frame.id);
+      const existing = state.messages[frame.conversationId]?.find((m) => m.key === key);
+      const next = upsert(state, {
+        key,
+        id: frame.id,
+        conversationId: frame.conversationId,
+        role: "user",
+        text: frame.text,
+        status: existing?.status === "failed" ? "failed" : "sent",
+        createdAt: existing?.createdAt ?? frame.createdAt,
+        proactive: false,
+        source: frame.source,
+        progressAt: Date.parse(now),
+        ...(existing?.error ? { error: existing.error } : {}),
+      });
+      if (existing || frame.conversationId === state.current) return next;
+      return {
+        ...next,
+        unread: { ...next.unread, [frame.conversationId]: (next.unread[frame.conversationId] ?? 0) + 1 },
+      };
+    }
     case "stream_start": {
       const conversationId = frame.conversationId;
       let next = upsert(state, {
@@ -168,10 +246,16 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         proactive: frame.proactive,
         source: "agent",
       });
-      // A reply means the question was received, even if its ack got lost.
-      next = updateMessage(next, conversationId, userKey(frame.id), (m) =>
-        m.status === "queued" ? { ...m, status: "sent" } : m,
-      );
+      // A reply means the question was received, even if its ack got lost (or the page had
+      // given up waiting for it).
+      next = updateMessage(next, conversationId, userKey(frame.id), (m) => {
+        if (m.status === "queued") return { ...m, status: "sent" };
+        if (m.error?.code === NO_PROGRESS_ERROR.code) {
+          const { error: _gone, ...rest } = m;
+          return { ...rest, status: "sent" };
+        }
+        return m;
+      });
       const unread =
         conversationId === state.current
           ? next.unread
@@ -201,7 +285,9 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         }));
       }
       return updateMessage(state, conversationId, key, (m) =>
-        m.status === "streaming" ? { ...m, text: m.text + frame.text } : m,
+        m.status === "streaming"
+          ? { ...m, text: m.text + frame.text, progressAt: Date.parse(now) }
+          : m,
       );
     }
     case "stream_end": {
@@ -219,7 +305,8 @@ function reduceFrame(state: ChatState, frame: ServerFrame, now: string): ChatSta
         source: "agent",
         // The full reply replaces the chunks (the model may have rewritten its output).
         text: frame.text,
-        status: frame.aborted ? "aborted" : "done",
+        status: frame.error ? "failed" : frame.aborted ? "aborted" : "done",
+        ...(frame.error ? { error: frame.error } : {}),
       });
       const active =
         next.active[conversationId] === frame.id
@@ -292,9 +379,23 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           !storedKeys.has(m.key) &&
           (m.status === "queued" || m.status === "streaming" || m.role === "user"),
       );
+      // A reply that was streaming when the socket dropped and is stored by now is finished:
+      // nothing of it may stay "running" (no cursor, no stop button).
+      let { active, streams } = state;
+      for (const [id, where] of Object.entries(state.streams)) {
+        if (where === action.conversationId && storedKeys.has(assistantKey(id))) {
+          streams = withoutKey(streams, id);
+          if (active[where] === id) active = withoutKey(active, where);
+        }
+      }
       return {
         ...state,
-        messages: { ...state.messages, [action.conversationId]: [...stored, ...local] },
+        active,
+        streams,
+        messages: {
+          ...state.messages,
+          [action.conversationId]: placeReplies([...stored, ...local]),
+        },
         loaded: { ...state.loaded, [action.conversationId]: true },
       };
     }
@@ -310,7 +411,61 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       };
     case "dismissError":
       return { ...state, lastError: null };
+    case "expire":
+      return expireWaiting(state, action);
   }
+}
+
+function answered(list: ChatMessage[], id: string): boolean {
+  return list.some((m) => m.role === "assistant" && m.id === id);
+}
+
+/** Questions still waiting for their reply get a fresh progress mark. */
+function touchWaiting(state: ChatState, at: number): ChatState {
+  let changed = false;
+  const messages: Record<string, ChatMessage[]> = {};
+  for (const [conversationId, list] of Object.entries(state.messages)) {
+    messages[conversationId] = list.map((m) => {
+      if (m.role !== "user" || m.status !== "sent" || answered(list, m.id)) return m;
+      changed = true;
+      return { ...m, progressAt: at };
+    });
+  }
+  return changed ? { ...state, messages } : state;
+}
+
+function expireWaiting(
+  state: ChatState,
+  { before, streamingBefore }: { before: number; streamingBefore: number },
+): ChatState {
+  let next = state;
+  for (const [conversationId, list] of Object.entries(state.messages)) {
+    for (const m of list) {
+      if (m.role === "user" && m.status === "sent" && !answered(list, m.id)) {
+        if ((m.progressAt ?? Date.parse(m.createdAt)) < before) {
+          next = updateMessage(next, conversationId, m.key, (q) => ({
+            ...q,
+            status: "failed",
+            error: NO_PROGRESS_ERROR,
+          }));
+        }
+      } else if (m.role === "assistant" && m.status === "streaming") {
+        if ((m.progressAt ?? Date.parse(m.createdAt)) < streamingBefore) {
+          next = updateMessage(next, conversationId, m.key, (r) => ({
+            ...r,
+            status: "failed",
+            error: { ...NO_PROGRESS_ERROR, message: "The reply stopped coming. You can send your message again." },
+          }));
+          next = {
+            ...next,
+            active: next.active[conversationId] === m.id ? withoutKey(next.active, conversationId) : next.active,
+            streams: withoutKey(next.streams, m.id),
+          };
+        }
+      }
+    }
+  }
+  return next;
 }
 
 /** Messages of the conversation on screen. */

@@ -9,11 +9,21 @@ import { ApiError, type ApiClient, allMessages } from "../api/client";
 import type { AuthClient } from "../auth/session";
 import { MAIN_CONVERSATION_ID, type ServerFrame } from "../generated/contracts";
 import { newMessageId } from "../lib/ids";
-import { type AgentState, chatReducer, initialChatState, isBusy, visibleMessages } from "./reducer";
+import {
+  type AgentState,
+  NO_PROGRESS_MS,
+  STALLED_REPLY_MS,
+  chatReducer,
+  initialChatState,
+  isBusy,
+  visibleMessages,
+} from "./reducer";
 import { ChatSocket, type ConnectionInfo } from "./socket";
 
 /** How often the page asks for the agent's state while it is starting or stopping. */
 export const STATUS_POLL_MS = 10_000;
+/** How often unanswered questions are checked for a lack of progress. */
+export const PROGRESS_CHECK_MS = 5_000;
 
 export interface UseChatOptions {
   wsUrl: string;
@@ -53,7 +63,12 @@ export function useChat({
       getToken: (options) => auth.getIdToken(options),
       onFrame: (frame) => {
         dispatch({ type: "frame", frame, now: new Date().toISOString() });
-        if (frame.type === "ack" || frame.type === "stream_start" || frame.type === "stream_end") {
+        if (
+          frame.type === "ack" ||
+          frame.type === "message" ||
+          frame.type === "stream_start" ||
+          frame.type === "stream_end"
+        ) {
           activityRef.current?.(frame);
         }
       },
@@ -93,6 +108,16 @@ export function useChat({
   useEffect(() => {
     dispatch({ type: "open", conversationId });
   }, [conversationId]);
+
+  // The page never waits forever: a question with no sign of progress for NO_PROGRESS_MS
+  // (no ack, no phase change, no reply) shows an error with a retry button.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      const now = Date.now();
+      dispatch({ type: "expire", before: now - NO_PROGRESS_MS, streamingBefore: now - STALLED_REPLY_MS });
+    }, PROGRESS_CHECK_MS);
+    return () => clearInterval(timer);
+  }, []);
 
   // Read when loading, not a trigger: a conversation that gains its first stored message
   // while open is already complete on screen and reloads only after a reconnect.
@@ -144,6 +169,17 @@ export function useChat({
     [conversationId],
   );
 
+  /** Send the text of an unanswered (or failed) question again, as a new message. */
+  const retry = useCallback(
+    (id: string) => {
+      const question = (state.messages[conversationId] ?? []).find(
+        (m) => m.role === "user" && m.id === id,
+      );
+      if (question) send(question.text);
+    },
+    [state.messages, conversationId, send],
+  );
+
   const abort = useCallback(() => {
     socketRef.current?.abort(conversationId === MAIN_CONVERSATION_ID ? undefined : conversationId);
   }, [conversationId]);
@@ -159,6 +195,7 @@ export function useChat({
     connection,
     historyError,
     send,
+    retry,
     abort,
     setAgent,
     retryNow: () => socketRef.current?.reconnectNow(),

@@ -10,7 +10,13 @@ const STATUS_LABEL: Partial<Record<ChatMessage["status"], string>> = {
   failed: "not delivered",
 };
 
-function MessageBubble({ message }: { message: ChatMessage }) {
+function MessageBubble({
+  message,
+  onRetry,
+}: {
+  message: ChatMessage;
+  onRetry?: (id: string) => void;
+}) {
   const label = message.role === "user" ? "You" : "Agent";
   const note = STATUS_LABEL[message.status];
   return (
@@ -49,13 +55,31 @@ function MessageBubble({ message }: { message: ChatMessage }) {
       {message.error ? (
         <p className="message-error" role="alert">
           {message.error.message} <span className="code">({message.error.code})</span>
+          {message.error.retryable && onRetry ? (
+            <button
+              type="button"
+              className="button secondary small"
+              data-testid="retry-button"
+              onClick={() => onRetry(message.id)}
+            >
+              Send again
+            </button>
+          ) : null}
         </p>
       ) : null}
     </li>
   );
 }
 
-function MessageList({ messages, loading }: { messages: ChatMessage[]; loading: boolean }) {
+function MessageList({
+  messages,
+  loading,
+  onRetry,
+}: {
+  messages: ChatMessage[];
+  loading: boolean;
+  onRetry?: (id: string) => void;
+}) {
   const end = useRef<HTMLDivElement>(null);
   const last = messages[messages.length - 1];
   const streaming = messages.some((m) => m.status === "streaming");
@@ -74,7 +98,7 @@ function MessageList({ messages, loading }: { messages: ChatMessage[]; loading: 
         aria-busy={streaming}
       >
         {messages.map((m) => (
-          <MessageBubble key={m.key} message={m} />
+          <MessageBubble key={m.key} message={m} onRetry={onRetry} />
         ))}
       </ol>
       <div ref={end} />
@@ -167,6 +191,8 @@ interface ChatViewProps {
   historyError: string | null;
   onSend: (text: string) => void;
   onStop: () => void;
+  /** Send an unanswered question again (the id of the question or of its failed reply). */
+  onRetry?: (id: string) => void;
 }
 
 export function ChatView({
@@ -177,6 +203,7 @@ export function ChatView({
   historyError,
   onSend,
   onStop,
+  onRetry,
 }: ChatViewProps) {
   return (
     <section className="chat" aria-label={`Conversation: ${title}`}>
@@ -186,7 +213,7 @@ export function ChatView({
           History could not be loaded: {historyError}
         </p>
       ) : null}
-      <MessageList messages={messages} loading={loading} />
+      <MessageList messages={messages} loading={loading} onRetry={onRetry} />
       <Composer busy={busy} onSend={onSend} onStop={onStop} />
     </section>
   );

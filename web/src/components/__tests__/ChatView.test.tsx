@@ -96,3 +96,40 @@ describe("ChatView", () => {
     expect(screen.getByRole("alert").textContent).toContain("Slow down");
   });
 });
+
+describe("ChatView errors", () => {
+  it("offers to send an unanswered question again", async () => {
+    const onRetry = vi.fn();
+    const { user } = setup({
+      onRetry,
+      messages: [
+        message({
+          id: "m-000001",
+          status: "failed",
+          error: { code: "no_progress", message: "No answer yet.", retryable: true },
+        }),
+      ],
+    });
+    expect(screen.getByRole("alert").textContent).toContain("No answer yet.");
+    await user.click(screen.getByRole("button", { name: "Send again" }));
+    expect(onRetry).toHaveBeenCalledWith("m-000001");
+  });
+
+  it("offers no retry for a message the agent cannot take", () => {
+    setup({
+      onRetry: vi.fn(),
+      messages: [
+        message({ id: "m-000001" }),
+        message({
+          id: "m-000001",
+          role: "assistant",
+          status: "failed",
+          text: "Not passed on.",
+          error: { code: "rejected", message: "It contains a NUL character.", retryable: false },
+        }),
+      ],
+    });
+    expect(screen.getByRole("alert").textContent).toContain("NUL character");
+    expect(screen.queryByRole("button", { name: "Send again" })).toBeNull();
+  });
+});
