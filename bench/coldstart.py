@@ -1,15 +1,33 @@
-"""coldstart: from "send" to an idle agent until the first streamed text, phase by phase,
-beside a bare `openclaw gateway` started on the same state on the same machine.
+"""coldstart: from "send" to an idle agent until the first streamed text, as a fresh Fargate
+task sees it, phase by phase, beside a bare `openclaw gateway` started the naive way.
 
-Each measured run: a message to a user whose agent is Idle (it answered before and backed its
-state up), then StopTask and wait for Idle; then a bare gateway started from a copy of the
-state that agent restored (the backup set: caches and secrets excluded), timed to /readyz
-and to its first streamed delta. Cold and bare runs alternate.
+Fargate honesty. A new task has nothing but its image: an empty `/tmp` (where OpenClaw keeps
+Node's compile cache by default), an empty HOME, and the state dir restored from S3. So every
+measured start here gets an emptied `$TMPDIR` (the dev stack hands each task the bench's
+`task-tmp/`, wiped before each start), a fresh HOME (each task's own work dir) and no local
+state: the user's OpenClaw state dir is deleted after each stop, so the restore really
+brings it back from the blob store. What the image ships (the prefilled compile cache in the
+runtime folder, runtime/installer.py) is used, as the image would use it; fill it first with
+`python -m serverless_openclaw.agent.prewarm compile-cache` (the suite does when it is
+missing). The OS page cache cannot be emptied on a shared machine: files Node reads are
+likely warm here and were just pulled there.
+
+Each measured run: a message to a user whose agent is Idle, then StopTask and wait for Idle;
+then a *bare* gateway: `openclaw gateway` with OpenClaw's defaults (no lean config, no
+prefilled compile cache, an empty `$TMPDIR`, no pre-warm) on a copy of the state that agent
+backed up, timed to /readyz and to its first streamed delta. Cold and bare runs alternate.
+
+`open_then_send_first_text_ms`: the page opens (wake on open), the person sends 15 s later;
+time from that send to the first text (the pre-warm's figure).
 
 The phases add up to the total. Clocks: the client's send and first chunk (monotonic and wall
 time read together), the task process's creation time (/proc), the supervisor's start-up marks
 (GET /status, seconds since it started) anchored by the wall time of its "agent running" log
-line, and the bridge's turn record (monotonic).
+line, and the bridge's turn record (monotonic). CPU-seconds of the gateway's process tree at
+the first text are the steadier check on a shared machine.
+
+`--task-cpus 0` pins the agent task and the bare gateway to the listed cores (`taskset`): how
+docs/performance.md compares task sizes (1 core vs 2) without Fargate.
 """
 
 from __future__ import annotations
@@ -17,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +53,22 @@ from serverless_openclaw.agent.openclaw.config import (
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
+from serverless_openclaw.agent.prewarm import fill_compile_cache
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.snapshot import is_excluded
 from serverless_openclaw.local.serve import free_port
-from serverless_openclaw.runtime.installer import locate
+from serverless_openclaw.runtime.installer import OpenClawRuntime, locate
 from serverless_openclaw.settings import environ_snapshot
 
 from .context import Context
-from .harness import AgentProcess, BenchUser, new_id
+from .harness import AgentProcess, BenchUser, DevStackProcess, new_id
 from .stats import Figure, ratio
 
 PHASES = (
     ("launch", "send -> task process exists (ws_message, wake, RunTask)"),
     ("python_init", "process -> supervisor starts (interpreter, imports)"),
     ("restore", "restore the state dir from S3"),
-    ("config", "patch openclaw.json + `openclaw config validate`"),
+    ("config", "patch openclaw.json (no validate: the gateway checks it)"),
     ("gateway_ready", "start `openclaw gateway` until /readyz"),
     ("connect", "bridge connects to the gateway, marks Running"),
     ("pickup", "Running -> the bridge starts the queued turn"),
@@ -56,6 +77,68 @@ PHASES = (
 )
 
 
+# --- a fresh task's surroundings -------------------------------------------------------------
+def empty_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU-seconds of a process and its living descendants (exited helpers are counted
+    through `children_*` when their parent reaped them)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            t = process.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def pin(pid: int, cpus: str) -> None:
+    """Pin every thread of `pid` (its children inherit it) to `cpus` (taskset syntax)."""
+    if cpus:
+        psutil.Process(pid).cpu_affinity([int(c) for c in cpus.split(",")])
+        for thread in psutil.Process(pid).threads():
+            with contextlib.suppress(psutil.Error, OSError):
+                psutil.Process(thread.id).cpu_affinity([int(c) for c in cpus.split(",")])
+
+
+async def product_runtime(ctx: Context) -> OpenClawRuntime:
+    """The runtime as the image ships it: with a prefilled compile cache (filled now when
+    missing: one warm-up start, what the Dockerfile does at build time)."""
+    runtime = locate()
+    if runtime is None:
+        raise RuntimeError("OpenClaw is not installed (serverless-openclaw openclaw install)")
+    if runtime.compile_cache is None:
+        ctx.log("coldstart: filling the runtime's compile cache (the image does it at build)")
+        await fill_compile_cache(runtime, progress=lambda line: ctx.log(f"  {line}"))
+        runtime = locate()
+        assert runtime is not None
+    return runtime
+
+
+async def cold_stack(ctx: Context) -> DevStackProcess:
+    """The shared real-agent stack, or one whose agents are pinned to `task_cpus`."""
+    cpus = ctx.options.task_cpus
+    if not cpus:
+        return await ctx.real_stack()
+    stack = DevStackProcess(
+        ctx.dir / f"pinned-{cpus.replace(',', '_')}",
+        agent_command=["taskset", "-c", cpus, sys.executable, "-m", "serverless_openclaw.agent"],
+        agent_env={"TMPDIR": str(ctx.task_tmp)},
+    )
+    await asyncio.to_thread(stack.start)
+    ctx.own_stack(stack)
+    ctx.script_model(stack)
+    return stack
+
+
+# --- one cold start --------------------------------------------------------------------------
 async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
     """One message to an idle agent; returns the phases and the total in ms."""
     async with user.ws() as ws:
@@ -63,8 +146,10 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
         sent = await ws.send({"action": "send", "id": (message := new_id()), "text": text})
         offset = sent_wall - sent  # wall = monotonic + offset
         first = await ws.first_chunk(message, timeout=900)
+        agent = await user.agent_process()
+        status = await agent.status()
+        cpu = tree_cpu_s(int(status["gatewayPid"])) if status.get("gatewayPid") else 0.0
         await ws.reply(message, timeout=300)
-    agent = await user.agent_process()
     status = await agent.status()
     marks: dict[str, float] = status["timings"]
     turn = next(t for t in status["turns"] if t["job_id"] == message)
@@ -87,7 +172,34 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
         "total": first.at - sent,
     }
     ms["product"] = ms["total"] - ms["gateway_ready"] - ms["first_turn"]
-    return {k: v * 1000 for k, v in ms.items()}
+    result = {k: v * 1000 for k, v in ms.items()}
+    result["gateway_cpu_s"] = cpu
+    result["prewarmed"] = 1.0 if (status.get("prewarm") or {}).get("warmed") else 0.0
+    return result
+
+
+async def open_then_send(user: BenchUser, text: str, delay_s: float) -> dict[str, Any]:
+    """The page opens (wake on open); the person sends `delay_s` later. Returns the ms from
+    that send to the first text, and what the agent did meanwhile."""
+    async with user.ws() as ws:
+        opened, opened_wall = time.monotonic(), time.time()
+        await asyncio.sleep(delay_s)  # the person reading and typing: the scenario itself
+        message = new_id()
+        sent = await ws.send({"action": "send", "id": message, "text": text})
+        first = await ws.first_chunk(message, timeout=900)
+        await ws.reply(message, timeout=300)
+    agent = await user.agent_process()
+    status = await agent.status()
+    running_wall = agent.running_logged_at()
+    prewarm = status.get("prewarm") or {}
+    return {
+        "first_text_ms": (first.at - sent) * 1000,
+        "open_to_first_text_ms": (first.at - opened) * 1000,
+        "running_after_open_ms": None
+        if running_wall is None
+        else (running_wall - opened_wall) * 1000,
+        "prewarm": prewarm,
+    }
 
 
 async def stop_and_wait(user: BenchUser) -> AgentProcess:
@@ -122,14 +234,25 @@ def copy_backup_set(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=ignore, symlinks=False)
 
 
-async def bare_gateway(state_source: Path, root: Path, model_url: str) -> dict[str, float]:
-    """`openclaw gateway` alone on a copy of `state_source`: ms to ready and to first delta."""
-    runtime = locate()
-    if runtime is None:
-        raise RuntimeError("OpenClaw is not installed (serverless-openclaw openclaw install)")
-    state, home, logs = root / "state", root / "home", root / "logs"
+def forget_local_state(agent: AgentProcess, task_tmp: Path) -> None:
+    """What a new Fargate task does not have: the user's state dir on local disk (the next
+    start restores it from the blob store) and anything left in $TMPDIR."""
+    shutil.rmtree(agent.openclaw_state_dir, ignore_errors=True)
+    empty_folder(task_tmp)
+
+
+# --- the bare gateway ------------------------------------------------------------------------
+async def bare_gateway(
+    runtime: OpenClawRuntime, state_source: Path, root: Path, model_url: str, cpus: str
+) -> dict[str, float]:
+    """`openclaw gateway` as anyone would start it on a copy of `state_source`: OpenClaw's
+    defaults, no prefilled compile cache, an empty $TMPDIR and HOME. ms to ready and to the
+    first delta, and the gateway's CPU-seconds at that delta."""
+    naive = replace(runtime, compile_cache=None)
+    state, home, tmp, logs = root / "state", root / "home", root / "tmp", root / "logs"
     await asyncio.to_thread(copy_backup_set, state_source, state)
     home.mkdir(parents=True)
+    tmp.mkdir(parents=True)
     port = free_port()
     token = new_id()
     config = patch_config(
@@ -137,12 +260,19 @@ async def bare_gateway(state_source: Path, root: Path, model_url: str) -> dict[s
         port=port,
         model=ModelChoice("offline", base_url=f"{model_url}/v1"),
         log_file=logs / "openclaw.log",
+        lean=False,
     )
     write_config(state / "openclaw.json", config)
-    env = gateway_environment(environ_snapshot(), state_dir=state, home=home, token=token)
-    process = GatewayProcess(runtime, state, port, env, logs / "gateway.out")
+    base = environ_snapshot()
+    base.pop("NODE_COMPILE_CACHE", None)
+    base["TMPDIR"] = str(tmp)
+    env = gateway_environment(base, state_dir=state, home=home, token=token)
+    process = GatewayProcess(naive, state, port, env, logs / "gateway.out")
     started = time.monotonic()
     await process.start()
+    assert process.pid is not None
+    pin(process.pid, cpus)
+    cpu = 0.0
     try:
         await process.wait_ready(timeout=600, interval=0.05)
         ready = time.monotonic()
@@ -157,6 +287,7 @@ async def bare_gateway(state_source: Path, root: Path, model_url: str) -> dict[s
             async for event in run:
                 if isinstance(event, RunDelta) and first is None:
                     first = time.monotonic()
+                    cpu = tree_cpu_s(process.pid)
                 elif isinstance(event, RunEnd):
                     break
     finally:
@@ -164,45 +295,71 @@ async def bare_gateway(state_source: Path, root: Path, model_url: str) -> dict[s
     return {
         "ready": (ready - started) * 1000,
         "first_delta": ((first or time.monotonic()) - started) * 1000,
+        "cpu_s": cpu,
     }
 
 
+# --- the suite -------------------------------------------------------------------------------
 async def run(ctx: Context) -> dict[str, Figure]:
     o = ctx.options
-    stack = await ctx.real_stack()
+    runtime = await product_runtime(ctx)
+    stack = await cold_stack(ctx)
     ctx.script_model(stack)
     user = await asyncio.to_thread(stack.create_user, wakeOnConnect=False, idleTimeoutMinutes=120)
     ctx.log("coldstart: first start of a new user's agent (reported, not in the figures)")
     first_ever = await cold_turn(user, "bench hello")
-    await stop_and_wait(user)
+    agent = await stop_and_wait(user)
 
     phases: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
     for n in range(o.coldstarts):
+        forget_local_state(agent, ctx.task_tmp)
         ctx.log(f"coldstart: cold start {n + 1}/{o.coldstarts}")
         for name, value in (await cold_turn(user, f"bench cold start {n}")).items():
             phases[name].append(value)
-        stopped = await stop_and_wait(user)
+        agent = await stop_and_wait(user)
         ctx.log(f"coldstart: bare gateway {n + 1}/{o.coldstarts}")
         for name, value in (
             await bare_gateway(
-                stopped.openclaw_state_dir, ctx.dir / f"bare-{n}", stack.offline_model_url
+                runtime,
+                agent.openclaw_state_dir,
+                ctx.dir / f"bare-{n}",
+                stack.offline_model_url,
+                o.task_cpus,
             )
         ).items():
             bare[name].append(value)
 
+    opened: list[dict[str, Any]] = []
+    await asyncio.to_thread(user.settings, wakeOnConnect=True)
+    for n in range(o.open_sends):
+        forget_local_state(agent, ctx.task_tmp)
+        ctx.log(f"coldstart: open, send {o.open_send_delay_s:g} s later {n + 1}/{o.open_sends}")
+        opened.append(await open_then_send(user, f"bench open then send {n}", o.open_send_delay_s))
+        agent = await stop_and_wait(user)
+    await asyncio.to_thread(user.settings, wakeOnConnect=False)
+
     total = Figure.of(phases["total"], note="send to an idle agent -> first streamed text")
-    bare_ready = Figure.of(bare["ready"], note="bare `openclaw gateway` start -> /readyz")
     bare_first = Figure.of(
-        bare["first_delta"], note="bare gateway start -> its first reply's first delta"
+        bare["first_delta"],
+        note="bare `openclaw gateway` (defaults, cold caches) start -> first delta",
     )
     figures: dict[str, Figure] = {
         "coldstart_total_ms": total,
-        "bare_gateway_ready_ms": bare_ready,
-        "coldstart_overhead_ratio": ratio(total, bare_ready, "cold start / bare gateway ready"),
-        "bare_gateway_first_delta_ms": bare_first,
-        "coldstart_vs_bare_first_delta_ratio": ratio(
-            total, bare_first, "cold start / bare gateway start to first delta"
+        "bare_cold_ready_ms": Figure.of(bare["ready"], note="bare gateway start -> /readyz"),
+        "bare_cold_first_delta_ms": bare_first,
+        "coldstart_vs_bare_ratio": ratio(
+            total, bare_first, "cold start (send -> first text) / bare start -> first delta"
+        ),
+        "coldstart_gateway_cpu_s": Figure.of(
+            phases["gateway_cpu_s"], unit="s", note="OpenClaw's CPU-s at the first text"
+        ),
+        "bare_cold_gateway_cpu_s": Figure.of(
+            bare["cpu_s"], unit="s", note="the bare gateway's CPU-s at its first delta"
+        ),
+        "open_then_send_first_text_ms": Figure.of(
+            [r["first_text_ms"] for r in opened],
+            note=f"wake on open, send {o.open_send_delay_s:g} s later -> first text",
         ),
     }
     for name, why in PHASES:
@@ -210,6 +367,12 @@ async def run(ctx: Context) -> dict[str, Figure]:
     figures["coldstart_product_ms"] = Figure.of(
         phases["product"], note="ours: everything but OpenClaw's start and its first turn"
     )
-    notes: dict[str, Any] = {"first_ever_ms": {k: round(v) for k, v in first_ever.items()}}
-    ctx.notes["coldstart"] = notes
+    ctx.notes["coldstart"] = {
+        "first_ever_ms": {k: round(v) for k, v in first_ever.items()},
+        "task_cpus": o.task_cpus or "all",
+        "compile_cache": str(runtime.compile_cache),
+        "open_then_send": [
+            {k: (round(v) if isinstance(v, float) else v) for k, v in r.items()} for r in opened
+        ],
+    }
     return figures
