@@ -39,6 +39,7 @@ _OPTION_HELP = {
     "open_sends": "wake-on-open runs: the page opens, the person sends later",
     "open_send_delay_s": "seconds between opening the page and sending",
     "task_cpus": "pin agent tasks and the bare gateway to these cores, e.g. 0 (1 vCPU)",
+    "task_cpu_quota": "or a CFS quota of this many CPUs for them, e.g. 0.5 (root only)",
     "import_runs": "fresh interpreters per handler and per library set",
     "warm_invocations": "warm invocations per handler",
     "memory_replies": "replies sampled for peak RSS",

@@ -27,13 +27,15 @@ line, and the bridge's turn record (monotonic). CPU-seconds of the gateway's pro
 the first text are the steadier check on a shared machine.
 
 `--task-cpus 0` pins the agent task and the bare gateway to the listed cores (`taskset`): how
-docs/performance.md compares task sizes (1 core vs 2) without Fargate.
+docs/performance.md compares task sizes (1 core vs 2) without Fargate. `--task-cpu-quota 0.5`
+gives them a CFS quota instead (a cgroup; root only), which can express half a CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import time
@@ -108,6 +110,45 @@ def pin(pid: int, cpus: str) -> None:
                 psutil.Process(thread.id).cpu_affinity([int(c) for c in cpus.split(",")])
 
 
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+class CpuQuota:
+    """A cgroup-v1 CPU controller group with a CFS quota of `vcpus` CPUs: how Linux (and
+    Fargate's micro-VMs for fractional sizes) hands out a fraction of a CPU. Needs root and a
+    writable /sys/fs/cgroup/cpu; processes put in it keep their children in it."""
+
+    period_us = 100_000
+
+    def __init__(self, vcpus: float, name: str) -> None:
+        self.vcpus = vcpus
+        self.path = CGROUP_CPU / name
+
+    def __enter__(self) -> CpuQuota:
+        try:
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(self.period_us))
+            (self.path / "cpu.cfs_quota_us").write_text(str(int(self.vcpus * self.period_us)))
+        except OSError as exc:
+            raise RuntimeError(f"--task-cpu-quota needs a writable {CGROUP_CPU}: {exc}") from exc
+        return self
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """`command`, started inside the group."""
+        procs = self.path / "cgroup.procs"
+        return ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *command]
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(OSError):
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    (CGROUP_CPU / "cgroup.procs").write_text(pid)
+            self.path.rmdir()
+
+
 async def product_runtime(ctx: Context) -> OpenClawRuntime:
     """The runtime as the image ships it: with a prefilled compile cache (filled now when
     missing: one warm-up start, what the Dockerfile does at build time)."""
@@ -122,14 +163,20 @@ async def product_runtime(ctx: Context) -> OpenClawRuntime:
     return runtime
 
 
-async def cold_stack(ctx: Context) -> DevStackProcess:
-    """The shared real-agent stack, or one whose agents are pinned to `task_cpus`."""
+async def cold_stack(ctx: Context, quota: CpuQuota | None) -> DevStackProcess:
+    """The shared real-agent stack, or one whose agents are pinned to `task_cpus` or run
+    under a CPU quota."""
     cpus = ctx.options.task_cpus
-    if not cpus:
+    if not cpus and quota is None:
         return await ctx.real_stack()
+    command = [sys.executable, "-m", "serverless_openclaw.agent"]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    if quota is not None:
+        command = quota.wrap(command)
     stack = DevStackProcess(
-        ctx.dir / f"pinned-{cpus.replace(',', '_')}",
-        agent_command=["taskset", "-c", cpus, sys.executable, "-m", "serverless_openclaw.agent"],
+        ctx.dir / "limited",
+        agent_command=command,
         agent_env={"TMPDIR": str(ctx.task_tmp)},
     )
     await asyncio.to_thread(stack.start)
@@ -243,7 +290,12 @@ def forget_local_state(agent: AgentProcess, task_tmp: Path) -> None:
 
 # --- the bare gateway ------------------------------------------------------------------------
 async def bare_gateway(
-    runtime: OpenClawRuntime, state_source: Path, root: Path, model_url: str, cpus: str
+    runtime: OpenClawRuntime,
+    state_source: Path,
+    root: Path,
+    model_url: str,
+    cpus: str,
+    quota: CpuQuota | None,
 ) -> dict[str, float]:
     """`openclaw gateway` as anyone would start it on a copy of `state_source`: OpenClaw's
     defaults, no prefilled compile cache, an empty $TMPDIR and HOME. ms to ready and to the
@@ -272,6 +324,8 @@ async def bare_gateway(
     await process.start()
     assert process.pid is not None
     pin(process.pid, cpus)
+    if quota is not None:
+        quota.add(process.pid)
     cpu = 0.0
     try:
         await process.wait_ready(timeout=600, interval=0.05)
@@ -301,9 +355,16 @@ async def bare_gateway(
 
 # --- the suite -------------------------------------------------------------------------------
 async def run(ctx: Context) -> dict[str, Figure]:
+    if ctx.options.task_cpu_quota:
+        with CpuQuota(ctx.options.task_cpu_quota, f"soc-bench-{os.getpid()}") as quota:
+            return await measure(ctx, quota)
+    return await measure(ctx, None)
+
+
+async def measure(ctx: Context, quota: CpuQuota | None) -> dict[str, Figure]:
     o = ctx.options
     runtime = await product_runtime(ctx)
-    stack = await cold_stack(ctx)
+    stack = await cold_stack(ctx, quota)
     ctx.script_model(stack)
     user = await asyncio.to_thread(stack.create_user, wakeOnConnect=False, idleTimeoutMinutes=120)
     ctx.log("coldstart: first start of a new user's agent (reported, not in the figures)")
@@ -326,6 +387,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
                 ctx.dir / f"bare-{n}",
                 stack.offline_model_url,
                 o.task_cpus,
+                quota,
             )
         ).items():
             bare[name].append(value)
@@ -370,6 +432,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
     ctx.notes["coldstart"] = {
         "first_ever_ms": {k: round(v) for k, v in first_ever.items()},
         "task_cpus": o.task_cpus or "all",
+        "task_cpu_quota": o.task_cpu_quota or None,
         "compile_cache": str(runtime.compile_cache),
         "open_then_send": [
             {k: (round(v) if isinstance(v, float) else v) for k, v in r.items()} for r in opened

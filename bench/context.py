@@ -39,6 +39,8 @@ class Options:
     """Wake on open, then the person sends this much later (coldstart suite)."""
     task_cpus: str = ""
     """Pin agent tasks and the bare gateway to these cores (`0`, `0,1`; "" = no pinning)."""
+    task_cpu_quota: float = 0.0
+    """Or give them a CFS quota of this many CPUs (a cgroup; 0 = none)."""
     import_runs: int = 12
     warm_invocations: int = 60
     memory_replies: int = 8
