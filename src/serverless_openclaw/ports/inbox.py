@@ -6,7 +6,9 @@ Semantics every adapter keeps (the contract suite checks them):
   only after the one in flight is deleted or becomes visible again;
 - deduplication by job id for 5 minutes (a resend queues nothing);
 - a received job is invisible for the visibility timeout, then delivered again with a higher
-  `receive_count`; after `MAX_RECEIVES` deliveries it moves to the dead-letter queue.
+  `receive_count`; after `MAX_RECEIVES` deliveries it moves to the dead-letter queue;
+- with `max_messages` > 1, SQS may hand out several jobs of one group in one call (in order);
+  the memory and embedded inboxes hand out one per group per call: rely on neither.
 """
 
 from __future__ import annotations
@@ -98,5 +100,6 @@ class InboxConsumer(Protocol):
         ...
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
-        """Keep a job hidden longer, or with 0 hand it back at once."""
+        """Keep a job hidden longer, or with 0 hand it back at once. `StorageUnavailable`
+        when the job is no longer there (deleted), as SQS refuses the handle."""
         ...

@@ -74,13 +74,17 @@ class ConversationStore(Protocol):
         """Store a message once: a second put with the same id changes nothing and returns
         False. The conversation is created by its first message (title = that message) and
         moves to the top of the list. A message with `inReplyTo` is listed directly after
-        the message it answers.
+        the message it answers (a reply to a message that was never stored, in a
+        conversation never deleted, is listed by its own time).
 
-        Deletion is final: the conversation keeps a tombstone with the time it was deleted,
-        and a message created before that time, or a reply whose question is gone, raises
-        `ConversationDeleted` and stores nothing (a late reply or a late retry never brings
-        it back). With `fence` (a launch id) the write happens only while that launch is the
-        user's current one, atomically with the check (decision D12); otherwise `Fenced`."""
+        Deletion is final: the conversation keeps a tombstone with the time it was deleted
+        (never earlier than its newest message), and a message created at or before that
+        time, or a reply whose question is gone, raises `ConversationDeleted` and stores
+        nothing (a late reply or a late retry never brings it back). With `fence` (a launch
+        id) the write happens only while that launch is the user's current one, atomically
+        with the check (decision D12); otherwise `Fenced`, which wins over every other
+        outcome (a duplicate from a stale launch is `Fenced` too, from the current one
+        False)."""
         ...
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
