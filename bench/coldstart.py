@@ -195,6 +195,7 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
         first = await ws.first_chunk(message, timeout=900)
         agent = await user.agent_process()
         status = await agent.status()
+        task_cpu = tree_cpu_s(agent.pid)  # the supervisor and OpenClaw below it
         cpu = tree_cpu_s(int(status["gatewayPid"])) if status.get("gatewayPid") else 0.0
         await ws.reply(message, timeout=300)
     status = await agent.status()
@@ -221,16 +222,34 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
     ms["product"] = ms["total"] - ms["gateway_ready"] - ms["first_turn"]
     result = {k: v * 1000 for k, v in ms.items()}
     result["gateway_cpu_s"] = cpu
+    result["task_cpu_s"] = task_cpu
     result["prewarmed"] = 1.0 if (status.get("prewarm") or {}).get("warmed") else 0.0
     return result
 
 
-async def open_then_send(user: BenchUser, text: str, delay_s: float) -> dict[str, Any]:
-    """The page opens (wake on open); the person sends `delay_s` later. Returns the ms from
-    that send to the first text, and what the agent did meanwhile."""
+async def prewarm_done(user: BenchUser, timeout: float = 900) -> dict[str, Any]:
+    """Waits until the woken agent's pre-warm has a result; returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            agent = await user.agent_process(timeout=5)
+            result = (await agent.status()).get("prewarm")
+            if result:
+                return dict(result)
+        await asyncio.sleep(0.25)
+    raise TimeoutError("no pre-warm result")
+
+
+async def open_then_send(user: BenchUser, text: str, delay_s: float | None) -> dict[str, Any]:
+    """The page opens (wake on open); the person sends `delay_s` later (None: once the
+    agent's pre-warm is over). Returns the ms from that send to the first text, and what the
+    agent did meanwhile."""
     async with user.ws() as ws:
         opened, opened_wall = time.monotonic(), time.time()
-        await asyncio.sleep(delay_s)  # the person reading and typing: the scenario itself
+        if delay_s is None:
+            await prewarm_done(user)
+        else:
+            await asyncio.sleep(delay_s)  # the person reading and typing: the scenario itself
         message = new_id()
         sent = await ws.send({"action": "send", "id": message, "text": text})
         first = await ws.first_chunk(message, timeout=900)
@@ -393,11 +412,16 @@ async def measure(ctx: Context, quota: CpuQuota | None) -> dict[str, Figure]:
             bare[name].append(value)
 
     opened: list[dict[str, Any]] = []
+    warmed: list[dict[str, Any]] = []
     await asyncio.to_thread(user.settings, wakeOnConnect=True)
     for n in range(o.open_sends):
         forget_local_state(agent, ctx.task_tmp)
         ctx.log(f"coldstart: open, send {o.open_send_delay_s:g} s later {n + 1}/{o.open_sends}")
         opened.append(await open_then_send(user, f"bench open then send {n}", o.open_send_delay_s))
+        agent = await stop_and_wait(user)
+        forget_local_state(agent, ctx.task_tmp)
+        ctx.log(f"coldstart: open, send once pre-warmed {n + 1}/{o.open_sends}")
+        warmed.append(await open_then_send(user, f"bench open, warm, send {n}", None))
         agent = await stop_and_wait(user)
     await asyncio.to_thread(user.settings, wakeOnConnect=False)
 
@@ -419,11 +443,36 @@ async def measure(ctx: Context, quota: CpuQuota | None) -> dict[str, Figure]:
         "bare_cold_gateway_cpu_s": Figure.of(
             bare["cpu_s"], unit="s", note="the bare gateway's CPU-s at its first delta"
         ),
-        "open_then_send_first_text_ms": Figure.of(
-            [r["first_text_ms"] for r in opened],
-            note=f"wake on open, send {o.open_send_delay_s:g} s later -> first text",
+        "coldstart_task_cpu_s": Figure.of(
+            phases["task_cpu_s"], unit="s", note="the task's CPU-s (supervisor + OpenClaw)"
         ),
     }
+    if opened:
+        figures.update(
+            {
+                "open_then_send_first_text_ms": Figure.of(
+                    [r["first_text_ms"] for r in opened],
+                    note=f"wake on open, send {o.open_send_delay_s:g} s later -> first text",
+                ),
+                "open_then_send_running_after_open_ms": Figure.of(
+                    [r["running_after_open_ms"] or 0.0 for r in opened],
+                    note="page opened -> the woken agent runs (the send waits for it when later)",
+                ),
+                "prewarmed_first_text_ms": Figure.of(
+                    [r["first_text_ms"] for r in warmed],
+                    note="woken on open, sent after the pre-warm turn -> first text",
+                ),
+                "prewarm_turn_ms": Figure.of(
+                    [float(r["prewarm"].get("seconds") or 0.0) * 1000 for r in warmed],
+                    note="the throwaway turn (stand-in model: no model call)",
+                ),
+            }
+        )
+    figures["coldstart_vs_bare_cpu_ratio"] = ratio(
+        figures["coldstart_task_cpu_s"],
+        figures["bare_cold_gateway_cpu_s"],
+        "CPU-s to the first text: the task / the bare gateway (steadier on a busy machine)",
+    )
     for name, why in PHASES:
         figures[f"coldstart_{name}_ms"] = Figure.of(phases[name], note=why)
     figures["coldstart_product_ms"] = Figure.of(
@@ -436,6 +485,9 @@ async def measure(ctx: Context, quota: CpuQuota | None) -> dict[str, Figure]:
         "compile_cache": str(runtime.compile_cache),
         "open_then_send": [
             {k: (round(v) if isinstance(v, float) else v) for k, v in r.items()} for r in opened
+        ],
+        "open_prewarmed_send": [
+            {k: (round(v) if isinstance(v, float) else v) for k, v in r.items()} for r in warmed
         ],
     }
     return figures
