@@ -79,13 +79,19 @@ def _figure(value: float, note: str) -> Figure:
 
 
 def build_venv(target: Path) -> None:
-    """The image's venv: `python -m venv` + `pip install ".[agent]"` from this checkout."""
+    """The image's venv: `python -m venv` + `pip install ".[agent]"` from this checkout, then
+    pip removed."""
     venv.create(target, with_pip=True)
     python = target / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", f"{ROOT}[agent]"],
         check=True,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"},
+    )
+    # As the Dockerfile does: the agent never runs pip (Python 3.11's venv adds setuptools).
+    subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "pip", "setuptools"],
+        check=True,
     )
 
 

@@ -117,3 +117,9 @@ def test_the_compile_cache_is_prefilled_on_the_final_path_by_the_gateway_user() 
     assert "--runtime-dir /opt/openclaw" in script
     # ...and then handed to root, so the agent can read it and never change it.
     assert "chown -R root:root" in script.split("compile-cache --runtime-dir")[1]
+
+
+def test_the_image_venv_carries_no_pip() -> None:
+    """Every cold start pulls the image; the agent never installs anything."""
+    venv = instructions()[_run_index("python -m venv /opt/venv")][1]
+    assert "pip uninstall --yes pip" in venv
