@@ -164,21 +164,21 @@ async def product_runtime(ctx: Context) -> OpenClawRuntime:
 
 
 async def cold_stack(ctx: Context, quota: CpuQuota | None) -> DevStackProcess:
-    """The shared real-agent stack, or one whose agents are pinned to `task_cpus` or run
-    under a CPU quota."""
+    """A dev stack of this suite's own, whose agent tasks get `task_tmp` as $TMPDIR (emptied
+    before each start; another suite's agent may still run on the shared stack), pinned to
+    `task_cpus` or under a CPU quota when asked."""
     cpus = ctx.options.task_cpus
-    if not cpus and quota is None:
-        return await ctx.real_stack()
     command = [sys.executable, "-m", "serverless_openclaw.agent"]
     if cpus:
         command = ["taskset", "-c", cpus, *command]
     if quota is not None:
         command = quota.wrap(command)
     stack = DevStackProcess(
-        ctx.dir / "limited",
+        ctx.dir / "coldstart",
         agent_command=command,
         agent_env={"TMPDIR": str(ctx.task_tmp)},
     )
+    ctx.log("coldstart: starting a dev stack of its own")
     await asyncio.to_thread(stack.start)
     ctx.own_stack(stack)
     ctx.script_model(stack)

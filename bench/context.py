@@ -75,7 +75,7 @@ class Context:
 
     @property
     def task_tmp(self) -> Path:
-        """Every agent task's $TMPDIR (the coldstart suite empties it before each start, as a
+        """The $TMPDIR of the coldstart suite's agent tasks (emptied before each start, as a
         new Fargate task's /tmp is empty)."""
         folder = self.dir / "task-tmp"
         folder.mkdir(exist_ok=True)
@@ -89,7 +89,7 @@ class Context:
         """`serverless-openclaw dev` with the real agent and OpenClaw, started once."""
         if self._real is None:
             self.log("starting the dev stack (real agent, offline model)")
-            stack = DevStackProcess(self.dir / "real", agent_env={"TMPDIR": str(self.task_tmp)})
+            stack = DevStackProcess(self.dir / "real")
             started = time.monotonic()
             await asyncio.to_thread(stack.start)
             self.log(f"dev stack up in {time.monotonic() - started:.1f} s")
