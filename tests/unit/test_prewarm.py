@@ -172,3 +172,20 @@ async def test_the_stand_in_never_fails_on_odd_bodies(body: bytes) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://standin") as client:
         response = await client.post("/v1/chat/completions", content=body)
     assert response.status_code == 200
+
+
+async def test_an_unexpected_error_is_logged_and_never_breaks_the_shutdown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def depth() -> int:
+        raise KeyError("a bug, not an outage")
+
+    prewarm = Prewarm(pending_jobs=depth)
+    await prewarm.open()
+    prewarm.start(FakeGateway())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if "pre-warm failed" in caplog.text:
+            break
+    await prewarm.aclose()  # does not raise
+    assert "pre-warm failed" in caplog.text and "KeyError" in caplog.text

@@ -231,6 +231,7 @@ class Prewarm:
         """Run the warm-up in the background (the bridge does not wait for it)."""
         if self._task is None:
             self._task = asyncio.create_task(self.run(gateway), name="prewarm")
+            self._task.add_done_callback(_log_failure)
 
     async def run(self, gateway: WarmGateway) -> PrewarmResult:
         self.result = await self._run(gateway)
@@ -262,11 +263,19 @@ class Prewarm:
         )
 
     async def aclose(self) -> None:
+        """Cancel a warm-up still running and stop the stand-in. Never raises: a failed
+        warm-up was logged when it failed (`_log_failure`) and must not hold up a shutdown."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         await self._stand_in.stop()
+
+
+def _log_failure(task: asyncio.Task[PrewarmResult]) -> None:
+    """The warm-up is an optimisation: an error it did not expect is logged, not fatal."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("pre-warm failed", exc_info=task.exception())
 
 
 # --- the build-time warm-up: fill the compile cache -------------------------------------------
