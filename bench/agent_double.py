@@ -2,10 +2,11 @@
 gateways (~1.4 GB each) would not fit in memory.
 
 Everything between the inbox and the browser is the product's own code: the real `Bridge`
-long-polls the user's SQS inbox, stores both messages in DynamoDB, heartbeats and deletes the
-job; the real `WebReply` coalesces and posts the stream through @connections; the real
-`AgentReporter` marks the task Running and Idle as its launch. Only the OpenClaw gateway is
-replaced, by `FakeGateway`, which streams a canned, labelled reply in a few deltas.
+long-polls the user's inbox, stores both messages (fenced by the launch), heartbeats and
+deletes the job; the real `WebReply` coalesces and posts the stream through @connections; the
+real `AgentReporter` marks the task Running and Idle as its launch. Only the OpenClaw gateway
+is replaced, by the package's `FakeGateway`, which streams a canned, labelled reply in a few
+deltas; there is no OpenClaw state, so nothing to back up.
 
 Run by the ECS emulator: `python -m bench.agent_double` with the task environment set.
 """
@@ -19,107 +20,47 @@ import logging
 import os
 import signal
 import sys
-import uuid
-from typing import Any, cast
 
-from serverless_openclaw.adapters.aws.clients import AwsClients
-from serverless_openclaw.adapters.aws.connections_api import ApiGatewayConnections
-from serverless_openclaw.adapters.aws.inbox import InboxConsumer
-from serverless_openclaw.adapters.aws.stores.connections import ConnectionStore
-from serverless_openclaw.adapters.aws.stores.conversations import ConversationStore
-from serverless_openclaw.adapters.aws.stores.task_state import TaskStateStore
 from serverless_openclaw.agent.bridge import Bridge, BridgeOptions
-from serverless_openclaw.agent.delivery import FanOut, ReplySink, WebReply
-from serverless_openclaw.agent.openclaw.activity import SessionActivity
-from serverless_openclaw.agent.openclaw.client import ChatRun, GatewayClient
-from serverless_openclaw.agent.openclaw.protocol import ChatEvent
+from serverless_openclaw.agent.delivery import ReplySinks
+from serverless_openclaw.agent.openclaw.fake import FakeGateway, Reply
 from serverless_openclaw.agent.reporter import AgentReporter
 from serverless_openclaw.app.broadcast import Broadcaster
-from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
+from serverless_openclaw.contracts.jobs import ControlJob
 from serverless_openclaw.settings import AgentSettings
+from serverless_openclaw.wiring import wire_task
 
 LABEL = "[agent double]"
 log = logging.getLogger("agent_double")
-
-
-class FakeGateway:
-    """What the bridge uses of GatewayClient, answering without a model: the reply is
-    streamed in `deltas` pieces, `delay_s` apart, then a final event."""
-
-    def __init__(self, *, deltas: int = 5, delay_s: float = 0.02) -> None:
-        self.deltas = deltas
-        self.delay_s = delay_s
-        self.connected = True
-        self.activity = SessionActivity()
-        """Nothing runs by itself here: every session is always quiet."""
-        self._streams: set[asyncio.Task[None]] = set()
-
-    async def chat_send(
-        self, session_key: str, message: str, *, idempotency_key: str | None = None
-    ) -> ChatRun:
-        run_id = idempotency_key or uuid.uuid4().hex
-        run = ChatRun(run_id, session_key, "started")
-        task = asyncio.create_task(self._stream(run, f"{LABEL} You said: {message}"))
-        self._streams.add(task)
-        task.add_done_callback(self._streams.discard)
-        return run
-
-    async def _stream(self, run: ChatRun, reply: str) -> None:
-        size = max(1, -(-len(reply) // self.deltas))
-        for seq, start in enumerate(range(0, len(reply), size), start=1):
-            await asyncio.sleep(self.delay_s)
-            run._apply(
-                ChatEvent(
-                    runId=run.run_id, state="delta", seq=seq, deltaText=reply[start : start + size]
-                )
-            )
-        run._apply(
-            ChatEvent(
-                runId=run.run_id,
-                state="final",
-                seq=self.deltas + 1,
-                message={"role": "assistant", "content": [{"type": "text", "text": reply}]},
-            )
-        )
-
-    async def chat_abort(self, session_key: str, run_id: str | None = None) -> Any:
-        return {"ok": True}
 
 
 async def run(settings: AgentSettings) -> int:
     if not settings.task_id:
         log.error("SOC_TASK_ID is not set; this process was not launched by the control plane")
         return 2
-    clients = AwsClients(settings.names.region)
-    prefix = settings.names.prefix
-    dynamodb = clients.dynamodb()
-    connections = ConnectionStore(dynamodb, prefix)
-    broadcaster = None
-    if settings.names.connections_url:
-        broadcaster = Broadcaster(
-            connections, ApiGatewayConnections(clients.connections(settings.names.connections_url))
-        )
+    ports = wire_task(settings)
+    connections = ports.connections()
+    api = ports.connections_api()
+    broadcaster = Broadcaster(connections, api) if api is not None else None
     reporter = AgentReporter(
-        TaskStateStore(dynamodb, prefix),
-        broadcaster,
-        user_id=settings.user_id,
-        launch_id=settings.task_id,
+        ports.task_state(), broadcaster, user_id=settings.user_id, launch_id=settings.task_id
     )
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     (settings.work_dir / "agent.json").write_text(
         json.dumps({"pid": os.getpid(), "double": True, "launchId": settings.task_id}) + "\n"
     )
-
-    def sinks(job: ChatJob) -> ReplySink:
-        if broadcaster is None:
-            return FanOut([])
-        return WebReply(
-            broadcaster,
-            connections,
-            user_id=job.userId,
-            message_id=job.jobId,
-            conversation_id=job.conversationId,
-        )
+    sinks = ReplySinks(
+        user_id=settings.user_id,
+        connections=connections,
+        broadcaster=broadcaster,
+        telegram=None,
+        telegram_links=ports.telegram(),
+    )
+    gateway = FakeGateway(
+        answer=lambda message: f"{LABEL} You said: {message}",
+        default=Reply(chunks=5, delay_s=0.02),
+    )
+    await gateway.boot()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,13 +71,18 @@ async def run(settings: AgentSettings) -> int:
         if job.command == "stop":
             stop.set()
 
+    async def no_state_to_back_up() -> None:
+        return None
+
     bridge = Bridge(
         user_id=settings.user_id,
-        consumer=InboxConsumer(clients.sqs(), settings.inbox_queue_url),
-        gateway=cast(GatewayClient, FakeGateway()),
-        conversations=ConversationStore(dynamodb, prefix),
+        launch_id=settings.task_id,
+        consumer=ports.inbox_consumer(settings.inbox_queue_url),
+        gateway=gateway,
+        conversations=ports.conversations(),
         reporter=reporter,
-        sinks=sinks,
+        sinks=sinks.for_job,
+        backup=no_state_to_back_up,
         on_turn_done=lambda: None,
         on_control=on_control,
         on_fatal=lambda _: stop.set(),
@@ -158,6 +104,7 @@ async def run(settings: AgentSettings) -> int:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await gateway.shutdown()
         await reporter.idle()
     return 0
 

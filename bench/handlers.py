@@ -360,8 +360,8 @@ def measure_warm(
     from serverless_openclaw.adapters.aws.clients import AwsClients
     from serverless_openclaw.adapters.aws.provision import provision
     from serverless_openclaw.local import cognito
-    from serverless_openclaw.local.apigw_emulator import LambdaContext
     from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
+    from serverless_openclaw.local.lambda_runtime import LambdaContext
 
     work.mkdir(parents=True, exist_ok=True)
     saved = dict(os.environ)

@@ -83,6 +83,8 @@ class DevStackProcess:
         self.env.update(BENCH_ENV)
         self.env.update(env or {})
         self.env["SOC_DEV_MOTO_PORT"] = str(self.moto_port)
+        # The bench reads and drives moto directly: the dev stack's aws backend.
+        self.env["SOC_DEV_BACKEND"] = "aws"
         # Agent tasks run in their own work dirs; the agent double lives in this package.
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p

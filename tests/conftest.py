@@ -130,6 +130,9 @@ def openclaw_runtime():  # type: ignore[no-untyped-def]
 
 
 # --- the whole local stack (`serverless-openclaw dev`) ---------------------------------------
+TEST_BACKEND = os.environ.get("SOC_TEST_BACKEND", "embedded")
+"""The backend of the shared dev stack: the product's default; CI also runs the e2e suite with
+SOC_TEST_BACKEND=aws (boto3 against moto)."""
 DEV_TEST_ENV = {
     # Fast control-plane clocks so that idle-outs and wake-ups fit in a test run.
     "SOC_DEV_WATCHDOG_INTERVAL_SECONDS": "2",
@@ -137,6 +140,16 @@ DEV_TEST_ENV = {
     "SOC_DEV_AGENT_SYNC_INTERVAL_SECONDS": "300",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
+
+
+def free_port_pair() -> int:
+    """A free port whose next one is free too (the aws backend's moto takes port + 1)."""
+    from serverless_openclaw.local.serve import port_is_free
+
+    while True:
+        port = free_port()
+        if port < 65535 and port_is_free("127.0.0.1", port + 1):
+            return port
 
 
 @dataclass
@@ -147,10 +160,11 @@ class TestUser:
     stack: DevStackHandle
 
     def tokens(self) -> dict[str, str]:
+        """Signed in through the stack's own Cognito endpoint, as the web app does."""
         from serverless_openclaw.local.cognito import sign_in
 
         return sign_in(
-            self.stack.idp(), self.stack.info["user_pool_client_id"], self.email, self.password
+            self.stack.idp(), str(self.stack.info["user_pool_client_id"]), self.email, self.password
         )
 
     def token(self) -> str:
@@ -290,11 +304,14 @@ class WsClient:
 class DevStackHandle:
     """`serverless-openclaw dev` in a child process, as a person would run it."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, env: dict[str, str] | None = None, *, backend: str | None = None
+    ) -> None:
         self.state_dir = state_dir
-        self.port = free_port()
-        self.moto_port = free_port()
+        self.port = free_port_pair()
+        self.moto_port = self.port + 1  # the aws backend's moto: the next port
         self.env = {**os.environ, **DEV_TEST_ENV, **(env or {})}
+        self.backend = backend or (env or {}).get("SOC_DEV_BACKEND") or TEST_BACKEND
         for key in (
             "ANTHROPIC_API_KEY",
             "OPENAI_API_KEY",
@@ -305,11 +322,13 @@ class DevStackHandle:
             "SOC_STATE_BUCKET",
         ):
             self.env.pop(key, None)
-        self.env["SOC_DEV_MOTO_PORT"] = str(self.moto_port)
+        self.env["SOC_DEV_BACKEND"] = self.backend
+        self.env.pop("SOC_DEV_MOTO_PORT", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, object] = {}
         self.users: list[TestUser] = []
         self.starts = 0
+        self._ports: object = None
 
     @property
     def url(self) -> str:
@@ -343,6 +362,9 @@ class DevStackHandle:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                # A process group of its own, as a terminal gives a command: `kill_tree()`
+                # kills it the way a person (or an out-of-memory killer) would.
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -379,20 +401,60 @@ class DevStackHandle:
         self.stop()
         self.start()
 
+    def process_tree(self) -> list[int]:
+        """The dev command and every process under it (agents, their OpenClaw gateways)."""
+        import psutil
+
+        assert self.proc is not None
+        root = psutil.Process(self.proc.pid)
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
+    def kill_tree(self) -> None:
+        """SIGKILL to the dev command's process group (what `kill -9 -PGID` does): agents run
+        in sessions of their own, so only dying with the stack takes them along."""
+        import signal as _signal
+
+        assert self.proc is not None
+        os.killpg(self.proc.pid, _signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
     def idp(self):  # type: ignore[no-untyped-def]
+        """A Cognito client of the stack's sign-in endpoint (the local identity provider, or
+        moto's Cognito on the aws backend)."""
         import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
 
         return boto3.client(
             "cognito-idp",
-            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            endpoint_url=str(self.info["cognito_endpoint"]),
             region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            config=Config(signature_version=UNSIGNED),
         )
 
+    def ports(self):  # type: ignore[no-untyped-def]
+        """The embedded backend's ports, opened beside the running stack (SQLite allows it):
+        what a test reads or injects there, the stack sees."""
+        assert self.backend == "embedded"
+        if self._ports is None:
+            from serverless_openclaw.adapters.embedded import EmbeddedPorts
+
+            self._ports = EmbeddedPorts(self.state_dir)
+        return self._ports
+
+    def identity(self):  # type: ignore[no-untyped-def]
+        """The embedded backend's user directory, opened beside the running stack."""
+        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
+
+        assert self.backend == "embedded"
+        return EmbeddedIdentity(self.state_dir / "state.db")
+
     def aws(self, service: str):  # type: ignore[no-untyped-def]
+        """A boto3 client of the aws backend's moto (the embedded backend has none)."""
         import boto3
 
+        assert self.backend == "aws", "this test reads moto: run it on a stack with backend aws"
         return boto3.client(
             service,
             endpoint_url=f"http://127.0.0.1:{self.moto_port}",
@@ -406,7 +468,17 @@ class DevStackHandle:
 
         email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
         password = generate_password()
-        user_id = add_user(self.idp(), str(self.info["user_pool_id"]), email, password)
+        if self.backend == "embedded":
+            identity = self.identity()
+            try:
+                identity.add(email, temporary_password=password)
+                identity.set_password(email, password)  # as if they had chosen it
+                user_id = str(identity.get(email).sub)
+            finally:
+                identity.close()
+        else:
+            moto = self.aws("cognito-idp")
+            user_id = add_user(moto, str(self.info["user_pool_id"]), email, password)
         user = TestUser(email, password, user_id, self)
         self.users.append(user)
         if idle_minutes is not None:
@@ -470,6 +542,18 @@ def dev_stack(
     stack.stop()
 
 
+@pytest.fixture(scope="session")
+def aws_dev_stack(
+    tmp_path_factory: pytest.TempPathFactory, openclaw_runtime
+) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
+    """A dev stack on the aws backend, for tests that read moto (S3 objects, SQS queues)
+    whatever backend the shared one runs."""
+    stack = DevStackHandle(tmp_path_factory.mktemp("aws-dev-stack") / "state", backend="aws")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
 def fresh_dev_stack(tmp_path: Path, openclaw_runtime) -> Iterator[DevStackHandle]:  # type: ignore[no-untyped-def]
     """A dev stack of this test's own (tests that restart or break it)."""
@@ -504,6 +588,20 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 
 def task_row(stack: DevStackHandle, user: TestUser) -> dict[str, object]:
+    """The user's task-state row, as DynamoDB would hold it (camelCase, times as ISO text)."""
+    if stack.backend == "embedded":
+        import dataclasses
+        from datetime import datetime
+
+        state = stack.ports().task_state().get(user.user_id)
+        row: dict[str, object] = {}
+        for name, value in dataclasses.asdict(state).items():
+            if value is None or name == "user_id":
+                continue
+            head, *rest = name.split("_")
+            key = head + "".join(part.title() for part in rest)
+            row[key] = value.isoformat() if isinstance(value, datetime) else value
+        return row
     from boto3.dynamodb.types import TypeDeserializer
 
     item = (

@@ -8,11 +8,12 @@ moto locally and AWS in production.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self, cast
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from serverless_openclaw.contracts.records import ModelProvider
@@ -20,8 +21,42 @@ from serverless_openclaw.contracts.records import ModelProvider
 DEFAULT_PREFIX = "serverless-openclaw"
 
 
+def _encode(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
 class _Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOC_", frozen=True, extra="ignore")
+
+    @classmethod
+    def given(cls, **values: Any) -> Self:
+        """These values only, without reading the environment (the deploying machine's
+        `SOC_*` variables must not leak into what it deploys). For `to_environment`."""
+        return cast(Self, cls.model_construct(**values))
+
+    def to_environment(self) -> dict[str, str]:
+        """The environment from which this class reads exactly these values: what infra
+        writes into a Lambda or a task definition, and the compute backend into a task.
+        Only fields that were given (`given(...)`) or read; nested settings are flattened;
+        secrets are never written (they reach a task from SSM)."""
+        env: dict[str, str] = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if value is None or isinstance(value, SecretStr):
+                continue
+            if isinstance(value, _Settings):
+                env.update(value.to_environment())
+            elif isinstance(value, BaseModel):
+                raise TypeError(f"{type(self).__name__}.{name}: not a settings class")
+            else:
+                env[env_name(type(self), name)] = _encode(
+                    str(value) if isinstance(value, Path) else value
+                )
+        return env
 
 
 class NamesSettings(_Settings):
@@ -34,8 +69,17 @@ class NamesSettings(_Settings):
     connections_url: str | None = None
     """The WebSocket API's @connections endpoint, e.g. https://abc.execute-api.../prod."""
     inbox_dlq_arn: str | None = None
-    """The shared dead-letter queue of every inbox (`<prefix>-inbox-dlq.fifo`, created by the
-    Storage stack and watched by an alarm); None = a dead-letter queue per inbox (local)."""
+    """The shared dead-letter queue of every inbox (`<prefix>-dead-letters.fifo`, made by the
+    Storage stack and watched by an alarm); None = found, or made, by that name (local)."""
+
+
+class BackendSettings(_Settings):
+    """Which adapter family an entry point uses (wiring.py): `aws` (boto3; on AWS, or moto
+    locally) or `embedded` (SQLite under `embedded_dir`: the local product)."""
+
+    backend: Literal["aws", "embedded"] = "aws"
+    embedded_dir: Path | None = None
+    """The local stack's state dir (its `state.db` and `blobs/`), with `backend=embedded`."""
 
 
 class AuthSettings(_Settings):
@@ -84,8 +128,7 @@ class HandlerSettings(_Settings):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-    default_model_provider: ModelProvider = "offline"
-    default_idle_timeout_minutes: int = 15
+    default_idle_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     """Idle timeout for users who did not choose one (deploy parameter `--idle-timeout`)."""
     min_uptime_seconds: int = 300
     starting_timeout_seconds: int = 600
@@ -113,6 +156,7 @@ class AgentSettings(_Settings):
     state_prefix: str
     """Prefix of this user's backup in the state bucket, e.g. agents/<userId>/."""
     names: NamesSettings = Field(default_factory=NamesSettings)
+    storage: BackendSettings = Field(default_factory=BackendSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     work_dir: Path = Field(default_factory=Path.cwd)
@@ -130,10 +174,9 @@ class AgentSettings(_Settings):
     health_port: int = 8080
     """0 = any free port; the port in use is written to <work_dir>/agent.json."""
     sync_interval_seconds: float = 300.0
-    sync_debounce_seconds: float = 2.0
+    """Periodic backups beside the one after every turn (OpenClaw also writes on its own)."""
     drain_seconds: float = 60.0
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
-    heartbeat_seconds: float = 30.0
     task_id: str | None = None
     wake_reason: str | None = None
     """Why the control plane started this task ("web message", "telegram message",
@@ -168,9 +211,17 @@ class DevSettings(BaseSettings):
     )
 
     state_dir: Path = Path(".dev-state")
+    backend: Literal["embedded", "aws"] = "embedded"
+    """`embedded`: SQLite under the state dir (crash-safe). `aws`: the boto3 adapters against
+    an embedded moto server and the ECS emulator (how CI proves the boto3 code)."""
     host: str = "127.0.0.1"
     port: int = 8800
-    moto_port: int = 8801
+    """The web app and every API; the local AWS (backend aws) listens on the next port."""
+    moto_port: int | None = None
+    """Default: `port` + 1."""
+    stop_timeout_seconds: float = 15.0
+    """How long Ctrl+C waits for agents to finish their turn and back up before killing them
+    (their acknowledged work is safe either way)."""
     region: str = "us-east-1"
     prefix: str = "soc-dev"
     watchdog_interval_seconds: float = 60.0
@@ -241,12 +292,10 @@ def launch_environment(
     wake_reason: str | None = None,
 ) -> dict[str, str]:
     """What the control plane tells each agent task about itself (the RunTask overrides)."""
-    env = {
-        env_name(AgentSettings, "user_id"): user_id,
-        env_name(AgentSettings, "inbox_queue_url"): inbox_queue_url,
-        env_name(AgentSettings, "state_prefix"): state_prefix,
-        env_name(AgentSettings, "task_id"): task_id,
-    }
-    if wake_reason:
-        env[env_name(AgentSettings, "wake_reason")] = wake_reason
-    return env
+    return AgentSettings.given(
+        user_id=user_id,
+        inbox_queue_url=inbox_queue_url,
+        state_prefix=state_prefix,
+        task_id=task_id,
+        wake_reason=wake_reason or None,
+    ).to_environment()

@@ -37,8 +37,10 @@ async def test_a_ten_second_reply_is_posted_at_most_about_ten_times_a_second(
     dev_stack.stop_agents()
 
 
-async def test_backups_hold_no_secret_values(dev_stack) -> None:  # type: ignore[no-untyped-def]
+async def test_backups_hold_no_secret_values(aws_dev_stack) -> None:  # type: ignore[no-untyped-def]
     from pathlib import Path
+
+    dev_stack = aws_dev_stack  # it reads the backup's objects in (moto's) S3
 
     user = dev_stack.create_user(idle_minutes=1)
     async with user.ws() as ws:

@@ -151,7 +151,9 @@ class App:
         target = request.headers.get("x-amz-target", "")
         if target.startswith("AWSCognitoIdentityProviderService."):
             body = request.post_data or ""
-            self.cognito_requests.append({"target": target.rsplit(".", 1)[-1], "body": body})
+            self.cognito_requests.append(
+                {"target": target.rsplit(".", 1)[-1], "body": body, "url": request.url}
+            )
 
     # locators
     def by(self, test_id: str) -> Any:

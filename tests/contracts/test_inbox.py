@@ -175,9 +175,6 @@ def test_a_job_handed_back_too_often_leaves_the_inbox(family: Family) -> None:
     assert inbox.depth("u1") == 1
 
 
-@pytest.mark.aws_gap(
-    "adapters/aws/inbox.py: Inbox.dead_letters is not wired yet", raises=NotImplementedError
-)
 def test_dead_letters_are_taken_until_dropped(family: Family) -> None:
     inbox = family.ports.inbox()
     inbox.send(_chat(1, family.now()))

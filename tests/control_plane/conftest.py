@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from serverless_openclaw.adapters.aws.clients import AwsClients
+from serverless_openclaw.adapters.aws.inbox import Inbox
 from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
@@ -339,13 +340,18 @@ def cognito(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Cognito:
 # --- the control plane ----------------------------------------------------------------------
 @pytest.fixture
 def provisioned(aws: Any) -> AwsClients:
-    clients = AwsClients(aws.region)
+    """The tables and bucket of this test's prefix. The clients also serve the handlers'
+    Services: the IAM conformance run records their calls (tests/iam/recording.py)."""
+    from tests.iam.recording import observers_from_env
+
+    clients = AwsClients(aws.region, observers=observers_from_env())
     provision(clients, prefix=aws.prefix, state_bucket=aws.bucket)
     return clients
 
 
 @pytest.fixture
 def services(
+    aws: Any,
     provisioned: AwsClients,
     cognito: Cognito,
     connections_endpoint: ConnectionsEndpoint,
@@ -353,9 +359,13 @@ def services(
 ) -> Iterator[Services]:
     """The handlers' Services for this test, installed as the container's so that
     `handler(...)` uses it. ECS is whichever emulator fixture the test asks for (its URL is
-    read when the ECS client is first made)."""
-    monkeypatch.setenv("SOC_ECS_CLUSTER", "agents")
-    monkeypatch.setenv("SOC_TASK_DEFINITION", "serverless-openclaw-agent")
+    read when the ECS client is first made). Names are a deployment's (`<prefix>-agents`,
+    the `<prefix>-agent` family) so recorded calls can be checked against its policies."""
+    monkeypatch.setenv("SOC_ECS_CLUSTER", f"{aws.prefix}-agents")
+    monkeypatch.setenv("SOC_TASK_DEFINITION", f"{aws.prefix}-agent")
+    # The shared dead-letter queue exists before the handlers run (the Storage stack's).
+    dead_letters = Inbox(provisioned.sqs(), aws.prefix).dead_letter_arn()
+    monkeypatch.setenv("SOC_INBOX_DLQ_ARN", dead_letters)
     monkeypatch.setenv("SOC_SUBNETS", '["subnet-0a1b2c3d"]')
     monkeypatch.setenv("SOC_SECURITY_GROUPS", '["sg-0a1b2c3d"]')
     built = wire_lambda(HandlerSettings(), clients=provisioned)

@@ -62,9 +62,48 @@ def test_inbox_is_created_once_deduplicates_and_redrives(aws: Any) -> None:
         if not again:
             break
     assert consumer.receive(wait_seconds=0) == []
-    dlq_url = sqs.get_queue_url(QueueName=queue_name(aws.prefix, "u1", dead_letter=True))
-    dead = InboxConsumer(sqs, dlq_url["QueueUrl"]).receive(wait_seconds=1)
-    assert [r.job.jobId for r in dead if r.job] == ["job-00001"]
+    # ... the one dead-letter queue of the deployment, whoever's inbox it came from.
+    dead = second.dead_letters()
+    assert [(d.job.userId, d.job.jobId) for d in dead if d.job] == [("u1", "job-00001")]
+    assert sqs.get_queue_url(QueueName=f"{aws.prefix}-dead-letters.fifo")["QueueUrl"]
+    second.drop_dead_letter(dead[0].receipt_handle)
+    assert first.dead_letters() == []
+
+
+def test_a_new_inbox_that_is_not_found_yet_is_retried(aws: Any) -> None:
+    """SQS may not find a queue for about a second after creating it: the first message of
+    a new person is retried through that window, not lost."""
+    sqs = AwsClients(aws.region).sqs()
+    slept: list[float] = []
+
+    def wait(delay: float) -> None:  # the queue "settles" during the second wait
+        slept.append(delay)
+        if len(slept) == 2:
+            Inbox(sqs, aws.prefix).queue_url("u2")
+
+    inbox = Inbox(sqs, aws.prefix, sleep=wait)
+    url = inbox.queue_url("u2")
+    sqs.delete_queue(QueueUrl=url)  # as if CreateQueue had not settled yet
+    inbox.send(_job(7, "u2"))
+    assert len(slept) == 2
+    got = InboxConsumer(sqs, url).receive(wait_seconds=1)
+    assert [r.job.jobId for r in got if r.job] == ["job-00007"]
+
+
+def test_inboxes_accept_only_tls_and_share_one_dead_letter_queue(aws: Any) -> None:
+    import json
+
+    sqs = AwsClients(aws.region).sqs()
+    inbox = Inbox(sqs, aws.prefix)
+    attributes = sqs.get_queue_attributes(QueueUrl=inbox.queue_url("u3"), AttributeNames=["All"])[
+        "Attributes"
+    ]
+    (deny,) = json.loads(attributes["Policy"])["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == attributes["QueueArn"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(f":{aws.prefix}-dead-letters.fifo")
 
 
 def test_queue_names_refuse_ids_sqs_cannot_hold() -> None:
@@ -72,6 +111,8 @@ def test_queue_names_refuse_ids_sqs_cannot_hold() -> None:
         queue_name("p", "a/b")
     with pytest.raises(InvalidRequest):
         queue_name("p" * 60, "0123456789abcdef0123")
+    # The longest prefix a deployment accepts holds a Cognito sub.
+    assert len(queue_name("p" * 32, "0f7e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b")) == 80
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from serverless_openclaw.adapters.aws.inbox import Inbox
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import TransitionRejected
@@ -230,8 +231,13 @@ def real_lifecycle(
     )
     handle = serve_in_thread(emulator.app)
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
-    monkeypatch.setenv("SOC_ECS_CLUSTER", "agents")
-    monkeypatch.setenv("SOC_TASK_DEFINITION", "agent")
+    prefix = getattr(aws, "prefix")  # noqa: B009 - the deployment's names (IAM conformance)
+    monkeypatch.setenv("SOC_ECS_CLUSTER", f"{prefix}-agents")
+    monkeypatch.setenv("SOC_TASK_DEFINITION", f"{prefix}-agent")
+    monkeypatch.setenv(
+        "SOC_INBOX_DLQ_ARN",
+        Inbox(provisioned.sqs(), prefix).dead_letter_arn(),  # type: ignore[attr-defined]
+    )
     RealLifecycle.services = wire_lambda(HandlerSettings(), clients=provisioned)  # type: ignore[arg-type]
     RealLifecycle.emulator = emulator
     yield RealLifecycle

@@ -100,12 +100,7 @@ async def test_two_users_get_separate_agents_and_never_see_each_other(dev_stack)
     assert not any("alice" in str(f) for f in b.frames)
     agents = alice.agent(), bob.agent()
     assert all(agent["state"] == "running" for agent in agents)
-    tasks = dev_stack.aws("dynamodb").scan(TableName=f"{dev_stack.info['prefix']}-task-state")
-    arns = {
-        item["userId"]["S"]: item.get("taskArn", {}).get("S")
-        for item in tasks["Items"]
-        if item["userId"]["S"] in (alice.user_id, bob.user_id)
-    }
+    arns = {user.user_id: dev_stack.task_row(user).get("taskArn") for user in (alice, bob)}
     assert len(set(arns.values())) == 2 and None not in arns.values()
 
 

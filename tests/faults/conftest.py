@@ -214,7 +214,16 @@ PROBE = "what did I say before?"
 
 
 def launches(stack: Any, user: Any) -> list[dict[str, Any]]:
-    """Every ECS task (running or stopped) the control plane started for this user."""
+    """Every task (running or stopped) the control plane started for this user."""
+    if stack.backend == "embedded":
+        import json as _json
+
+        records = [
+            _json.loads(path.read_text())
+            for path in (stack.state_dir / "tasks").glob("*/task.json")
+        ]
+        mine = [r for r in records if r["userId"] == user.user_id]
+        return sorted(mine, key=lambda r: r["createdAt"])
     ecs = ecs_client(stack)
     arns: list[str] = []
     for status in ("RUNNING", "STOPPED"):

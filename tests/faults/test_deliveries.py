@@ -37,6 +37,8 @@ def inbox_url(stack: Any, user: Any) -> str:
 
 
 def inbox_depth(stack: Any, user: Any) -> int:
+    if stack.backend == "embedded":
+        return int(stack.ports().inbox().depth(user.user_id))
     attrs = stack.aws("sqs").get_queue_attributes(
         QueueUrl=inbox_url(stack, user),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -47,6 +49,17 @@ def inbox_depth(stack: Any, user: Any) -> int:
 def redeliver(stack: Any, user: Any, job: ChatJob) -> None:
     """The same job once more, as SQS does when a delete is lost or a visibility timeout runs
     out (a new deduplication id gets it past FIFO deduplication, the body is the same)."""
+    if stack.backend == "embedded":
+        # The embedded inbox deduplicates by job id: forget that it saw this one, as a
+        # deduplication window that ran out would, then queue the same job again.
+        ports = stack.ports()
+        with ports.db.write() as db:
+            db.execute(
+                "DELETE FROM inbox_dedupe WHERE user_id = ? AND job_id = ?",
+                (user.user_id, job.jobId),
+            )
+        ports.inbox().send(job)
+        return
     stack.aws("sqs").send_message(
         QueueUrl=inbox_url(stack, user),
         MessageBody=job.model_dump_json(),

@@ -39,7 +39,7 @@ def outage_stack(
     from tests.conftest import DevStackHandle
 
     state = tmp_path_factory.mktemp("s3-outage") / "state"
-    stack = DevStackHandle(state)
+    stack = DevStackHandle(state, backend="aws")  # S3 is moto's, reached through a proxy
     proxy = SwitchableProxy(stack.moto_port)
     proxy.up()
     stack.env["SOC_DEV_AGENT_ENV"] = json.dumps({"AWS_ENDPOINT_URL_S3": proxy.url})

@@ -5,7 +5,7 @@ payload v2) and Telegram updates.
 Each strategy mixes three kinds of input: well-formed values (so that examples get past the
 first checks and reach the stores, the inbox and the wake path), values at or just over a
 limit (id and text lengths, body sizes, integer ranges, base64), and arbitrary JSON in any
-slot. The general JSON and event-mutation strategies come from tests/control_plane/test_fuzz.py.
+slot.
 """
 
 from __future__ import annotations
@@ -16,15 +16,53 @@ from typing import Any
 
 from hypothesis import strategies as st
 from tests.control_plane.conftest import connect_event, disconnect_event, http_event, message_event
-from tests.control_plane.test_fuzz import _mutate, json_values
 from tests.telegram.conftest import WEBHOOK_SECRET
 
 from serverless_openclaw.contracts.limits import MAX_FRAME_BYTES, MAX_TEXT_BYTES
 from serverless_openclaw.local.telegram_poller import webhook_event
 
-__all__ = ["_mutate", "json_values"]
-
 # --- building blocks ------------------------------------------------------------------------
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def mutate(base: dict[str, Any], data: st.DataObject) -> Any:
+    """Drop, retype or replace parts of a real event; sometimes replace the whole event."""
+    if data.draw(st.integers(0, 9)) == 0:
+        return data.draw(json_values)
+    event = json.loads(json.dumps(base))
+    for _ in range(data.draw(st.integers(0, 3))):
+        target = event
+        path = data.draw(st.lists(st.sampled_from(sorted(keys_of(event))), min_size=1, max_size=1))
+        keys = path[0].split("/")
+        for key in keys[:-1]:
+            target = target[key]
+        if data.draw(st.booleans()):
+            target.pop(keys[-1], None)
+        else:
+            target[keys[-1]] = data.draw(json_values)
+        if not isinstance(event, dict):
+            break
+    return event
+
+
+def keys_of(event: Any, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    if isinstance(event, dict):
+        for key, value in event.items():
+            if "/" in str(key):
+                continue
+            path = f"{prefix}{key}"
+            found.add(path)
+            found |= keys_of(value, f"{path}/")
+    return found
+
+
 any_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=80)
 """Any Unicode a real client could send as UTF-8."""
 escaped_surrogates = st.sampled_from(["\ud800", "a\udfffb", "\udbff\udc00"])
@@ -155,7 +193,7 @@ def websocket_events(draw: st.DrawFn, known_connection: str) -> tuple[str, dict[
     else:
         event = disconnect_event(connection)
     if draw(st.integers(0, 3)) == 0:
-        event = _mutate(event, draw(st.data()))
+        event = mutate(event, draw(st.data()))
     return route, event
 
 
@@ -283,7 +321,7 @@ def http_events(draw: st.DrawFn, user_id: str) -> dict[str, Any]:
         if claims is not None:
             claims["sub"] = draw(json_values)
     if draw(st.integers(0, 4)) == 0:
-        event = _mutate(event, draw(st.data()))
+        event = mutate(event, draw(st.data()))
     return event
 
 
@@ -408,5 +446,5 @@ def telegram_webhook_events(draw: st.DrawFn, chat_ids: st.SearchStrategy[int]) -
             )
         )
     if draw(st.integers(0, 9)) == 0:
-        event = _mutate(event, draw(st.data()))
+        event = mutate(event, draw(st.data()))
     return event

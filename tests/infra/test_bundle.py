@@ -48,7 +48,7 @@ def test_bundle_leaves_out_what_handlers_must_not_import(lambda_bundle: Path) ->
     package = lambda_bundle / "serverless_openclaw"
     for excluded in ("local", "infra", "cli", "agent"):
         assert not (package / excluded).exists(), excluded
-    assert (package / "core").is_dir() and (package / "aws").is_dir()
+    assert (package / "core").is_dir() and (package / "adapters" / "aws").is_dir()
     assert not (package / "__main__.py").exists()
 
 

@@ -271,7 +271,7 @@ def test_inbox_dead_letter_queue_is_encrypted_fifo(synthesized: Synthesized) -> 
     synthesized.templates["storage"].has_resource_properties(
         "AWS::SQS::Queue",
         {
-            "QueueName": "serverless-openclaw-inbox-dlq.fifo",
+            "QueueName": "serverless-openclaw-dead-letters.fifo",
             "FifoQueue": True,
             "SqsManagedSseEnabled": True,
         },
@@ -293,6 +293,10 @@ def test_cognito_only_admins_create_users(synthesized: Synthesized) -> None:
             "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         },
     )
+    # No hosted UI: no OAuth flows, no example.com callback URL.
+    (client,) = synthesized.resources("AWS::Cognito::UserPoolClient").values()
+    assert not client["Properties"].get("AllowedOAuthFlows")
+    assert not client["Properties"].get("CallbackURLs")
 
 
 def test_websocket_routes_and_http_routes_with_jwt_authorizer(synthesized: Synthesized) -> None:
@@ -341,42 +345,53 @@ def test_watchdog_runs_every_minute(synthesized: Synthesized) -> None:
 
 
 def test_least_privilege_for_starting_and_stopping_tasks(synthesized: Synthesized) -> None:
-    (run,) = granting(synthesized, "ecs:RunTask")
-    assert len(resources(run)) == 1 and "TaskDefinition" in json.dumps(resources(run))
-    assert "ecs:cluster" in json.dumps(run["Condition"])
-    (pass_role,) = granting(synthesized, "iam:PassRole")
-    assert len(resources(pass_role)) == 2
-    assert pass_role["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-    }
+    runs = granting(synthesized, "ecs:RunTask")
+    assert len(runs) == 2  # the handlers and the watchdog
+    for run in runs:
+        # The family's revisions (RunTask takes the latest ACTIVE one), on our cluster.
+        assert len(resources(run)) == 1
+        assert ":task-definition/serverless-openclaw-agent:*" in json.dumps(resources(run))
+        assert "ecs:cluster" in json.dumps(run["Condition"])
+    for pass_role in granting(synthesized, "iam:PassRole"):
+        assert len(resources(pass_role)) == 2
+        assert pass_role["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        }
     for action in ("ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"):
-        (statement,) = granting(synthesized, action)
-        assert "ecs:cluster" in json.dumps(statement["Condition"]), action
+        for statement in granting(synthesized, action):
+            assert "ecs:cluster" in json.dumps(statement["Condition"]), action
+    assert not granting(synthesized, "ecs:TagResource")
     for statement in statements(synthesized):
         assert "*" not in actions(statement), "no statement may allow every action"
 
 
 def test_queue_bucket_and_connections_grants_are_scoped(synthesized: Synthesized) -> None:
-    for statement in granting(synthesized, "sqs:ReceiveMessage") + granting(
-        synthesized, "sqs:SendMessage"
-    ):
-        assert resources(statement) == [
-            {
-                "Fn::Join": [
-                    "",
-                    ["arn:aws:sqs:us-east-1:", {"Ref": "AWS::AccountId"},
-                     ":serverless-openclaw-inbox-*"],
-                ]
-            }
-        ]  # fmt: skip
+    inboxes = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":sqs:us-east-1:", {"Ref": "AWS::AccountId"},
+             ":serverless-openclaw-inbox-*"],
+        ]
+    }  # fmt: skip
+    for statement in granting(synthesized, "sqs:SendMessage"):
+        assert resources(statement) == [inboxes]
+    for statement in granting(synthesized, "sqs:ReceiveMessage"):
+        # The agent its inbox; the watchdog the shared dead-letter queue only.
+        assert resources(statement) == [inboxes] or "DeadLetterQueue" in json.dumps(statement)
+    for action in ("sqs:DeleteQueue", "sqs:PurgeQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"):
+        assert not granting(synthesized, action), action
+    assert not [s for s in statements(synthesized) if '"arn:aws:' in json.dumps(s)]
     for statement in granting(synthesized, "s3:GetObject"):
         if "ServiceRole" in json.dumps(statement):  # CDK's own web deployment helper
             continue
         text = json.dumps(resources(statement))
         assert "/agents/*" in text or "cdk-" in text
+    # Only the agent reads backups (the handlers never did).
+    assert len(granting(synthesized, "s3:GetObject")) == 1
     for statement in granting(synthesized, "execute-api:ManageConnections"):
         assert "/prod/*/@connections/*" in json.dumps(resources(statement))
-    assert len(granting(synthesized, "execute-api:ManageConnections")) == 2  # handlers + task
+    # handlers, watchdog, agent task
+    assert len(granting(synthesized, "execute-api:ManageConnections")) == 3
 
 
 def test_log_groups_have_retention_and_lambdas_use_them(synthesized: Synthesized) -> None:
@@ -433,11 +448,27 @@ def test_web_is_private_bucket_behind_cloudfront_with_security_headers(
                     "DefaultCacheBehavior": Match.object_like(
                         {"ViewerProtocolPolicy": "redirect-to-https"}
                     ),
-                    "Origins": [Match.object_like({"OriginAccessControlId": Match.any_value()})],
+                    "Origins": Match.array_with(
+                        [Match.object_like({"OriginAccessControlId": Match.any_value()})]
+                    ),
+                    # The REST API is this site's /api/*: same origin, nothing cached, and
+                    # no distribution-wide error page that would hide the API's 404s.
+                    "CacheBehaviors": [
+                        Match.object_like(
+                            {
+                                "PathPattern": "/api/*",
+                                "ViewerProtocolPolicy": "https-only",
+                                "AllowedMethods": Match.array_with(["PUT", "POST", "DELETE"]),
+                            }
+                        )
+                    ],
+                    "CustomErrorResponses": Match.absent(),
                 }
             )
         },
     )
+    for api in synthesized.resources("AWS::ApiGatewayV2::Api").values():
+        assert "CorsConfiguration" not in api["Properties"]
     (policy,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
     security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     csp = json.dumps(security["ContentSecurityPolicy"])
@@ -456,7 +487,8 @@ def test_runtime_config_json_comes_from_stack_outputs(synthesized: Synthesized) 
     ]
     (deployment,) = deployments
     markers = json.dumps(deployment["SourceMarkers"])
-    assert "UserPool" in markers and "WebSocketApi" in markers and "HttpApi" in markers
+    # httpUrl is the site itself (the REST API is its /api/*).
+    assert "UserPool" in markers and "WebSocketApi" in markers and "Distribution" in markers
     (key,) = deployment["SourceObjectKeys"]
     staged = synthesized.assembly_dir / f"asset.{key.removesuffix('.zip')}"
     if staged.is_dir():

@@ -1,14 +1,24 @@
 """The bridge: the user's inbox queue in, OpenClaw turns out (decision D1).
 
 One receive loop long-polls the inbox. Chat jobs share the FIFO message group of the user, so
-SQS hands out the next one only after the previous one is deleted: turns run one at a time,
-in order. Control jobs (abort, backup, ...) use a second group and arrive while a turn runs.
+the inbox hands out the next one only after the previous one is deleted: turns run one at a
+time, in order. Control jobs (abort, backup, ...) use a second group and arrive while a turn
+runs.
 
-Per chat job: a job whose reply is already stored is acknowledged without a second turn;
-otherwise the person's message is stored, the turn streams to the reply sinks, the reply is
-stored, the sinks finish, and only then is the queue message deleted (at-least-once delivery,
-deduplicated by job id). While a turn runs its message stays invisible (visibility extended)
-and the task's `lastActivity` is refreshed so the watchdog never stops a busy agent.
+Per chat job, in this order (memory is never behind an acknowledged answer):
+1. a job whose reply is already stored is acknowledged without a second turn;
+2. the person's message is stored again (idempotent) as this launch — the write is fenced
+   (D12), so a task whose launch is over learns it here, before it runs anything;
+3. the turn runs and streams to the reply sinks; a job delivered again (its task or gateway
+   died) first looks for its answer in OpenClaw's restored session history;
+4. OpenClaw's state is backed up (awaited, bounded: a slow or failed backup is logged and
+   the answer goes out anyway);
+5. the reply is stored (fenced), listed under its question;
+6. the sinks finish; 7. the queue message is deleted.
+While a turn runs its message stays invisible (visibility extended) and the task's
+`lastActivity` is refreshed so the watchdog never stops a busy agent. A fenced write stops
+the bridge: the job goes back to the inbox for the current task, and the supervisor stops.
+A conversation the person deleted meanwhile gets no reply stored; its job is acknowledged.
 """
 
 from __future__ import annotations
@@ -16,17 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
+from serverless_openclaw.contracts.frames import ReplyError
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import (
+    ConversationDeleted,
+    Fenced,
     GatewayError,
     OpenClawError,
     RunFailed,
@@ -35,15 +46,32 @@ from serverless_openclaw.core.errors import (
 from serverless_openclaw.ports.inbox import InboxConsumer, ReceivedJob
 from serverless_openclaw.ports.stores import ConversationStore
 
+from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
-from .openclaw.client import ChatRun, GatewayClient, HistoryMessage, RunDelta, RunEnd
-from .reporter import AgentReporter, Superseded
+from .openclaw.gateway import Gateway, HistoryMessage
+from .openclaw.runs import ChatRun, RunDelta, RunEnd
+from .reporter import AgentReporter
 
 log = logging.getLogger(__name__)
 CLOCK_SLACK_MS: Final = 5_000
 """The job was stamped by Lambda, the message by OpenClaw in the task: clocks may differ a bit."""
 
 MODEL_ERROR_PREFIX = "⚠️ The model could not answer: "
+NO_REPLY: Final = "(no reply)"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a turn came to: the reply's text, and why it is not a full answer, if it is not."""
+
+    text: str
+    aborted: bool = False
+    error: ReplyError | None = None
+    """The model failed: shown in place of a reply, with "send again" (retryable)."""
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if self.error else "aborted" if self.aborted else "answered"
 
 
 def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -> str | None:
@@ -92,6 +120,8 @@ class TurnRecord:
     first_text: float | None = None
     ended: float | None = None
     outcome: str = "running"
+    backup_s: float | None = None
+    """How long the answer waited for the turn's state backup."""
 
 
 @dataclass
@@ -102,7 +132,7 @@ class _Current:
     task: asyncio.Task[None] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BridgeOptions:
     receive_wait_s: int = 20
     busy_receive_wait_s: int = 1
@@ -125,26 +155,40 @@ class BridgeOptions:
     busy_wait_s: float = 60.0
     """How long a fresh job waits for a busy session before it is sent anyway: should a run's
     end ever go unseen, a turn is late, not stuck."""
+    backup_timeout_s: float = 30.0
+    """How long the answer waits for the turn's state backup before it goes out anyway."""
+    receive_retry_s: float = 2.0
+
+
+Backup = Callable[[], Awaitable[Any]]
+"""Back up OpenClaw's state now; raises `Fenced` when this task may no longer write."""
 
 
 @dataclass
 class Bridge:
     user_id: str
+    launch_id: str
+    """This task's launch: every message it stores is fenced by it (D12)."""
     consumer: InboxConsumer
-    gateway: GatewayClient
+    gateway: Gateway
     conversations: ConversationStore
     reporter: AgentReporter
     sinks: SinkFactory
+    backup: Backup
     on_turn_done: Callable[[], None]
     on_control: Callable[[ControlJob], Awaitable[None]]
     on_fatal: Callable[[BaseException], None] = lambda _: None
     options: BridgeOptions = field(default_factory=BridgeOptions)
+    clock: Clock = SYSTEM_CLOCK
     turns: list[TurnRecord] = field(default_factory=list)
     run_ids: set[str] = field(default_factory=set)
     """OpenClaw runs started for inbox jobs; any other assistant output is proactive."""
+    fenced: Fenced | None = None
+    """Set once a write was refused because this task's launch is over."""
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _current: _Current | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _stray: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._idle.set()
@@ -159,25 +203,52 @@ class Bridge:
 
     # --- receiving -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Receive until `stop_receiving()`; turns run as tasks owned by this loop."""
-        while not self._stopping.is_set():
-            try:
-                batch = await asyncio.to_thread(
-                    self.consumer.receive,
-                    max_messages=1,
-                    wait_seconds=(
-                        self.options.busy_receive_wait_s
-                        if self.busy
-                        else self.options.receive_wait_s
-                    ),
-                    visibility_timeout=self.options.visibility_s,
+        """Receive until `stop_receiving()`; turns run as tasks owned by this loop.
+
+        A long poll still out when the bridge stops is not waited for: whatever it brings
+        back is handed back to the inbox at once (not left invisible for the next task)."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        poll: asyncio.Future[list[ReceivedJob]] | None = None
+        try:
+            while not self._stopping.is_set():
+                poll = asyncio.ensure_future(
+                    asyncio.to_thread(
+                        self.consumer.receive,
+                        max_messages=1,
+                        wait_seconds=(
+                            self.options.busy_receive_wait_s
+                            if self.busy
+                            else self.options.receive_wait_s
+                        ),
+                        visibility_timeout=self.options.visibility_s,
+                    )
                 )
-            except StorageUnavailable as exc:
-                log.warning("inbox receive failed: %s", exc)
-                await asyncio.sleep(2)
-                continue
-            for received in batch:
-                await self._dispatch(received)
+                await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not poll.done():
+                    break
+                try:
+                    batch = poll.result()
+                except StorageUnavailable as exc:
+                    log.warning("inbox receive failed: %s", exc)
+                    await self.clock.sleep(self.options.receive_retry_s)
+                    continue
+                finally:
+                    if poll.done():
+                        poll = None
+                for received in batch:
+                    await self._dispatch(received)
+        finally:
+            stopping.cancel()
+            if poll is not None and not poll.done():
+                poll.add_done_callback(self._hand_back_late)
+
+    def _hand_back_late(self, poll: asyncio.Future[list[ReceivedJob]]) -> None:
+        if poll.cancelled() or poll.exception() is not None:
+            return
+        for received in poll.result():
+            task = asyncio.get_running_loop().create_task(self._release(received))
+            self._stray.add(task)
+            task.add_done_callback(self._stray.discard)
 
     async def _dispatch(self, received: ReceivedJob) -> None:
         if self._stopping.is_set():
@@ -191,6 +262,10 @@ class Bridge:
         if isinstance(job, ControlJob):
             try:
                 await self.on_control(job)
+            except Fenced as exc:
+                await self._release(received)  # for the task that is current now
+                self._fence(exc)
+                return
             except OpenClawError as exc:
                 log.warning("control job %s failed: %s", job.command, exc)
             await self._delete(received)
@@ -206,7 +281,7 @@ class Bridge:
     # --- one turn --------------------------------------------------------------------------
     async def _turn(self, current: _Current) -> None:
         job, received = current.job, current.received
-        record = TurnRecord(job.jobId, time.monotonic())
+        record = TurnRecord(job.jobId, self.clock.monotonic())
         self.turns.append(record)
         del self.turns[: -self.options.history]
         keeper = asyncio.create_task(self._keep_alive(received), name="turn-keepalive")
@@ -221,38 +296,44 @@ class Bridge:
                 record.outcome = "duplicate"
                 await self._delete(received)
                 return
-            # The handler stored the person's message before queuing it; storing it again
-            # (idempotent) and announcing the reply run beside the turn, not before it.
-            store_user = asyncio.to_thread(
-                self.conversations.put_message, self.user_id, job.user_message()
-            )
-            sink = self.sinks(job)
-            side_work = asyncio.ensure_future(
-                asyncio.gather(store_user, self.reporter.heartbeat(), sink.start())
-            )
             try:
-                text, aborted = await self._converse(current, sink, record)
-                await side_work
-                reply = Message(
-                    id=reply_id(job.jobId),
-                    conversationId=job.conversationId,
-                    role="assistant",
-                    text=text,
-                    createdAt=max(datetime.now(UTC), job.receivedAt),
-                    source="agent",
-                    aborted=aborted,
-                )
-                await asyncio.to_thread(self.conversations.put_message, self.user_id, reply)
-                await sink.finish(text, aborted=aborted)
+                # The handler stored the person's message before queuing it; storing it
+                # again (idempotent, fenced) is this task's proof that it may answer.
+                for outcome in await asyncio.gather(
+                    self._store(job.user_message()),
+                    self.reporter.heartbeat(),
+                    return_exceptions=True,
+                ):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+            except ConversationDeleted:
+                log.info("job %s: its conversation was deleted; not answered", job.jobId)
+                record.outcome = "deleted"
+                await self._delete(received)
+                return
+            sink = self.sinks(job)
+            starting = asyncio.ensure_future(sink.start())
+            try:
+                answer = await self._converse(current, sink, record)
+                await starting
+                backup_started = self.clock.monotonic()
+                await self._backup_turn(job)
+                record.backup_s = round(self.clock.monotonic() - backup_started, 4)
+                record.outcome = answer.outcome
+                try:
+                    await self._store(self._reply(job, answer))
+                except ConversationDeleted:
+                    log.info("job %s: the conversation was deleted meanwhile", job.jobId)
+                    record.outcome = "deleted"
+                await sink.finish(answer.text, aborted=answer.aborted, error=answer.error)
             finally:
-                if not side_work.done():
-                    side_work.cancel()
+                if not starting.done():
+                    starting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OpenClawError):
-                    await side_work
+                    await starting
                 await sink.aclose()
             keeper.cancel()  # no visibility extension for a deleted message
             await self._delete(received)
-            record.outcome = "aborted" if aborted else "answered"
             self.on_turn_done()
         except GatewayError as exc:
             # The gateway went away mid-turn: hand the job back for another try.
@@ -263,27 +344,80 @@ class Bridge:
             log.error("turn %s could not be stored (%s): job returns to the inbox", job.jobId, exc)
             record.outcome = "released"
             await self._release(received)
-        except Superseded as exc:
-            log.error("turn %s: %s; this task stops", job.jobId, exc)
-            record.outcome = "released"
+        except Fenced as exc:
+            log.error("turn %s: %s; this task stops taking jobs", job.jobId, exc)
+            record.outcome = "fenced"
             await self._release(received)
-            self.on_fatal(exc)
+            self._fence(exc)
         except asyncio.CancelledError:
             record.outcome = "cancelled"
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(received))
             raise
         finally:
-            record.ended = time.monotonic()
+            record.ended = self.clock.monotonic()
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
             self._current = None
             self._idle.set()
 
-    async def _converse(
-        self, current: _Current, sink: ReplySink, record: TurnRecord
-    ) -> tuple[str, bool]:
+    def _reply(self, job: ChatJob, answer: Answer) -> Message:
+        return Message(
+            id=reply_id(job.jobId),
+            conversationId=job.conversationId,
+            role="assistant",
+            text=answer.text,
+            createdAt=max(self.clock.now(), job.receivedAt),
+            source="agent",
+            aborted=answer.aborted,
+            inReplyTo=job.jobId,
+            error=answer.error,
+        )
+
+    async def _store(self, message: Message) -> bool:
+        return await asyncio.to_thread(
+            self.conversations.put_message, self.user_id, message, fence=self.launch_id
+        )
+
+    def _fence(self, exc: Fenced) -> None:
+        if self.fenced is None:
+            self.fenced = exc
+            self.stop_receiving()
+            self.on_fatal(exc)
+
+    async def _backup_turn(self, job: ChatJob) -> None:
+        """The turn's memory, backed up before the answer is acknowledged (bounded)."""
+        backup = asyncio.ensure_future(self.backup())
+        done, _ = await asyncio.wait({backup}, timeout=self.options.backup_timeout_s)
+        if not done:
+            log.warning(
+                "job %s: the backup takes over %.0f s; answering anyway",
+                job.jobId,
+                self.options.backup_timeout_s,
+            )
+            backup.add_done_callback(self._late_backup)
+            return
+        error = backup.exception()
+        if isinstance(error, Fenced):
+            raise error
+        if isinstance(error, OpenClawError):
+            log.warning(
+                "job %s: backup after the turn failed (%s); answering anyway", job.jobId, error
+            )
+        elif error is not None:
+            raise error
+
+    def _late_backup(self, backup: asyncio.Future[Any]) -> None:
+        if backup.cancelled():
+            return
+        error = backup.exception()
+        if isinstance(error, Fenced):
+            self._fence(error)
+        elif error is not None:
+            log.warning("a late backup failed: %s", error)
+
+    async def _converse(self, current: _Current, sink: ReplySink, record: TurnRecord) -> Answer:
         """One turn, exactly once, even when OpenClaw ran (part of) it by itself.
 
         The first send uses the job id as idempotency key, so OpenClaw recognises a job it
@@ -304,6 +438,13 @@ class Bridge:
                 settle_s=self.options.recovery_settle_s if retried else 0.0,
                 timeout=self.options.quiet_timeout_s if retried else self.options.busy_wait_s,
             )
+            if retried:
+                # Answered before the job came back (a crash after the backup, or OpenClaw's
+                # own recovery run): the restored history has it; OpenClaw answers once.
+                recovered = await self._answer_from_history(job, key)
+                if recovered:
+                    log.info("job %s was answered before it came back: using it", job.jobId)
+                    return Answer(recovered)
             idempotency = job.jobId
             for attempt in range(1, self.options.fold_attempts + 1):
                 text, aborted, beside = await self._run(current, sink, record, key, idempotency)
@@ -311,32 +452,36 @@ class Bridge:
                 # task aborted while handing the job back, not the person pressing stop. An
                 # empty answer to a fresh job with no other run beside it is the model's own.
                 if text or (aborted and not retried and attempt == 1):
-                    return text, aborted
+                    return Answer(text, aborted)
                 if not (retried or beside or attempt > 1):
-                    return "(no reply)", False
+                    return Answer(NO_REPLY)
                 await activity.wait_quiet(
                     key,
                     settle_s=self.options.recovery_settle_s,
                     timeout=self.options.quiet_timeout_s,
                 )
-                recovered = answer_in_history(
-                    await self.gateway.chat_history(key, limit=50),
-                    job.text,
-                    since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
-                )
+                recovered = await self._answer_from_history(job, key)
                 if recovered:
                     log.info("job %s was answered by OpenClaw's own run: using it", job.jobId)
-                    return recovered, False
+                    return Answer(recovered)
                 log.warning(
                     "job %s: run %d ended empty and no run answered it; sending again",
                     job.jobId,
                     attempt,
                 )
                 idempotency = f"{job.jobId}:{uuid.uuid4().hex[:8]}"
-            return "(no reply)", False
+            return Answer(NO_REPLY)
         except RunFailed as exc:
             log.warning("model error in turn %s: %s", job.jobId, exc)
-            return f"{MODEL_ERROR_PREFIX}{exc}", False
+            error = ReplyError(code="model_error", message=str(exc), retryable=True)
+            return Answer(f"{MODEL_ERROR_PREFIX}{exc}", error=error)
+
+    async def _answer_from_history(self, job: ChatJob, key: str) -> str | None:
+        return answer_in_history(
+            await self.gateway.chat_history(key, limit=50),
+            job.text,
+            since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
+        )
 
     async def _run(
         self, current: _Current, sink: ReplySink, record: TurnRecord, key: str, idempotency: str
@@ -348,7 +493,7 @@ class Bridge:
         async for event in run:
             if isinstance(event, RunDelta):
                 if record.first_text is None:
-                    record.first_text = time.monotonic()
+                    record.first_text = self.clock.monotonic()
                 await sink.update(event.update.text)
             elif isinstance(event, RunEnd):
                 beside = self.gateway.activity.busy_runs(key) - {run.run_id}
@@ -357,20 +502,26 @@ class Bridge:
 
     async def _keep_alive(self, received: ReceivedJob) -> None:
         """Keep the job invisible and the task visibly busy while the turn runs."""
-        last_beat = time.monotonic()
+        last_beat = self.clock.monotonic()
         while True:
-            await asyncio.sleep(self.options.extend_every_s)
+            await self.clock.sleep(self.options.extend_every_s)
             try:
                 await asyncio.to_thread(
                     self.consumer.change_visibility,
                     received.receipt_handle,
                     self.options.visibility_s,
                 )
-                if time.monotonic() - last_beat >= self.options.heartbeat_every_s:
+                if self.clock.monotonic() - last_beat >= self.options.heartbeat_every_s:
                     await self.reporter.heartbeat()
-                    last_beat = time.monotonic()
+                    last_beat = self.clock.monotonic()
             except StorageUnavailable as exc:
                 log.warning("keep-alive failed: %s", exc)
+            except Fenced as exc:
+                log.error("keep-alive: %s", exc)
+                if self._current is not None and self._current.task is not None:
+                    self._current.task.cancel()  # its job goes back to the inbox
+                self._fence(exc)
+                return
 
     async def _delete(self, received: ReceivedJob) -> None:
         try:

@@ -44,7 +44,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -166,8 +166,10 @@ class WarmRun(Protocol):
     async def result(self) -> Any: ...
 
 
+@runtime_checkable
 class WarmGateway(Protocol):
-    """What the warm-up needs of `GatewayClient`."""
+    """What the warm-up needs of `GatewayClient` (the unit tests' fake gateway cannot set a
+    session's model, so the supervisor does not pre-warm it)."""
 
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None

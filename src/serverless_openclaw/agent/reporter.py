@@ -2,7 +2,7 @@
 status frames pushed to the person's open browsers.
 
 Every write is conditioned on the launch id (SOC_TASK_ID). When that condition fails, another
-launch owns the row: this task is an orphan and must stop (`Superseded`).
+launch owns the row: this task is fenced (D12) and must stop (`Fenced`).
 """
 
 from __future__ import annotations
@@ -15,18 +15,44 @@ from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.frames import AgentState, StatusFrame
 from serverless_openclaw.core.errors import (
     ConditionFailed,
-    OpenClawError,
+    Fenced,
     StorageUnavailable,
     TransitionRejected,
 )
 from serverless_openclaw.core.task_state import SetWakePending
 from serverless_openclaw.ports.stores import TaskStates as TaskStateStore
 
+from .state_sync import BackupResult
+
 log = logging.getLogger(__name__)
 
 
-class Superseded(OpenClawError):
-    """The task-state row belongs to another launch now."""
+class LaunchFence:
+    """The state sync's `BackupFence`: the task-state row, as this launch (called from the
+    sync's worker thread, hence plain blocking calls)."""
+
+    def __init__(self, store: TaskStateStore, *, user_id: str, launch_id: str) -> None:
+        self._store = store
+        self.user_id = user_id
+        self.launch_id = launch_id
+
+    def check(self) -> None:
+        try:
+            self._store.assert_current(self.user_id, self.launch_id)
+        except (ConditionFailed, TransitionRejected) as exc:
+            raise Fenced(f"backup: launch {self.launch_id} is no longer current") from exc
+
+    def commit(self, result: BackupResult) -> None:
+        try:
+            self._store.record_backup(
+                self.user_id,
+                self.launch_id,
+                result.at,
+                result.total_bytes,
+                result.manifest_version,
+            )
+        except (ConditionFailed, TransitionRejected) as exc:
+            raise Fenced(f"record backup: launch {self.launch_id} is no longer current") from exc
 
 
 class AgentReporter:
@@ -44,10 +70,17 @@ class AgentReporter:
         self.launch_id = launch_id
 
     async def _own(self, what: str, func: object, *args: object) -> None:
+        """A write as this launch. `Fenced` when another launch owns the row; a transition
+        the row's state does not allow (e.g. "running" after the person pressed stop) stays
+        a `TransitionRejected`."""
         try:
             await asyncio.to_thread(func, self.user_id, self.launch_id, *args)  # type: ignore[arg-type]
-        except (ConditionFailed, TransitionRejected) as exc:
-            raise Superseded(f"{what}: launch {self.launch_id} no longer owns the row") from exc
+        except TransitionRejected:
+            if await self._still_ours():
+                raise
+            raise Fenced(f"{what}: launch {self.launch_id} no longer owns the row") from None
+        except ConditionFailed as exc:
+            raise Fenced(f"{what}: launch {self.launch_id} no longer owns the row") from exc
 
     async def push(self, state: AgentState, phase: str | None = None) -> None:
         if self._broadcaster is None:
@@ -71,17 +104,26 @@ class AgentReporter:
     async def heartbeat(self) -> None:
         await self._own("heartbeat", self._store.heartbeat)
 
-    async def backup(self, at: datetime, size: int) -> None:
-        await self._own("record backup", self._store.record_backup, at, size)
-
     async def next_wake(self, at: datetime | None, job: str | None) -> None:
         await self._own("set next wake", self._store.set_next_wake, at, job)
+
+    async def _still_ours(self) -> bool:
+        """After a refused write: is the row still this launch's (e.g. already stopping)?
+        The browsers hear only from the current launch."""
+        try:
+            row = await asyncio.to_thread(self._store.get, self.user_id)
+        except StorageUnavailable:
+            return False
+        return row.launch_id == self.launch_id
 
     async def stopping(self, reason: str) -> None:
         try:
             await self._own("mark stopping", self._store.mark_stopping, reason)
-        except Superseded:
-            log.info("mark stopping: the row is already stopping (or another launch owns it)")
+        except TransitionRejected:
+            log.info("mark stopping: the row is already stopping")
+        except Fenced:
+            log.warning("mark stopping: another launch owns the row")
+            return
         await self.push("stopping")
 
     async def wake_pending(self) -> None:
@@ -94,14 +136,17 @@ class AgentReporter:
     async def failed(self, error: str) -> None:
         try:
             await self._own("record failure", self._store.record_failure, error)
-        except Superseded:
-            log.warning("record failure: superseded")
+        except TransitionRejected:
+            log.info("record failure: the row is already stopping")
+        except Fenced:
+            log.warning("record failure: another launch owns the row")
 
     async def idle(self, error: str | None = None) -> None:
         try:
             await self._own("mark idle", self._store.mark_idle, error)
-        except Superseded:
-            log.warning("mark idle: superseded")
+        except Fenced:
+            log.warning("mark idle: another launch owns the row")
+            return
         await self.push("idle")
 
 

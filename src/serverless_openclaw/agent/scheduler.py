@@ -9,15 +9,17 @@
    chat deltas, so their text is read from the main session's history. Each message is
    stored once (its id comes from OpenClaw's own message id), then pushed to the open
    browsers and sent to the linked Telegram chat. OpenClaw's own channel delivery stays off
-   (decision D3): this is the only path.
+   (decision D3): this is the only path. The store is fenced by the launch (D12), like the
+   bridge's replies.
+
+Time comes from an injectable clock (`agent/clock.py`): tests drive the debounce, the poll
+interval and "now" without sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,12 +27,18 @@ from typing import Final
 
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
-from serverless_openclaw.core.errors import OpenClawError, StorageUnavailable
+from serverless_openclaw.core.errors import (
+    ConversationDeleted,
+    Fenced,
+    OpenClawError,
+    StorageUnavailable,
+)
 from serverless_openclaw.core.schedule import NextWake, ScheduledJob, from_millis, next_wake
 from serverless_openclaw.ports.stores import ConversationStore, SettingsStore
 
+from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
-from .openclaw.client import GatewayClient, HistoryMessage
+from .openclaw.gateway import Gateway, HistoryMessage
 from .openclaw.protocol import EventFrame
 from .reporter import AgentReporter
 
@@ -89,13 +97,16 @@ ProactiveSinks = Callable[[str], ReplySink]
 @dataclass
 class Scheduler:
     user_id: str
-    gateway: GatewayClient
+    launch_id: str
+    gateway: Gateway
     reporter: AgentReporter
     conversations: ConversationStore
     user_settings: SettingsStore
     sinks: ProactiveSinks
     own_runs: set[str]
-    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    clock: Clock = SYSTEM_CLOCK
+    started_ms: int | None = None
+    """Assistant messages older than this are not proactive news (default: when made)."""
     debounce_s: float = 0.5
     poll_every_s: float = 60.0
     recorded: NextWake | str | None = "unknown"
@@ -103,6 +114,10 @@ class Scheduler:
     may still hold the previous task's value)."""
     delivered: int = 0
     _poke: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.started_ms is None:
+            self.started_ms = int(self.clock.now().timestamp() * 1000)
 
     def on_event(self, frame: EventFrame) -> None:
         """Called by the gateway client for every event (synchronously; just a poke)."""
@@ -114,15 +129,25 @@ class Scheduler:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.poll_every_s)
-            await asyncio.sleep(self.debounce_s)
+            await self._poked_or_timeout()
+            await self.clock.sleep(self.debounce_s)
             self._poke.clear()
             try:
                 await self.deliver_new()
                 await self.refresh_schedule()
+            except Fenced:
+                raise  # the supervisor stops this task
             except OpenClawError as exc:
                 log.warning("scheduler pass failed (next pass retries): %s", exc)
+
+    async def _poked_or_timeout(self) -> None:
+        poked = asyncio.ensure_future(self._poke.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(self.poll_every_s))
+        try:
+            await asyncio.wait({poked, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            poked.cancel()
+            timer.cancel()
 
     async def refresh_schedule(self) -> NextWake | None:
         settings = await asyncio.to_thread(self.user_settings.get, self.user_id)
@@ -141,7 +166,7 @@ class Scheduler:
             jobs,
             policy=settings.scheduledWakes,
             heartbeat=settings.heartbeat,
-            now=datetime.now(UTC),
+            now=self.clock.now(),
         )
         if wake != self.recorded:
             await self.reporter.next_wake(
@@ -155,7 +180,7 @@ class Scheduler:
         history = await self.gateway.chat_history(MAIN_SESSION, limit=50)
         count = 0
         for message in proactive_messages(
-            history, own_runs=self.own_runs, since_ms=self.started_ms
+            history, own_runs=self.own_runs, since_ms=self.started_ms or 0
         ):
             stored = Message(
                 id=f"oc-{message.id}",
@@ -167,7 +192,11 @@ class Scheduler:
                 proactive=True,
             )
             try:
-                new = await asyncio.to_thread(self.conversations.put_message, self.user_id, stored)
+                new = await asyncio.to_thread(
+                    self.conversations.put_message, self.user_id, stored, fence=self.launch_id
+                )
+            except ConversationDeleted:
+                continue  # the person deleted the conversation after this was written
             except StorageUnavailable as exc:
                 log.warning("could not store a proactive message: %s", exc)
                 continue

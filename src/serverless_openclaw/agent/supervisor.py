@@ -1,15 +1,24 @@
 """The agent task's PID 1: restore -> configure -> start OpenClaw -> connect -> bridge.
 
-Replaces the seed's start-openclaw.sh. Each start-up phase is reported to the task state (the
-web UI shows it as progress). While running it owns four background tasks — the bridge, the
-state sync loop, the gateway monitor (restart with backoff, give up after a few tries) and the
-health server — and awaits them, so none fails silently.
+Replaces the seed's start-openclaw.sh. Three parts, each a method a test can drive:
 
-Shutdown (SIGTERM from a Spot interruption or StopTask, SIGINT, /shutdown, a stop job), after
-uvicorn and arq: the signal handler only sets an event; then, in a fixed order and well inside
-ECS's 120 s stopTimeout: tell the browsers -> stop taking jobs -> let the current turn finish
-(bounded; otherwise its job goes back to the inbox) -> close the gateway socket and stop
-OpenClaw (consistent files) -> final state sync -> mark Idle -> exit 0.
+- `start()`: the start-up phases, each reported to the task state and the person's browsers
+  (the web UI shows them as progress): restoring memory (the manifest the task-state row
+  names), configuring, starting OpenClaw, connecting; then Running.
+- `serve()`: four background tasks — the bridge, the scheduler, the periodic state sync and
+  the gateway monitor (restart with backoff, give up after a few tries) — awaited together,
+  so none fails silently. A fenced write anywhere (D12) stops the task.
+- `shutdown()`, always, in this order, well inside ECS's 120 s stopTimeout: stop taking jobs
+  -> mark Stopping and tell the browsers -> let the current turn finish (bounded; otherwise
+  its job goes back to the inbox and a new task is asked for) -> cancel the background tasks
+  -> record the schedule (the watchdog wakes us for it) -> close the gateway connection and
+  stop OpenClaw (consistent files) -> final state backup -> mark Idle. A fenced task skips
+  every write: another launch owns the row, the inbox and the backup now.
+
+`run()` is the process around them: signal handlers only set the stop event (after uvicorn
+and arq); the health server answers /health, /status, /shutdown. OpenClaw comes from an
+`OpenClawHost` (the real Node one by default, `FakeOpenClaw` in unit tests), time from a
+`Clock`.
 """
 
 from __future__ import annotations
@@ -19,46 +28,51 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
-from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
-from serverless_openclaw.contracts.records import UserSettings
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import (
+    BackupUnreachable,
+    Fenced,
     GatewayError,
     OpenClawError,
     RestoreFailed,
     StorageUnavailable,
+    TransitionRejected,
 )
 from serverless_openclaw.ports.factory import PortFactory
-from serverless_openclaw.runtime.installer import OpenClawRuntime, install, locate
-from serverless_openclaw.settings import AgentSettings, environ_snapshot
+from serverless_openclaw.runtime.installer import OpenClawRuntime
+from serverless_openclaw.settings import AgentSettings
 from serverless_openclaw.telegram.bot_api import AsyncBotApi
 
-from . import health
+from . import configure, health
 from .bridge import Bridge, BridgeOptions
-from .delivery import FanOut, ReplySink, TelegramReply, WebReply
-from .openclaw import config as oc_config
-from .openclaw.client import GatewayClient
-from .openclaw.device import DeviceIdentity
-from .openclaw.gateway_process import GatewayProcess, gateway_environment
+from .clock import SYSTEM_CLOCK, Clock
+from .delivery import ReplySink, ReplySinks
+from .openclaw.gateway import Gateway
+from .openclaw.host import GatewayProcessHandle, NodeOpenClaw, OpenClawHost
 from .openclaw.protocol import EventFrame
-from .prewarm import Prewarm
-from .reporter import AgentReporter, Superseded
+from .prewarm import Prewarm, WarmGateway
+from .reporter import AgentReporter, LaunchFence
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
 from .waking import TypingWhileWaking, typing_for_wake
 
 log = logging.getLogger(__name__)
 
-PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+RESTORING: Final = "restoring memory"
+CONFIGURING: Final = "configuring"
+STARTING: Final = "starting OpenClaw"
+CONNECTING: Final = "connecting"
+START_PHASES: Final = (RESTORING, CONFIGURING, STARTING, CONNECTING)
+"""What the person sees while the agent wakes, in this order; then "running"."""
 
 
 def free_port() -> int:
@@ -78,61 +92,97 @@ class Timings:
         self.marks[name] = round(time.monotonic() - self.started, 3)
 
 
+@dataclass(frozen=True)
+class SupervisorOptions:
+    """Every bound and delay of the supervisor; tests pass small ones."""
+
+    restore_attempts: int = 3
+    restore_backoff: tuple[float, float] = (1.0, 5.0)
+    """(base, cap) seconds between restore attempts while the backup is unreachable."""
+    ready_timeout_s: float = 240.0
+    connect_timeout_s: float = 120.0
+    max_gateway_restarts: int = 3
+    restart_backoff: tuple[float, float] = (1.0, 10.0)
+    schedule_timeout_s: float = 10.0
+    gateway_stop_timeout_s: float = 15.0
+    final_backup_timeout_s: float = 45.0
+    bridge: BridgeOptions = field(default_factory=BridgeOptions)
+
+
 class Supervisor:
     def __init__(
         self,
         settings: AgentSettings,
         ports: PortFactory,
         *,
+        openclaw: OpenClawHost | None = None,
         runtime: OpenClawRuntime | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        options: SupervisorOptions | None = None,
     ) -> None:
         if not settings.task_id:
             raise ValueError("SOC_TASK_ID (the launch id from the control plane) is required")
         self.settings = settings
+        self.user_id = settings.user_id
         self.launch_id = settings.task_id
         self.ports = ports
-        self._runtime = runtime
+        self.openclaw = openclaw or NodeOpenClaw(settings.openclaw_runtime_dir, runtime=runtime)
+        self.clock = clock
+        self.options = options or SupervisorOptions()
         self.timings = Timings()
         self.phase = "created"
         self.failure: str | None = None
         self.stop_reason: str | None = None
-        self._stop: asyncio.Event | None = None
-        self._sync_poke: asyncio.Event | None = None
+        self.fenced: Fenced | None = None
+        self._stop = asyncio.Event()
         self._stopping = False
         self._running = False
-        self.process: GatewayProcess | None = None
-        self.client: GatewayClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.process: GatewayProcessHandle | None = None
+        self.client: Gateway | None = None
         self.bridge: Bridge | None = None
         self.scheduler: Scheduler | None = None
         self.gateway_restarts = 0
+        self._token = ""
+        self._env: dict[str, str] = {}
 
         self.task_state = ports.task_state()
         self.conversations = ports.conversations()
         self.connections = ports.connections()
         self.user_settings = ports.user_settings()
-        self.telegram_links = ports.telegram()
         api = ports.connections_api()
         self.broadcaster = Broadcaster(self.connections, api) if api is not None else None
         self.reporter = AgentReporter(
-            self.task_state, self.broadcaster, user_id=settings.user_id, launch_id=self.launch_id
+            self.task_state, self.broadcaster, user_id=self.user_id, launch_id=self.launch_id
         )
         self.work_dir = settings.work_dir
         self.state_dir = settings.openclaw_state_dir
         self.gateway_port = settings.gateway_port or free_port()
         self.health_port = settings.health_port
-        self.sync = StateSync(ports.state_blobs(settings.state_prefix), self.state_dir)
+        self.sync = StateSync(
+            ports.state_blobs(settings.state_prefix),
+            self.state_dir,
+            fence=LaunchFence(self.task_state, user_id=self.user_id, launch_id=self.launch_id),
+        )
         token = settings.telegram.telegram_bot_token
         self.telegram = (
             AsyncBotApi(token, base_url=settings.telegram.telegram_api_base) if token else None
         )
+        self.sinks = ReplySinks(
+            user_id=self.user_id,
+            connections=self.connections,
+            broadcaster=self.broadcaster,
+            telegram=self.telegram,
+            telegram_links=ports.telegram(),
+            clock=clock,
+        )
         # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
-        self.prewarm = Prewarm(pending_jobs=lambda: ports.inbox().depth(settings.user_id))
+        self.prewarm = Prewarm(pending_jobs=lambda: ports.inbox().depth(self.user_id))
         self.waking: TypingWhileWaking | None = None
 
-    # --- entry point -----------------------------------------------------------------------
+    # --- the process -----------------------------------------------------------------------
     async def run(self) -> int:
-        self._stop = asyncio.Event()
-        self._sync_poke = asyncio.Event()
+        """The task's main: signals and the health server around `lifecycle()`."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
@@ -145,13 +195,26 @@ class Supervisor:
             self.settings.health_port,
         )
         self._write_agent_file()
+        try:
+            return await self.lifecycle()
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await server_task
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def lifecycle(self) -> int:
+        """start -> serve -> shutdown; the exit code (1 when the agent failed)."""
         exit_code = 0
         try:
             self.waking = await typing_for_wake(
-                self.settings.wake_reason, self.telegram, self.telegram_links, self.settings.user_id
+                self.settings.wake_reason, self.telegram, self.ports.telegram(), self.user_id
             )
-            await self._start()
-            await self._serve()
+            if await self.start():
+                await self.serve()
+        except Fenced as exc:
+            self._fence(exc)
         except (OpenClawError, OSError) as exc:
             log.error("agent failed: %s", exc)
             self.failure = str(exc)[:500]
@@ -159,12 +222,7 @@ class Supervisor:
             with contextlib.suppress(OpenClawError):
                 await self.reporter.failed(self.failure)
         finally:
-            await self._shutdown()
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await server_task
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+            await self.shutdown()
         return exit_code
 
     def _write_agent_file(self) -> None:
@@ -184,8 +242,14 @@ class Supervisor:
         if self.stop_reason is None:
             self.stop_reason = reason
             log.info("stop requested (%s)", reason)
-        if self._stop is not None:
-            self._stop.set()
+        self._stop.set()
+
+    def _fence(self, exc: BaseException) -> None:
+        """Another launch owns this user now (D12): stop, and write nothing more."""
+        if self.fenced is None:
+            log.error("this task is fenced: %s", exc)
+            self.fenced = exc if isinstance(exc, Fenced) else Fenced(str(exc))
+        self.request_stop(f"fenced: {exc}")
 
     def healthy(self) -> bool:
         return bool(self._running and self.client is not None and self.client.connected)
@@ -196,6 +260,7 @@ class Supervisor:
             "phase": self.phase,
             "running": self._running,
             "stopping": self._stopping,
+            "fenced": self.fenced is not None,
             "timings": self.timings.marks,
             "gatewayPid": self.process.pid if self.process else None,
             "gatewayRestarts": self.gateway_restarts,
@@ -209,180 +274,154 @@ class Supervisor:
         }
 
     # --- start-up --------------------------------------------------------------------------
-    async def _phase(self, name: str) -> None:
-        self.phase = name
-        await self.reporter.phase(name)
-
-    async def _start(self) -> None:
-        await self._phase("restoring memory")
-        prepare_state_dir(self.state_dir)
-        await self._restore_with_retries()
-        self.timings.mark("restored")
-        if self._stop_requested():
-            return
-
-        await self._phase("configuring")
-        runtime = self._runtime or locate(self.settings.openclaw_runtime_dir)
-        if runtime is None:
-            runtime = await asyncio.to_thread(install, self.settings.openclaw_runtime_dir)
-        user = await asyncio.to_thread(self.user_settings.get, self.settings.user_id)
-        token = (
-            self.settings.gateway_token.get_secret_value()
-            if self.settings.gateway_token
-            else secrets.token_urlsafe(32)
+    async def start(self) -> bool:
+        """The start-up phases in order, each reported; False when asked to stop on the way."""
+        steps: tuple[tuple[str, Callable[[], Awaitable[None]], str], ...] = (
+            (RESTORING, self._restore, "restored"),
+            (CONFIGURING, self._configure, "configured"),
+            (STARTING, self._start_gateway, "gateway_ready"),
+            (CONNECTING, self._connect, "connected"),
         )
-        env = self._gateway_env(token)
-        prewarm_url = await self.prewarm.open()
-        await asyncio.to_thread(self._write_config, user, env, prewarm_url)
-        self.timings.mark("configured")
-        if self._stop_requested():
-            return
-
-        await self._phase("starting OpenClaw")
-        self.process = GatewayProcess(
-            runtime, self.state_dir, self.gateway_port, env, self.work_dir / "logs" / "gateway.out"
-        )
-        await self.process.start()
-        await self.process.wait_ready(timeout=240)
-        self.timings.mark("gateway_ready")
-
-        await self._phase("connecting")
-        self.client = GatewayClient(
-            self.process.url,
-            token,
-            identity=DeviceIdentity.load_or_create(self.state_dir),
-            backoff=Backoff(base=0.2, cap=5.0),
-            on_event=self._on_gateway_event,
-        )
-        await self.client.start(timeout=120)
-        self.timings.mark("connected")
-
+        for phase, step, milestone in steps:
+            if self._stop.is_set():
+                return False
+            self.phase = phase
+            await self.reporter.phase(phase)
+            await step()
+            self.timings.mark(milestone)
+        if self._stop.is_set():
+            return False
+        try:
+            await self.reporter.running()
+        except TransitionRejected:  # the person pressed stop while it was starting
+            self.request_stop("stopped while starting")
+            return False
         self.phase = "running"
-        await self.reporter.running()
         self._running = True
         self.timings.mark("running")
         log.info("agent running: %s", self.timings.marks)
+        return True
 
-    def _stop_requested(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
-
-    async def _restore_with_retries(self, attempts: int = 3) -> None:
-        backoff = Backoff(base=1.0, cap=5.0)
+    async def _restore(self) -> None:
+        """The backup the task-state row names, retried while it is unreachable; any other
+        failure stops the start (nothing may then overwrite the backup)."""
+        prepare_state_dir(self.state_dir)
+        backoff = Backoff(*self.options.restore_backoff)
+        attempts = self.options.restore_attempts
         for attempt in range(1, attempts + 1):
             try:
-                await self.sync.restore()
+                try:
+                    row = await asyncio.to_thread(self.task_state.get, self.user_id)
+                except StorageUnavailable as exc:
+                    raise BackupUnreachable(f"the task state could not be read: {exc}") from exc
+                await self.sync.restore(row.last_backup_manifest)
                 return
-            except RestoreFailed as exc:
-                if attempt == attempts or "corrupt" in str(exc) or "no usable" in str(exc):
-                    raise RestoreFailed(
-                        f"{exc} — the agent did not start, so nothing can overwrite your "
-                        "backup; your messages wait in the inbox"
-                    ) from exc
+            except BackupUnreachable as exc:
+                if attempt == attempts:
+                    raise BackupUnreachable(_not_started(exc)) from exc
                 log.warning("restore attempt %d failed: %s", attempt, exc)
-                await asyncio.sleep(backoff.next())
+                await self.clock.sleep(backoff.next())
+            except RestoreFailed as exc:
+                raise type(exc)(_not_started(exc)) from exc
 
-    def _gateway_env(self, token: str) -> dict[str, str]:
-        model = self.settings.model
-        custom_key = model.model_api_key.get_secret_value() if model.model_api_key else None
-        home = self.work_dir / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        return gateway_environment(
-            environ_snapshot(),
-            state_dir=self.state_dir,
-            home=home,
-            token=token,
-            custom_api_key=custom_key,
-            include_aws=model.model_provider == "bedrock",
-        )
-
-    def model_choice(self, user: UserSettings) -> oc_config.ModelChoice:
-        model = self.settings.model
-        provider = user.modelProvider or model.model_provider
-        return oc_config.ModelChoice(
-            provider=provider,
-            model_id=user.modelId or model.model_id,
-            base_url=model.model_base_url,
-            region=self.settings.names.region,
-        )
-
-    def _write_config(
-        self, user: UserSettings, env: dict[str, str], prewarm_url: str | None
-    ) -> None:
-        choice = self.model_choice(user)
-        key_var = PROVIDER_KEYS.get(choice.provider)
-        if key_var and not env.get(key_var):
-            raise oc_config.ConfigInvalid(
-                f"{choice.provider} is selected but {key_var} is not set for the agent", []
-            )
-        heartbeat = oc_config.HeartbeatChoice(
-            policy=user.heartbeat,
-            active_start=f"{user.activeHoursStart:02d}:00",
-            active_end=f"{user.activeHoursEnd:02d}:00",
-        )
-        path = self.state_dir / "openclaw.json"
-        patched = oc_config.patch_config(
-            oc_config.read_config(path),
-            port=self.gateway_port,
-            model=choice,
-            heartbeat=heartbeat,
-            log_file=self.work_dir / "logs" / "openclaw.log",
-            prewarm_url=prewarm_url,
-        )
+    async def _configure(self) -> None:
+        await self.openclaw.install()
+        user = await asyncio.to_thread(self.user_settings.get, self.user_id)
+        self._token = configure.gateway_token(self.settings)
+        self._env = configure.gateway_env(self.settings, self._token)
+        prewarm_url = await self.prewarm.open()
         # Not validated here: the gateway refuses a bad file itself (exit 78), and only then
         # is `openclaw config validate` asked for the issues (gateway_process.py).
-        oc_config.write_config(path, patched)
+        await asyncio.to_thread(
+            configure.write_config,
+            self.settings,
+            user,
+            port=self.gateway_port,
+            env=self._env,
+            prewarm_url=prewarm_url,
+        )
 
-    # --- running ---------------------------------------------------------------------------
-    def _sinks(self, job: ChatJob) -> ReplySink:
-        sinks: list[ReplySink] = []
-        if self.broadcaster is not None:
-            sinks.append(
-                WebReply(
-                    self.broadcaster,
-                    self.connections,
-                    user_id=job.userId,
-                    message_id=job.jobId,
-                    conversation_id=job.conversationId,
-                )
+    async def _start_gateway(self) -> None:
+        self.process = self.openclaw.process(
+            state_dir=self.state_dir,
+            port=self.gateway_port,
+            env=self._env,
+            log_path=self.work_dir / "logs" / "gateway.out",
+        )
+        await self.process.start()
+        await self.process.wait_ready(timeout=self.options.ready_timeout_s)
+
+    async def _connect(self) -> None:
+        assert self.process is not None
+        self.client = self.openclaw.client(
+            self.process.url, self._token, state_dir=self.state_dir, on_event=self._on_event
+        )
+        await self.client.start(timeout=self.options.connect_timeout_s)
+
+    # --- serving ---------------------------------------------------------------------------
+    async def serve(self) -> None:
+        """Until a stop is asked for or a background task fails (which is raised)."""
+        if self._stop.is_set() or self.client is None or self.process is None:
+            return
+        self.bridge = Bridge(
+            user_id=self.user_id,
+            launch_id=self.launch_id,
+            consumer=self.ports.inbox_consumer(self.settings.inbox_queue_url),
+            gateway=self.client,
+            conversations=self.conversations,
+            reporter=self.reporter,
+            sinks=self._sinks_for_job,
+            backup=lambda: self.sync.backup(reason="after turn"),
+            on_turn_done=self._after_turn,
+            on_control=self._control,
+            on_fatal=self._fence,
+            options=self.options.bridge,
+            clock=self.clock,
+        )
+        self.scheduler = Scheduler(
+            user_id=self.user_id,
+            launch_id=self.launch_id,
+            gateway=self.client,
+            reporter=self.reporter,
+            conversations=self.conversations,
+            user_settings=self.user_settings,
+            sinks=self.sinks.proactive,
+            own_runs=self.bridge.run_ids,
+            clock=self.clock,
+        )
+        self.scheduler.poke()  # record the schedule the restored state brought back
+        if isinstance(self.client, WarmGateway):  # one that can set a session's model
+            self.prewarm.start(self.client)
+        self._tasks = {
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self.bridge.run(), name="bridge"),
+            asyncio.create_task(self._sync_loop(), name="state-sync"),
+            asyncio.create_task(self._monitor_gateway(), name="gateway-monitor"),
+        }
+        stop_waiter = asyncio.create_task(self._stop.wait(), name="stop-waiter")
+        try:
+            done, _ = await asyncio.wait(
+                {*self._tasks, stop_waiter}, return_when=asyncio.FIRST_COMPLETED
             )
-        if job.replyTo.kind == "telegram" and self.telegram is not None:
-            sinks.append(TelegramReply(self.telegram, job.replyTo.chatId, job.replyTo.messageId))
-            if self.waking is not None:
-                self.waking.handed_over()  # the reply shows "typing…" from here on
-        return FanOut(sinks)
+            for task in done - {stop_waiter}:
+                task.result()  # surfaces the failure of a background task
+                if not self._stop.is_set():  # e.g. the bridge stops receiving once fenced
+                    raise GatewayError(f"{task.get_name()} ended unexpectedly")
+        finally:
+            stop_waiter.cancel()
 
-    def _poke_sync(self) -> None:
-        if self._sync_poke is not None:
-            self._sync_poke.set()
+    def _sinks_for_job(self, job: ChatJob) -> ReplySink:
+        if job.replyTo.kind == "telegram" and self.waking is not None:
+            self.waking.handed_over()  # the reply shows "typing…" from here on
+        return self.sinks.for_job(job)
+
+    def _after_turn(self) -> None:
         if self.scheduler is not None:
             self.scheduler.poke()
 
-    def _on_gateway_event(self, frame: EventFrame) -> None:
+    def _on_event(self, frame: EventFrame) -> None:
         if self.scheduler is not None:
             self.scheduler.on_event(frame)
-
-    def _proactive_sinks(self, message_id: str) -> ReplySink:
-        sinks: list[ReplySink] = []
-        if self.broadcaster is not None:
-            sinks.append(
-                WebReply(
-                    self.broadcaster,
-                    self.connections,
-                    user_id=self.settings.user_id,
-                    message_id=message_id,
-                    conversation_id=MAIN_CONVERSATION_ID,
-                    proactive=True,
-                )
-            )
-        if self.telegram is not None:
-            try:
-                link = self.telegram_links.link_of_user(self.settings.user_id)
-            except StorageUnavailable as exc:
-                log.warning("could not read the Telegram link: %s", exc)
-                link = None
-            if link is not None:
-                sinks.append(TelegramReply(self.telegram, link.chatId, None))
-        return FanOut(sinks)
 
     async def _control(self, job: ControlJob) -> None:
         log.info("control job: %s", job.command)
@@ -395,103 +434,37 @@ class Supervisor:
         elif job.command == "stop":
             self.request_stop("stop requested")
 
-    async def _serve(self) -> None:
-        if self._stop_requested() or self.client is None or self.process is None:
-            return
-        self.bridge = Bridge(
-            user_id=self.settings.user_id,
-            consumer=self.ports.inbox_consumer(self.settings.inbox_queue_url),
-            gateway=self.client,
-            conversations=self.conversations,
-            reporter=self.reporter,
-            sinks=self._sinks,
-            on_turn_done=self._poke_sync,
-            on_control=self._control,
-            on_fatal=lambda exc: self.request_stop(f"superseded: {exc}"),
-            options=BridgeOptions(),
-        )
-        self.scheduler = Scheduler(
-            user_id=self.settings.user_id,
-            gateway=self.client,
-            reporter=self.reporter,
-            conversations=self.conversations,
-            user_settings=self.user_settings,
-            sinks=self._proactive_sinks,
-            own_runs=self.bridge.run_ids,
-        )
-        self.scheduler.poke()  # record the schedule the restored state brought back
-        self.prewarm.start(self.client)
-        assert self._stop is not None
-        tasks = {
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
-            asyncio.create_task(self.bridge.run(), name="bridge"),
-            asyncio.create_task(self._sync_loop(), name="state-sync"),
-            asyncio.create_task(self._monitor_gateway(), name="gateway-monitor"),
-        }
-        stop_waiter = asyncio.create_task(self._stop.wait(), name="stop-waiter")
-        try:
-            done, _ = await asyncio.wait({*tasks, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stop_waiter:
-                    task.result()  # surfaces the failure of a background task
-                    raise GatewayError(f"{task.get_name()} ended unexpectedly")
-        finally:
-            self._stopping = True
-            self.bridge.stop_receiving()
-            await self.reporter.stopping(self.stop_reason or "stopping")
-            drained = await self.bridge.drain(self.settings.drain_seconds)
-            if not drained:
-                log.warning("the running turn was handed back to the inbox")
-                # A new task should answer it once this one is gone.
-                await self.reporter.wake_pending()
-            for task in (*tasks, stop_waiter):
-                task.cancel()
-            for task in (*tasks, stop_waiter):
-                with contextlib.suppress(asyncio.CancelledError, OpenClawError):
-                    await task
-
     async def _sync_loop(self) -> None:
-        assert self._sync_poke is not None
+        """Every few minutes, beside the per-turn backups (OpenClaw also writes on its own:
+        scheduled runs, memory consolidation)."""
         while True:
-            reason = "periodic"
-            try:
-                await asyncio.wait_for(
-                    self._sync_poke.wait(), timeout=self.settings.sync_interval_seconds
-                )
-                reason = "after turn"
-                await asyncio.sleep(self.settings.sync_debounce_seconds)
-            except TimeoutError:
-                pass
-            self._sync_poke.clear()
-            await self._backup(reason)
+            await self.clock.sleep(self.settings.sync_interval_seconds)
+            await self._backup("periodic")
 
     async def _backup(self, reason: str) -> BackupResult | None:
+        """A backup whose storage failure is only logged (the next one retries); `Fenced`
+        is raised."""
         try:
-            result = await self.sync.backup(reason=reason)
+            return await self.sync.backup(reason=reason)
         except StorageUnavailable as exc:
             log.warning("backup (%s) failed, will retry: %s", reason, exc)
             return None
-        if not result.skipped:
-            try:
-                await self.reporter.backup(result.at, result.total_bytes)
-            except (StorageUnavailable, Superseded) as exc:
-                log.warning("backup done but not recorded: %s", exc)
-        return result
 
-    async def _monitor_gateway(self, max_restarts: int = 3) -> None:
+    async def _monitor_gateway(self) -> None:
         assert self.process is not None
-        backoff = Backoff(base=1.0, cap=10.0)
+        backoff = Backoff(*self.options.restart_backoff)
         while True:
             code = await self.process.wait()
             if self._stopping:
                 return
             self.gateway_restarts += 1
             log.error("openclaw gateway exited with %s (restart %d)", code, self.gateway_restarts)
-            if self.gateway_restarts > max_restarts:
+            if self.gateway_restarts > self.options.max_gateway_restarts:
                 raise GatewayError(
-                    f"OpenClaw keeps crashing (exit {code}); gave up after {max_restarts} restarts"
+                    f"OpenClaw keeps crashing (exit {code}); gave up after "
+                    f"{self.options.max_gateway_restarts} restarts"
                 )
-            await asyncio.sleep(backoff.next())
+            await self.clock.sleep(backoff.next())
             await self._restart_gateway(f"gateway exited with {code}", already_stopped=True)
 
     async def _restart_gateway(self, why: str, *, already_stopped: bool = False) -> None:
@@ -502,39 +475,88 @@ class Supervisor:
         if not already_stopped:
             await self.process.stop()
         await self.process.start()
-        await self.process.wait_ready(timeout=240)
+        await self.process.wait_ready(timeout=self.options.ready_timeout_s)
         if self.client is not None:
-            await self.client.wait_connected(timeout=120)
+            await self.client.wait_connected(timeout=self.options.connect_timeout_s)
         self.phase = "running"
         await self.reporter.push("running")
 
     # --- shutdown --------------------------------------------------------------------------
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Stop in the documented order (module docstring); every step is bounded."""
         self._stopping = True
         self._running = False
         self.phase = "stopping"
         if self.waking is not None:
             await self.waking.stop()
         await self.prewarm.aclose()
-        if self.scheduler is not None and self.client is not None and self.client.connected:
-            # The last word on what is scheduled: the watchdog wakes us for it.
-            try:
-                await asyncio.wait_for(self.scheduler.deliver_new(), 10)
-                await asyncio.wait_for(self.scheduler.refresh_schedule(), 10)
-            except (TimeoutError, OpenClawError) as exc:
-                log.warning("could not record the schedule before stopping: %s", exc)
+        writes = self.fenced is None
+        # 1. Stop taking jobs; 2. say so (the row, the browsers).
+        if self.bridge is not None:
+            self.bridge.stop_receiving()
+        if writes:
+            with contextlib.suppress(Fenced, StorageUnavailable):
+                await self.reporter.stopping(self.stop_reason or self.failure or "stopping")
+        # 3. Drain: the current turn finishes, or its job goes back for a new task.
+        if self.bridge is not None and not await self.bridge.drain(self.settings.drain_seconds):
+            log.warning("the running turn was handed back to the inbox")
+            if self.fenced is None:
+                await self.reporter.wake_pending()
+        writes = self.fenced is None  # the drained turn may have found the task fenced
+        # 4. Cancel the background tasks.
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, OpenClawError):
+                await task
+        # 5. The last word on what is scheduled: the watchdog wakes us for it.
+        if writes and self.scheduler is not None and self.client is not None:
+            await self._last_schedule_pass()
+        # 6. Close the connection and stop OpenClaw, so that its files are consistent.
         if self.client is not None:
             await self.client.close()
         if self.process is not None:
-            await self.process.stop(timeout=15)
-        if self.sync.uploads_allowed:
-            try:
-                await asyncio.wait_for(self._backup("shutdown"), timeout=45)
-            except TimeoutError:
-                log.error("final backup did not finish in 45 s")
+            await self.process.stop(timeout=self.options.gateway_stop_timeout_s)
+        # 7. The final backup.
+        if writes and self.sync.uploads_allowed:
+            await self._final_backup()
         if self.telegram is not None:
             await self.telegram.aclose()
-        with contextlib.suppress(OpenClawError):
-            await self.reporter.idle(self.failure)
+        # 8. Idle.
+        if self.fenced is None:
+            with contextlib.suppress(OpenClawError):
+                await self.reporter.idle(self.failure)
         self.phase = "stopped"
         log.info("agent stopped (%s)", self.stop_reason or self.failure or "done")
+
+    async def _last_schedule_pass(self) -> None:
+        assert self.scheduler is not None
+        assert self.client is not None
+        if not self.client.connected:
+            return
+        try:
+            await asyncio.wait_for(self.scheduler.deliver_new(), self.options.schedule_timeout_s)
+            await asyncio.wait_for(
+                self.scheduler.refresh_schedule(), self.options.schedule_timeout_s
+            )
+        except Fenced as exc:
+            self._fence(exc)
+        except (TimeoutError, OpenClawError) as exc:
+            log.warning("could not record the schedule before stopping: %s", exc)
+
+    async def _final_backup(self) -> None:
+        try:
+            await asyncio.wait_for(
+                self._backup("shutdown"), timeout=self.options.final_backup_timeout_s
+            )
+        except TimeoutError:
+            log.error("final backup did not finish in %.0f s", self.options.final_backup_timeout_s)
+        except Fenced as exc:
+            self._fence(exc)
+
+
+def _not_started(exc: RestoreFailed) -> str:
+    return (
+        f"{exc} — the agent did not start, so nothing can overwrite your backup; "
+        "your messages wait in the inbox"
+    )

@@ -104,6 +104,13 @@ def cost(
     idle_timeout: Annotated[
         float, typer.Option(help="Idle timeout in minutes (for the heartbeat's cost).")
     ] = 15.0,
+    task_cpu: Annotated[
+        int | None,
+        typer.Option(help="Task CPU units, as `deploy --task-cpu` (1024 = 1 vCPU)."),
+    ] = None,
+    task_memory: Annotated[
+        int | None, typer.Option(help="Task memory in MiB, as `deploy --task-memory`.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Estimate the monthly AWS cost for a usage profile, item by item."""
@@ -117,6 +124,9 @@ def cost(
             "llm_output_usd_per_mtok": llm_output_usd_per_mtok,
         },
     )
+    if task_cpu is not None or task_memory is not None:
+        cpu, memory = fargate_size(task_cpu, task_memory)
+        usage = usage.model_copy(update={"task_vcpu": cpu / 1024, "task_memory_gb": memory / 1024})
     if heartbeat not in ("off", "active-hours", "openclaw"):
         raise typer.BadParameter("off, active-hours or openclaw", param_hint="--heartbeat")
     usage = with_heartbeat(usage, heartbeat, idle_timeout_minutes=idle_timeout)
@@ -125,6 +135,20 @@ def cost(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         render(result, Console())
+
+
+def fargate_size(task_cpu: int | None, task_memory: int | None) -> tuple[int, int]:
+    """The size `deploy` would accept with these options (same defaults, same check)."""
+    from serverless_openclaw.infra.config import DeploymentConfig
+
+    values = {"task_cpu": task_cpu, "task_memory_mib": task_memory}
+    try:
+        config = DeploymentConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise typer.BadParameter(
+            str(exc.errors()[0].get("msg", "invalid")), param_hint="--task-cpu/--task-memory"
+        ) from exc
+    return config.task_cpu, config.task_memory_mib
 
 
 def register(app: typer.Typer) -> None:

@@ -31,8 +31,9 @@ from serverless_openclaw.core.pins import CDK_CLI_VERSION
 from serverless_openclaw.settings import environ_snapshot, runtime_cache_dir
 
 if TYPE_CHECKING:
+    from serverless_openclaw.adapters.aws.teardown import Teardown
     from serverless_openclaw.infra.app import SynthResult
-    from serverless_openclaw.infra.config import DeploymentConfig
+    from serverless_openclaw.infra.config import DeploymentConfig, StackKind
 
 CONFIG_FILE: Final = Path("serverless-openclaw.json")
 WORK_DIR: Final = Path(".serverless-openclaw")
@@ -93,7 +94,7 @@ def save_config(config: DeploymentConfig, path: Path | None) -> Path:
 # --- AWS (the operator's credentials) ------------------------------------------------------
 def _client(clients: AwsClients, service: str) -> Any:
     # AwsClients names only the services handlers use; the operator needs a few more.
-    return clients._client(service)
+    return clients.client(service)
 
 
 def caller_account(clients: AwsClients) -> str:
@@ -165,6 +166,7 @@ def check_prerequisites(
 ) -> tuple[list[Check], str | None]:
     """Everything `deploy` needs, checked at once so the operator fixes all of it in one go.
     Returns the checks and the account id (None without credentials)."""
+    from serverless_openclaw.infra.app import default_web_dist, repo_root
     from serverless_openclaw.runtime.installer import find_node
 
     checks: list[Check] = []
@@ -184,6 +186,10 @@ def check_prerequisites(
         )
     )
     checks.append(Check("npm", npm is not None, npm or "install npm (it fetches the AWS CDK CLI)"))
+    web = config.web_dist or default_web_dist(repo_root())
+    built = web is not None and (web / "index.html").exists()
+    missing = "build it first: cd web && npm ci && npm run build (else the site is empty)"
+    checks.append(Check("web app built (web/dist)", built, str(web) if built else missing))
     if config.agent_image is None:
         docker = shutil.which("docker")
         running = False
@@ -300,15 +306,39 @@ def required_parameters(config: DeploymentConfig) -> list[str]:
     return names
 
 
-def run_destroy(config: DeploymentConfig, clients: AwsClients, *, progress: Progress) -> None:
+DESTROY_FIRST: Final[tuple[StackKind, ...]] = ("web", "api")
+"""What can start an agent task (handlers, watchdog) and what points people at it."""
+DESTROY_THEN: Final[tuple[StackKind, ...]] = ("monitoring", "compute", "auth", "storage", "network")
+"""After every task has stopped: dependents before what they depend on."""
+
+
+def run_destroy(
+    config: DeploymentConfig,
+    clients: AwsClients,
+    *,
+    progress: Progress,
+    teardown: Teardown | None = None,
+) -> list[str]:
+    """Delete the deployment in an order AWS accepts (see `adapters/aws/teardown.py`);
+    returns the stacks deleted. Without `retain_data`, the queues made at run time go too."""
+    from serverless_openclaw.adapters.aws.teardown import Teardown
+
     caller_account(clients)
-    assembly = WORK_DIR / "cdk.out"
-    shutil.rmtree(assembly, ignore_errors=True)
-    result = run_synth(config, assembly, progress=progress)
-    cdk = cdk_cli(progress)
-    _run_cdk(
-        [*cdk, "destroy", "--app", str(result.assembly_dir), "--all", "--force"], "cdk destroy"
-    )
+    down = teardown or Teardown(clients, progress=progress)
+    try:
+        deleted = down.delete_stacks([config.stack_name(kind) for kind in DESTROY_FIRST])
+        down.stop_tasks(agent_cluster(config))
+        deleted += down.delete_stacks([config.stack_name(kind) for kind in DESTROY_THEN])
+        if not config.retain_data:
+            down.delete_queues(config.prefix)
+    except OpenClawError as exc:
+        raise DeployError(f"destroy stopped: {exc}") from exc
+    return deleted
+
+
+def agent_cluster(config: DeploymentConfig) -> str:
+    """The cluster's name (infra/components/agent.py names it so)."""
+    return f"{config.prefix}-agents"
 
 
 @dataclass(frozen=True)
@@ -553,11 +583,15 @@ def destroy_command(
     config_file: ConfigOpt = None,
     prefix: PrefixOpt = None,
     region: RegionOpt = None,
+    retain_data: RetainOpt = None,
 ) -> None:
-    """Delete every stack. Tables, the state bucket and the user pool are kept unless the
-    deployment was made with --no-retain-data."""
+    """Stop every agent task, then delete every stack. Tables, the state bucket and the user
+    pool are kept unless the deployment was made with --no-retain-data (which also deletes
+    the inbox queues made at run time)."""
     try:
-        config = load_config(config_file, {"prefix": prefix, "region": region})
+        config = load_config(
+            config_file, {"prefix": prefix, "region": region, "retain_data": retain_data}
+        )
         run_destroy(config, AwsClients(config.region), progress=_say)
     except OpenClawError as exc:
         raise _fail(exc) from exc

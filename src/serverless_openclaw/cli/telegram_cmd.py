@@ -1,16 +1,24 @@
 """`serverless-openclaw telegram ...`: point the bot at our webhook, and see what Telegram sees.
 
 The bot token and the webhook secret come from the same place the webhook Lambda reads
-them: `SOC_TELEGRAM_BOT_TOKEN` / `SOC_TELEGRAM_WEBHOOK_SECRET` directly, or the SSM
+them. For a deployment: its settings (`serverless-openclaw.json`, or `--config`/`--prefix`/
+`--region` as for `deploy`) name the region and the SSM parameters, and `setup` takes the
+webhook URL from the Api stack's outputs unless `--url` is given. Without a deployment (the
+dev stack): `SOC_TELEGRAM_BOT_TOKEN` / `SOC_TELEGRAM_WEBHOOK_SECRET` directly, or the
 parameters named by `SOC_TELEGRAM_BOT_TOKEN_PARAM` / `SOC_TELEGRAM_WEBHOOK_SECRET_PARAM`.
 `SOC_TELEGRAM_API_BASE` points the commands at another Bot API (the local fake).
+
+Telegram accepts a webhook secret of 1-256 characters from `A-Z a-z 0-9 _ -` only; `setup`
+refuses any other before calling Telegram.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Final
 
 import typer
@@ -31,6 +39,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+WEBHOOK_SECRET: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+"""What Telegram accepts as `secret_token` (setWebhook)."""
 ALLOWED_UPDATES: Final = ("message", "edited_message")
 """What the webhook handles; everything else Telegram does not even send."""
 BOT_COMMANDS: Final = (
@@ -70,6 +80,12 @@ def run_setup(
     commands: Sequence[BotCommand] = BOT_COMMANDS,
 ) -> SetupResult:
     """Register the webhook (with its secret) and the command menu; idempotent."""
+    if not WEBHOOK_SECRET.match(secret):
+        raise OpenClawError(
+            "the webhook secret must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+            "(Telegram refuses any other): store a new one, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
     bot = api.call(tg.get_me())
     api.call(
         tg.set_webhook(
@@ -106,23 +122,78 @@ def _client(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
     return tg.BotApi(token, base_url=settings.telegram_api_base)
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the bot's secrets are and (for a deployment) where its webhook is."""
+
+    settings: TelegramSettings
+    region: str
+    webhook_url: str | None = None
+
+
+def target(config_file: Path | None, prefix: str | None, region: str | None) -> Target:
+    """The deployment's (its settings file exists or is named), else the environment's."""
+    from serverless_openclaw.cli.deploy_cmd import CONFIG_FILE, load_config, stack_outputs
+
+    if config_file is None and prefix is None and not CONFIG_FILE.exists():
+        return Target(TelegramSettings(), region or NamesSettings().region)
+    config = load_config(config_file, {"prefix": prefix, "region": region})
+    if not config.telegram:
+        raise OpenClawError(
+            f"the deployment {config.prefix} has Telegram off: deploy with --telegram first"
+        )
+    outputs = stack_outputs(AwsClients(config.region), config.stack_name("api")) or {}
+    return Target(
+        TelegramSettings(
+            telegram_bot_token_param=config.telegram_bot_token_param,
+            telegram_webhook_secret_param=config.telegram_webhook_secret_param,
+        ),
+        config.region,
+        outputs.get("TelegramWebhookUrl"),
+    )
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Deployment settings file (default: ./serverless-openclaw.json)."
+    ),
+]
+PrefixOpt = Annotated[str | None, typer.Option(help="Deployment prefix.")]
+RegionOpt = Annotated[str | None, typer.Option(help="AWS region.")]
+
+
 @app.command("setup")
 def setup(
     url: Annotated[
-        str,
-        typer.Option(help="The webhook URL: the HTTP API's URL followed by /telegram/webhook."),
-    ],
+        str | None,
+        typer.Option(help="The webhook URL (default: the deployment's TelegramWebhookUrl output)."),
+    ] = None,
     drop_pending_updates: Annotated[
         bool, typer.Option(help="Forget updates Telegram is still holding for the bot.")
     ] = False,
+    config_file: ConfigOpt = None,
+    prefix: PrefixOpt = None,
+    region: RegionOpt = None,
 ) -> None:
     """Register the webhook (URL + secret) and the bot's command menu with Telegram."""
     console = Console()
-    settings = TelegramSettings()
+    try:
+        where = target(config_file, prefix, region)
+    except OpenClawError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    settings = where.settings
+    url = url or where.webhook_url
+    if url is None:
+        raise typer.BadParameter(
+            "give the webhook URL (the HTTP API's URL followed by /telegram/webhook)",
+            param_hint="--url",
+        )
     if not url.startswith("https://") and settings.telegram_api_base == tg.DEFAULT_API_BASE:
         raise typer.BadParameter("Telegram only calls HTTPS webhooks", param_hint="--url")
     try:
-        secrets = load_secrets(settings, NamesSettings().region)
+        secrets = load_secrets(settings, where.region)
         with _client(settings, secrets.bot_token) as api:
             result = run_setup(
                 api,
@@ -141,12 +212,17 @@ def setup(
 
 
 @app.command("status")
-def status() -> None:
+def status(
+    config_file: ConfigOpt = None,
+    prefix: PrefixOpt = None,
+    region: RegionOpt = None,
+) -> None:
     """What Telegram knows about the bot's webhook (URL, pending updates, last error)."""
     console = Console()
-    settings = TelegramSettings()
     try:
-        secrets = load_secrets(settings, NamesSettings().region)
+        where = target(config_file, prefix, region)
+        settings = where.settings
+        secrets = load_secrets(settings, where.region)
         with _client(settings, secrets.bot_token) as api:
             bot, info = run_status(api)
     except OpenClawError as exc:

@@ -19,7 +19,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serverless_openclaw.core.prices import US_EAST_1, PriceTable
+from serverless_openclaw.core.prices import US_EAST_1, FreeTier, PriceTable
 
 MINUTES_PER_HOUR = 60
 MB_PER_GB = 1024
@@ -66,7 +66,7 @@ class UsageProfile(BaseModel):
     lambda_memory_mb: float = Field(default=256, gt=0)
     lambda_ms: float = Field(default=200, ge=0)
     watchdog_per_hour: float = Field(default=60, ge=0)
-    watchdog_memory_mb: float = Field(default=128, gt=0)
+    watchdog_memory_mb: float = Field(default=256, gt=0)
     watchdog_ms: float = Field(default=300, ge=0)
 
     # --- DynamoDB (on demand) ---------------------------------------------------------------
@@ -190,22 +190,43 @@ class CostEstimate:
         }
 
 
-def estimate(
-    profile: UsageProfile, prices: PriceTable = US_EAST_1, *, free_tier: bool = False
-) -> CostEstimate:
-    """Itemised monthly cost of `profile`. Pure arithmetic: every item is quantity x price."""
-    p = profile
-    free = prices.free_tier
-    month_hours = 24 * p.days_per_month
-    task_hours = p.users * p.hours_per_day * p.days_per_month
-    messages = p.users * p.messages_per_day * p.days_per_month
-    starts = p.users * p.task_starts_per_day * p.days_per_month
+@dataclass(frozen=True)
+class _Month:
+    """The quantities every service's items are computed from."""
+
+    p: UsageProfile
+    prices: PriceTable
+    free_tier: bool
+
+    @property
+    def free(self) -> FreeTier:
+        return self.prices.free_tier
+
+    @property
+    def month_hours(self) -> float:
+        return 24 * self.p.days_per_month
+
+    @property
+    def task_hours(self) -> float:
+        return self.p.users * self.p.hours_per_day * self.p.days_per_month
+
+    @property
+    def messages(self) -> float:
+        return self.p.users * self.p.messages_per_day * self.p.days_per_month
+
+    @property
+    def starts(self) -> float:
+        return self.p.users * self.p.task_starts_per_day * self.p.days_per_month
+
+
+def _compute(m: _Month) -> list[CostItem]:
+    """Fargate and the public IPv4 address of each running task (or a NAT gateway)."""
+    p = m.p
+    prices = m.prices
+    month_hours = m.month_hours
+    task_hours = m.task_hours
     items: list[CostItem] = []
-
-    def add(item: CostItem) -> None:
-        items.append(item)
-
-    # --- compute ----------------------------------------------------------------------------
+    add = items.append
     kind = "Fargate Spot" if p.spot else "Fargate"
     add(
         CostItem(
@@ -269,8 +290,19 @@ def estimate(
                 unit_usd=prices.nat_gateway_gb,
             )
         )
+    return items
 
-    # --- Lambda -----------------------------------------------------------------------------
+
+def _lambdas(m: _Month) -> list[CostItem]:
+    """The handlers per message and the watchdog every minute."""
+    p = m.p
+    prices = m.prices
+    free_tier = m.free_tier
+    free = m.free
+    month_hours = m.month_hours
+    messages = m.messages
+    items: list[CostItem] = []
+    add = items.append
     watchdog_runs = p.watchdog_per_hour * month_hours
     handler_runs = messages * p.lambda_invocations_per_message
     requests = watchdog_runs + handler_runs
@@ -310,8 +342,16 @@ def estimate(
             unit_usd=prices.eventbridge_scheduled_invocation,
         )
     )
+    return items
 
-    # --- API Gateway ------------------------------------------------------------------------
+
+def _api_gateway(m: _Month) -> list[CostItem]:
+    """WebSocket messages and connection minutes, HTTP API requests."""
+    p = m.p
+    prices = m.prices
+    messages = m.messages
+    items: list[CostItem] = []
+    add = items.append
     add(
         CostItem(
             key="websocket_messages",
@@ -342,8 +382,18 @@ def estimate(
             unit_usd=prices.http_api_per_million_requests / MILLION,
         )
     )
+    return items
 
-    # --- DynamoDB ---------------------------------------------------------------------------
+
+def _dynamodb(m: _Month) -> list[CostItem]:
+    """On-demand reads and writes, storage, point-in-time recovery."""
+    p = m.p
+    prices = m.prices
+    free_tier = m.free_tier
+    free = m.free
+    messages = m.messages
+    items: list[CostItem] = []
+    add = items.append
     add(
         CostItem(
             key="dynamodb_writes",
@@ -389,8 +439,19 @@ def estimate(
                 unit_usd=prices.dynamodb_pitr_gb_month,
             )
         )
+    return items
 
-    # --- SQS --------------------------------------------------------------------------------
+
+def _sqs(m: _Month) -> list[CostItem]:
+    """Inbox requests, empty long polls included."""
+    p = m.p
+    prices = m.prices
+    free_tier = m.free_tier
+    free = m.free
+    task_hours = m.task_hours
+    messages = m.messages
+    items: list[CostItem] = []
+    add = items.append
     sqs_requests = (
         messages * p.sqs_requests_per_message
         + task_hours * MINUTES_PER_HOUR * p.sqs_polls_per_task_minute
@@ -406,8 +467,17 @@ def estimate(
             free_quantity=min(sqs_requests, free.sqs_requests) if free_tier else 0.0,
         )
     )
+    return items
 
-    # --- S3 ---------------------------------------------------------------------------------
+
+def _s3(m: _Month) -> list[CostItem]:
+    """The state bucket: storage, noncurrent versions, PUTs and GETs."""
+    p = m.p
+    prices = m.prices
+    task_hours = m.task_hours
+    starts = m.starts
+    items: list[CostItem] = []
+    add = items.append
     add(
         CostItem(
             key="s3_storage",
@@ -455,8 +525,17 @@ def estimate(
             unit_usd=prices.s3_per_thousand_get / 1000,
         )
     )
+    return items
 
-    # --- CloudWatch -------------------------------------------------------------------------
+
+def _cloudwatch(m: _Month) -> list[CostItem]:
+    """Log ingestion and storage, custom metrics, alarms."""
+    p = m.p
+    prices = m.prices
+    free_tier = m.free_tier
+    free = m.free
+    items: list[CostItem] = []
+    add = items.append
     logs_free = free.logs_gb if free_tier else 0.0
     ingest_free = min(p.logs_gb_per_month, logs_free)
     add(
@@ -503,8 +582,17 @@ def estimate(
             free_quantity=min(p.alarms, free.alarms) if free_tier else 0,
         )
     )
+    return items
 
-    # --- image, users, web ------------------------------------------------------------------
+
+def _image_users_web(m: _Month) -> list[CostItem]:
+    """The image in ECR, Cognito users, the web app on CloudFront."""
+    p = m.p
+    prices = m.prices
+    free_tier = m.free_tier
+    free = m.free
+    items: list[CostItem] = []
+    add = items.append
     add(
         CostItem(
             key="ecr_storage",
@@ -551,21 +639,47 @@ def estimate(
             free_quantity=min(web_requests, free.cloudfront_requests) if free_tier else 0.0,
         )
     )
+    return items
 
-    input_tokens = messages * p.llm_input_tokens_per_message
-    output_tokens = messages * p.llm_output_tokens_per_message
-    llm_usd: float | None = None
-    if p.llm_input_usd_per_mtok is not None and p.llm_output_usd_per_mtok is not None:
-        llm_usd = (
-            input_tokens * p.llm_input_usd_per_mtok + output_tokens * p.llm_output_usd_per_mtok
-        ) / MILLION
+
+SERVICES: Final = (
+    _compute,
+    _lambdas,
+    _api_gateway,
+    _dynamodb,
+    _sqs,
+    _s3,
+    _cloudwatch,
+    _image_users_web,
+)
+"""One function per service; each returns its items."""
+
+
+def estimate(
+    profile: UsageProfile, prices: PriceTable = US_EAST_1, *, free_tier: bool = False
+) -> CostEstimate:
+    """Itemised monthly cost of `profile`. Pure arithmetic: every item is quantity x price."""
+    month = _Month(profile, prices, free_tier)
     return CostEstimate(
-        profile=p,
+        profile=profile,
         prices=prices,
         free_tier=free_tier,
-        items=tuple(items),
-        llm=LlmEstimate(input_tokens=input_tokens, output_tokens=output_tokens, usd=llm_usd),
+        items=tuple(item for service in SERVICES for item in service(month)),
+        llm=_llm(month),
     )
+
+
+def _llm(m: _Month) -> LlmEstimate:
+    """Tokens the model provider bills (not AWS: reported apart from the total)."""
+    p = m.p
+    input_tokens = m.messages * p.llm_input_tokens_per_message
+    output_tokens = m.messages * p.llm_output_tokens_per_message
+    usd: float | None = None
+    if p.llm_input_usd_per_mtok is not None and p.llm_output_usd_per_mtok is not None:
+        usd = (
+            input_tokens * p.llm_input_usd_per_mtok + output_tokens * p.llm_output_usd_per_mtok
+        ) / MILLION
+    return LlmEstimate(input_tokens=input_tokens, output_tokens=output_tokens, usd=usd)
 
 
 # --- what the heartbeat setting costs --------------------------------------------------------

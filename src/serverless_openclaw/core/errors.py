@@ -24,6 +24,12 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
 
 
+class InvalidPassword(InvalidRequest):
+    """A new password the password policy refuses (the message says which rule)."""
+
+    code = "invalid_password"
+
+
 class Unauthorized(OpenClawError):
     code = "unauthorized"
     status = 401
@@ -48,6 +54,14 @@ class ConversationDeleted(NotFound):
 class Conflict(OpenClawError):
     code = "conflict"
     status = 409
+
+
+class PortInUse(OpenClawError):
+    """A port the local stack must listen on is taken by another program."""
+
+    def __init__(self, port: int, what: str) -> None:
+        super().__init__(f"port {port} is in use ({what})")
+        self.port = port
 
 
 class QuotaExceeded(OpenClawError):
@@ -88,6 +102,23 @@ class ConnectionGone(OpenClawError):
 
 class RestoreFailed(OpenClawError):
     """The agent's state could not be restored; uploads must stay disabled."""
+
+
+class BackupUnreachable(RestoreFailed):
+    """The backup could not be read (storage down, no permission): worth a few retries."""
+
+
+class BackupCorrupt(RestoreFailed):
+    """A backup is there but does not verify (unreadable manifest, a file that does not
+    match its hash, an unsafe path, files without a manifest): retrying will not help."""
+
+
+class NoUsableBackup(BackupCorrupt):
+    """Every backup version that may be restored failed to verify."""
+
+
+class StateDirNotOurs(RestoreFailed):
+    """The state dir holds files serverless-openclaw did not put there: never cleared."""
 
 
 # --- OpenClaw gateway ----------------------------------------------------------------------

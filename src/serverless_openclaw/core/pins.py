@@ -21,3 +21,7 @@ GATEWAY_PROTOCOL_MAX: Final = 4
 
 CDK_CLI_VERSION: Final = "2.1148.1"
 """The AWS CDK CLI (npm `aws-cdk`) that `deploy`/`destroy` install; synth does not need it."""
+
+IAM_SIMULATE_VERSION: Final = "0.1.173"
+"""npm `@cloud-copilot/iam-simulate`: the IAM policy evaluator the IAM conformance tests run
+(a test tool, never shipped)."""

@@ -40,6 +40,9 @@ class TaskState:
     last_activity_at: datetime | None = None
     last_backup_at: datetime | None = None
     last_backup_bytes: int | None = None
+    last_backup_manifest: str | None = None
+    """Version id of the manifest of the last backup a current launch committed (D12): the
+    next task restores exactly that one, never a newer manifest a fenced task wrote."""
     next_wake_at: datetime | None = None
     next_wake_job: str | None = None
     last_error: str | None = None

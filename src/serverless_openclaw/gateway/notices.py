@@ -1,6 +1,7 @@
 """Messages from the system to the person, outside any turn (e.g. "I skipped a scheduled
-wake-up"): stored in the main conversation, pushed to open browsers and sent to the linked
-Telegram chat — the same three places the agent's own proactive messages go."""
+wake-up", "your message could not be answered"): stored in the conversation, pushed to open
+browsers and sent to the linked Telegram chat — the same three places the agent's own
+messages go."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.frames import StreamEndFrame, StreamStartFrame
+from serverless_openclaw.contracts.jobs import ChatJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import OpenClawError
@@ -31,6 +33,34 @@ def notify(services: Services, user_id: str, text: str, *, key: str, at: datetim
         source="agent",
         proactive=True,
     )
+    return _deliver(services, user_id, message, frame_id=message.id)
+
+
+def unanswered_text(job: ChatJob) -> str:
+    quoted = job.text if len(job.text) <= 80 else job.text[:79] + "…"
+    return (
+        f'Sorry, I could not answer your message "{quoted}": it failed several times. '
+        "Please send it again (or rephrase it)."
+    )
+
+
+def notify_unanswered(services: Services, job: ChatJob, *, at: datetime) -> bool:
+    """A job that exhausted its deliveries: the person gets an answer saying so, listed under
+    their message (the reply id the agent would have used, so a late answer of the agent
+    and this notice never both appear); True if new."""
+    message = Message(
+        id=f"{job.jobId}:r",
+        conversationId=job.conversationId,
+        role="assistant",
+        text=unanswered_text(job),
+        createdAt=at,
+        source="agent",
+        inReplyTo=job.jobId,
+    )
+    return _deliver(services, job.userId, message, frame_id=job.jobId)
+
+
+def _deliver(services: Services, user_id: str, message: Message, *, frame_id: str) -> bool:
     if not services.conversations.put_message(user_id, message):
         return False
     broadcaster = services.broadcaster
@@ -39,28 +69,26 @@ def notify(services: Services, user_id: str, text: str, *, key: str, at: datetim
             broadcaster.send(
                 user_id,
                 StreamStartFrame(
-                    id=message.id, conversationId=MAIN_CONVERSATION_ID, proactive=True
+                    id=frame_id, conversationId=message.conversationId, proactive=message.proactive
                 ),
             )
-            broadcaster.send(user_id, StreamEndFrame(id=message.id, text=text))
+            broadcaster.send(user_id, StreamEndFrame(id=frame_id, text=message.text))
         except OpenClawError as exc:
             logger.warning("notice push failed", extra={"error": str(exc)})
-    _telegram(services, user_id, text)
+    _telegram(services, user_id, message.text)
     return True
 
 
 def _telegram(services: Services, user_id: str, text: str) -> None:
-    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_secrets
+    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_bot_token
 
     try:
         link = services.telegram.link_of_user(user_id)
         if link is None:
             return
-        secrets = resolve_secrets(services.settings.telegram, services.secrets)
-        if secrets is None:
+        token = resolve_bot_token(services.settings.telegram, services.secrets)
+        if token is None:
             return
-        bot_for(services.settings.telegram, secrets.bot_token).call(
-            tg.send_message(link.chatId, text)
-        )
+        bot_for(services.settings.telegram, token).call(tg.send_message(link.chatId, text))
     except OpenClawError as exc:
         logger.warning("notice to Telegram failed", extra={"error": str(exc)})

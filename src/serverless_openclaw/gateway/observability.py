@@ -6,16 +6,14 @@ and message text), one `Invocations` metric per call flushed in `finally`, and a
 that turns a bug into a logged 500 instead of a Lambda error (which API Gateway would show
 as a bare 502 and the local emulator as a crash).
 
-Invocations are serialised per process: a Lambda container runs one at a time, and the
-powertools Logger/Metrics singletons assume exactly that, so a process that calls handlers
-from several threads (the local API Gateway emulator) keeps the same semantics.
+A Lambda container runs one invocation at a time and the powertools singletons assume it; a
+process that calls handlers from several threads (the local stack) serialises the calls itself
+(`local/lambda_runtime.py`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,31 +28,8 @@ NAMESPACE: Final = "ServerlessOpenClaw"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-_invocation = threading.Lock()
-
 Handle = Callable[[Any, Services], dict[str, Any]]
 Handler = Callable[[Any, Any], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _StubContext:
-    """Stands in when the caller passes no (or a partial) Lambda context."""
-
-    function_name: str = "local"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:local"
-    memory_limit_in_mb: int = 0
-    aws_request_id: str = "local"
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def _usable(context: Any) -> Any:
-    needed = ("function_name", "memory_limit_in_mb", "invoked_function_arn", "aws_request_id")
-    return context if all(hasattr(context, name) for name in needed) else _StubContext()
 
 
 def entry(
@@ -75,9 +50,8 @@ def entry(
             return dict(on_crash)
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
-        with _invocation:
-            answer: dict[str, Any] = wrapped(event, _usable(context))
-            return answer
+        answer: dict[str, Any] = wrapped(event, context)
+        return answer
 
     handler.__name__ = f"{name}_handler"
     return handler

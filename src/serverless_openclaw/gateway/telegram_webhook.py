@@ -99,6 +99,12 @@ def _one(direct: SecretStr | None, parameter: str | None, reader: SecretReader) 
     return value if value.get_secret_value() else None
 
 
+def resolve_bot_token(settings: TelegramSettings, reader: SecretReader) -> SecretStr | None:
+    """The bot token alone (sending a message needs no webhook secret, and the watchdog's
+    role may not read it)."""
+    return _one(settings.telegram_bot_token, settings.telegram_bot_token_param, reader)
+
+
 def resolve_secrets(settings: TelegramSettings, reader: SecretReader) -> TelegramSecrets | None:
     """Bot token and webhook secret: direct values (dev stack) or SSM parameters; None when
     Telegram is not configured."""

@@ -5,6 +5,9 @@ Per row (decisions in `core.wake.decide_watchdog`): stop agents idle past the us
 that take too long; move rows whose task is gone back to Idle; start agents that were asked
 for while stopping or whose scheduled wake is due. Then stop orphans: running tasks whose
 launch no row owns. Each user is handled on its own: one failing row does not stop the rest.
+Last, dead letters: a job that exhausted its deliveries (it sits in the one dead-letter queue
+the alarm watches) is answered with a notice that it could not be answered — on the web and
+in Telegram — and then dropped, so nobody waits on silence.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pydantic import ValidationError
 
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
+from serverless_openclaw.contracts.jobs import ChatJob
 from serverless_openclaw.core.errors import OpenClawError, TransitionRejected
 from serverless_openclaw.core.schedule import skipped_wake_notice, wake_cap_reached
 from serverless_openclaw.core.task_state import RequestStop, Stopped, TaskState, apply
@@ -58,7 +62,7 @@ def _limits(services: Services, state: TaskState) -> WatchdogLimits:
     )
     user = services.user_settings.get(state.user_id) if needs_user else None
     return WatchdogLimits(
-        idle_timeout_s=(user.idleTimeoutMinutes if user else 15) * 60,
+        idle_timeout_s=(user.idleTimeoutMinutes if user else s.default_idle_timeout_minutes) * 60,
         min_uptime_s=s.min_uptime_seconds,
         starting_timeout_s=s.starting_timeout_seconds,
         stopping_timeout_s=s.stopping_timeout_seconds,
@@ -193,7 +197,41 @@ def sweep(services: Services, now: datetime | None = None) -> WatchdogReport:
                 logger.warning("stopped orphan task", extra={"task": arn, "user_id": info.user_id})
         except OpenClawError as exc:
             report.errors.append(f"{arn}: {exc}")
+    _answer_dead_letters(services, moment, report)
     return report
+
+
+DEAD_LETTERS_PER_SWEEP = 50
+"""A bound per minute; more wait for the next sweep (they stay in the queue)."""
+
+
+def _answer_dead_letters(services: Services, now: datetime, report: WatchdogReport) -> None:
+    handled = 0
+    while handled < DEAD_LETTERS_PER_SWEEP:
+        try:
+            letters = services.inbox.dead_letters(max_jobs=10)
+        except OpenClawError as exc:
+            report.errors.append(f"dead letters: {exc}")
+            return
+        if not letters:
+            return
+        for letter in letters:
+            handled += 1
+            try:
+                if isinstance(letter.job, ChatJob):
+                    notices.notify_unanswered(services, letter.job, at=now)
+                logger.warning(
+                    "dead letter answered and dropped",
+                    extra={
+                        "user_id": letter.job.userId if letter.job else None,
+                        "job_id": letter.job.jobId if letter.job else None,
+                    },
+                )
+                services.inbox.drop_dead_letter(letter.receipt_handle)
+                report.actions["dead_letter"] += 1
+            except OpenClawError as exc:
+                # Left in the queue: it comes back after its visibility timeout.
+                report.errors.append(f"dead letter {letter.message_id}: {exc}")
 
 
 def _is_orphan(services: Services, info: TaskInfo) -> bool:

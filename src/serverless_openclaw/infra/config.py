@@ -7,6 +7,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from serverless_openclaw.adapters.aws.inbox import QUEUE_NAME_MAX, longest_queue_name
 from serverless_openclaw.contracts.records import ModelProvider
 from serverless_openclaw.settings import DEFAULT_PREFIX
 
@@ -76,6 +77,17 @@ class DeploymentConfig(BaseModel):
     """The built web app (web/dist); None = look for it in the checkout, else config.json only."""
     egress_ports: tuple[int, ...] = (443,)
     """TCP ports the agent task may reach (LLM APIs, AWS, Telegram are all HTTPS)."""
+
+    @model_validator(mode="after")
+    def _queue_names_fit(self) -> DeploymentConfig:
+        """SQS names hold 80 characters: `<prefix>-inbox-<36-character user id>.fifo`."""
+        longest = longest_queue_name(self.prefix)
+        if longest > QUEUE_NAME_MAX:
+            raise ValueError(
+                f"prefix {self.prefix!r} is too long: inbox queue names would have {longest} "
+                f"characters (SQS allows {QUEUE_NAME_MAX})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _valid_task_size(self) -> DeploymentConfig:

@@ -45,8 +45,13 @@ CONNECTIONS: Final = (
 )
 ECS_TASKS: Final = (
     "Task ARNs are only known at run time; StopTask and DescribeTasks are limited to tasks of "
-    "our cluster (`task/<cluster>/*`), ListTasks is conditioned on ecs:cluster and "
-    "TagResource on ecs:CreateAction = RunTask (tags set while starting a task)."
+    "our cluster (`task/<cluster>/*`), ListTasks (no resource-level permission) is "
+    "conditioned on ecs:cluster."
+)
+TASK_DEFINITION_REVISIONS: Final = (
+    "RunTask names the agent's task definition family, so ECS runs its latest ACTIVE "
+    "revision; the wildcard is the revision number of that one family (a deployment that "
+    "changes the agent makes a new revision without changing the Api stack)."
 )
 ECR_AUTH: Final = (
     "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires `*`); image "
@@ -90,7 +95,7 @@ CDK_RUNTIME: Final = (
 
 # --- storage -------------------------------------------------------------------------------
 STATE_ACCESS_LOGS: Final = (
-    "The state bucket is reached only by the agent task role and the control-plane Lambdas; "
+    "The state bucket is reached only by the agent task role; "
     "server access logs would add a log bucket and request charges for no new signal."
 )
 WEB_ACCESS_LOGS: Final = (
@@ -227,7 +232,24 @@ def inbox_queues(prefix: str) -> Accepted:
     return Accepted(
         "AwsSolutions-IAM5",
         INBOX_QUEUES,
-        (resource_regex(rf"arn:aws:sqs:[^:]+:{ACCOUNT}:{re.escape(prefix)}-inbox-\*"),),
+        (
+            resource_regex(
+                rf"arn:<AWS::Partition>:sqs:[^:]+:{ACCOUNT}:{re.escape(prefix)}-inbox-\*"
+            ),
+        ),
+    )
+
+
+def task_definition_revisions(prefix: str) -> Accepted:
+    return Accepted(
+        "AwsSolutions-IAM5",
+        TASK_DEFINITION_REVISIONS,
+        (
+            resource_regex(
+                rf"arn:<AWS::Partition>:ecs:[^:]+:{ACCOUNT}:task-definition/"
+                rf"{re.escape(prefix)}-agent:\*"
+            ),
+        ),
     )
 
 

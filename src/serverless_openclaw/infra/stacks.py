@@ -74,7 +74,7 @@ class ComputeStack(Stack):
         )
         CfnOutput(self, "ClusterName", value=self.agent.cluster.cluster_name)
         CfnOutput(self, "AgentLogGroup", value=self.agent.log_group.log_group_name)
-        CfnOutput(self, "TaskDefinitionArn", value=self.agent.task_definition.task_definition_arn)
+        CfnOutput(self, "TaskDefinitionFamily", value=self.agent.family)
 
 
 class ApiStack(Stack):

@@ -18,9 +18,8 @@ import logging
 import secrets
 import string
 import time
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,14 @@ import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from .lambda_runtime import LambdaRuntime
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], Any]
+Handler = Callable[[Any, Any], Any]
 
 MAX_FRAME_BYTES = 128 * 1024
 INTEGRATION_TIMEOUT_S = 29.0
@@ -48,35 +49,6 @@ class Limits:
     integration_timeout_s: float = INTEGRATION_TIMEOUT_S
     idle_timeout_s: float = IDLE_TIMEOUT_S
     max_connection_s: float = MAX_CONNECTION_S
-
-
-@dataclass
-class LambdaContext:
-    """What a handler may read from the Lambda context (powertools uses these)."""
-
-    function_name: str
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    deadline: float = field(default_factory=lambda: time.monotonic() + INTEGRATION_TIMEOUT_S)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    @property
-    def function_version(self) -> str:
-        return "$LATEST"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True)
@@ -157,8 +129,11 @@ class ApiGatewayEmulator:
         site_dir: Path | None = None,
         site_config: Callable[[Request], Mapping[str, Any]] | None = None,
         limits: Limits | None = None,
+        runtime: LambdaRuntime | None = None,
+        mounts: Sequence[BaseRoute] = (),
     ) -> None:
         self.routes = routes
+        self.runtime = runtime or LambdaRuntime()
         self.authorizer = authorizer
         self.stage = stage
         self.site_dir = site_dir
@@ -182,17 +157,14 @@ class ApiGatewayEmulator:
                 ),
                 Route("/telegram/webhook", self._telegram, methods=["POST"]),
                 Route("/config.json", self._config_json, methods=["GET"]),
+                *mounts,
                 Route("/{path:path}", self._static, methods=["GET"]),
             ]
         )
 
     # --- invoking handlers -----------------------------------------------------------------
     async def _invoke(self, name: str, handler: Handler, event: dict[str, Any]) -> Any:
-        context = LambdaContext(function_name=name)
-        context.deadline = time.monotonic() + self.limits.integration_timeout_s
-        return await asyncio.wait_for(
-            asyncio.to_thread(handler, event, context), self.limits.integration_timeout_s
-        )
+        return await self.runtime.invoke(name, handler, event, self.limits.integration_timeout_s)
 
     # --- WebSocket API ---------------------------------------------------------------------
     def _ws_context(

@@ -20,12 +20,10 @@ running, it would keep the restored state's database lease and block the next ta
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -39,12 +37,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serverless_openclaw.adapters.embedded.compute import (
+    become_subreaper,
+    end_all,
+    processes_inside,
+)
 from serverless_openclaw.settings import environ_snapshot
+
+__all__ = ["EcsApiError", "EcsEmulator", "TaskDefinition", "processes_inside"]
 
 TARGET_PREFIX: Final = "AmazonEC2ContainerServiceV20141113."
 ACCOUNT: Final = "000000000000"
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
-_PR_SET_CHILD_SUBREAPER: Final = 36
 
 
 @dataclass(frozen=True)
@@ -126,66 +130,6 @@ class _Task:
         }
         task.update({k: v for k, v in optional.items() if v is not None})
         return task
-
-
-def processes_inside(directory: Path) -> list[int]:
-    """Processes working or living (HOME) in `directory` or below it (Linux /proc; none found
-    elsewhere). A task's folder is its own, so these are the task's processes: the OpenClaw
-    gateway works in the user's state folder but its HOME is the task's."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    root = str(directory.resolve())
-
-    def inside(path: str) -> bool:
-        return path == root or path.startswith(root + os.sep)
-
-    found: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        homes = [v[5:].decode(errors="replace") for v in environ if v.startswith(b"HOME=")]
-        if inside(cwd) or any(inside(home) for home in homes):
-            found.append(int(entry.name))
-    return found
-
-
-def become_subreaper() -> None:
-    """Adopt the orphans of our tasks (Linux), as a container's init would.
-
-    A task's processes that outlive it (OpenClaw runs in a session of its own) would otherwise
-    go to PID 1, which in some sandboxes never reaps them: a killed gateway then stays a
-    zombie, its pid still "exists", and the next task's OpenClaw takes the lease recorded in
-    the restored state as held by a live process and refuses to start.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def end_all(pids: list[int], timeout_s: float = 5.0) -> None:
-    """SIGKILL `pids` and reap those that are (or become, once orphaned) our children."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    pending = set(pids)
-    deadline = time.monotonic() + timeout_s
-    while pending and time.monotonic() < deadline:
-        for pid in list(pending):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    pending.discard(pid)
-            except ChildProcessError:
-                # Not our child: gone already, or adopted by us only when its parent dies.
-                if not Path(f"/proc/{pid}").exists():
-                    pending.discard(pid)
-        time.sleep(0.05)
 
 
 def _body(raw: bytes) -> dict[str, Any]:

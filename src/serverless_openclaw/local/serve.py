@@ -13,11 +13,38 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from serverless_openclaw.core.errors import PortInUse
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def bind(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket on `host:port` (0 = any free port), or `PortInUse` naming `what`
+    would have listened there. Binding before serving is what turns a taken port into one
+    clear error instead of a server thread that dies while the stack waits forever."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As uvicorn does: a port in TIME_WAIT after our own restart is not "in use".
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(port, what) from exc
+    sock.set_inheritable(False)
+    return sock
+
+
+def port_is_free(host: str, port: int) -> bool:
+    try:
+        bind(host, port, "probe").close()
+    except PortInUse:
+        return False
+    return True
 
 
 class _Server(uvicorn.Server):
@@ -80,12 +107,15 @@ def serve_in_thread(
 
 
 async def serve_task(
-    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
 ) -> tuple[ServerHandle, asyncio.Task[None]]:
-    """Start a server inside the running event loop; cancel or `stop()` the handle to end it."""
-    port = port or free_port(host)
+    """Start a server inside the running event loop (on `sock` when given: see `bind`);
+    cancel or `stop()` the handle to end it."""
+    if sock is None:
+        sock = bind(host, port, "a local server")
+    host, port = sock.getsockname()[:2]
     server = _Server(_config(app, host, port))
-    task = asyncio.create_task(server.serve(), name=f"uvicorn:{port}")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{port}")
     while not server.started:
         if task.done():
             task.result()

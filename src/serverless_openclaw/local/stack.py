@@ -1,47 +1,58 @@
 """`serverless-openclaw dev` as a library: the whole product on one machine.
 
-Pieces (ARCHITECTURE.md, "Request flow (local)"): the embedded moto server (DynamoDB, SQS, S3,
-Cognito, SSM; snapshotted to the state dir so users, conversations, settings, links and the
-agents' backups survive restarts), the API Gateway emulator (WebSocket + @connections + HTTP
-API + the site), the ECS emulator (each agent task is a child process running the real
-`python -m serverless_openclaw.agent`), the watchdog tick, the offline model when no LLM key
-is configured, and the fake Telegram Bot API (or a getUpdates poller with a real bot token).
+Pieces (ARCHITECTURE.md, "Request flow (local)"): a backend — `embedded` (SQLite under the
+state dir, the local identity provider, agents as child processes; the default) or `aws`
+(moto + the ECS emulator; what CI proves the boto3 code with) — the API Gateway emulator
+(WebSocket + @connections + HTTP API + the site + the local Cognito endpoint), the watchdog
+tick, the offline model when no LLM key is configured, and the fake Telegram Bot API (or a
+getUpdates poller with a real bot token).
 
-The Lambda handlers run in this process, unchanged: they read their settings from the
-environment this module sets up, exactly as on AWS.
+The Lambda handlers run in this process, unchanged; their `Services` come from
+`wiring.wire_local*` (no handler reads this process's environment). Agent tasks get their
+settings through their environment, as on ECS.
+
+Ports: the stack's one public port (`--port`, default 8800) carries the web app and every API;
+the `aws` backend's moto listens on the next one. Both are bound before anything starts, so a
+taken port is one clear error (`PortInUse`), never a server thread that died unnoticed.
+Internal servers (offline model, fake Telegram) take free ports and are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import secrets
+import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
-from serverless_openclaw.adapters.aws.clients import AwsClients
-from serverless_openclaw.adapters.aws.provision import provision
-from serverless_openclaw.settings import DevSettings
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
-from . import cognito
+from serverless_openclaw.adapters.embedded.compute import reap_leftovers
+from serverless_openclaw.app import services as ops
+from serverless_openclaw.app.services import Services
+from serverless_openclaw.core.errors import Conflict
+from serverless_openclaw.ports.identity import UserDirectory
+from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
+from serverless_openclaw.wiring import LOCAL_STAGE, local_handler_settings
+
 from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
-from .ecs_emulator import EcsEmulator, TaskDefinition
-from .moto_state import EmbeddedMoto
-from .serve import ServerHandle, serve_task
+from .lambda_runtime import LambdaRuntime, configure_powertools
+from .serve import ServerHandle, bind, serve_task
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-TASK_DEFINITION = "soc-agent"
-CLUSTER = "soc-dev"
-STAGE = "local"
 FAKE_BOT_TOKEN = "123456789:local-fake-telegram-bot-token"  # noqa: S105 - the fake bot
 
 
@@ -50,17 +61,65 @@ def default_web_dir() -> Path | None:
     return candidate if (candidate / "index.html").exists() else None
 
 
+class LocalBackend(Protocol):
+    """What differs between `--backend embedded` and `--backend aws`."""
+
+    name: str
+    restored: bool
+
+    def check_ports(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    @property
+    def webhook_secret(self) -> str: ...
+
+    def put_secrets(self, bot_token: str) -> None: ...
+
+    async def start_compute(
+        self,
+        *,
+        command: Sequence[str],
+        environment: dict[str, str],
+        stop_timeout_s: float,
+        serve: Callable[[ASGIApp], Awaitable[ServerHandle]],
+    ) -> None: ...
+
+    def auth(self, api_url: str) -> AuthSettings: ...
+
+    def issuer(self, api_url: str) -> str: ...
+
+    def site_auth(self, api_url: str) -> dict[str, Any]: ...
+
+    def routes(self) -> list[BaseRoute]: ...
+
+    def wire(self, handler_settings: HandlerSettings) -> Services: ...
+
+    def users(self) -> UserDirectory: ...
+
+    def first_user(self, username: str) -> dict[str, str] | None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    async def background(self, stop: asyncio.Event) -> None: ...
+
+    def stop_agents(self, timeout_s: float, force: threading.Event) -> None: ...
+
+    def kill_agents(self) -> None: ...
+
+    async def stop(self) -> str: ...
+
+
 @dataclass
 class DevEndpoints:
     url: str
     ws_url: str
-    moto_url: str
-    ecs_url: str
+    backend: str
     region: str
     prefix: str
-    state_bucket: str
     user_pool_id: str
     user_pool_client_id: str
+    cognito_endpoint: str
     model_provider: str
     offline_model_url: str | None = None
     telegram_api_base: str | None = None
@@ -69,19 +128,40 @@ class DevEndpoints:
     telegram_webhook_secret: str | None = None
     web_built: bool = False
     restored: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
     first_user: dict[str, str] | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, Any]:
+        """What `dev.json` says (tests and `serverless-openclaw user` read it)."""
         data = asdict(self)
         data.pop("first_user")
-        return data
+        extra = data.pop("extra")
+        return {**data, **extra, "pid": os.getpid()}
 
 
-@dataclass
-class _Meta:
-    user_pool_id: str
-    user_pool_client_id: str
-    webhook_secret: str
+class StateDirLock:
+    """One stack per state dir: two would run two agents per user against one database.
+    An advisory lock on a file, released by the kernel however the process ends."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "dev.lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+")  # noqa: SIM115 - held for the stack's lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise Conflict(
+                f"another `serverless-openclaw dev` is using {self.path.parent}"
+            ) from exc
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class DevStack:
@@ -100,45 +180,43 @@ class DevStack:
         self.agent_command = agent_command or [sys.executable, "-m", "serverless_openclaw.agent"]
         self.agent_stop_timeout_s = agent_stop_timeout_s
         self.state_dir = settings.state_dir.resolve()
-        self.moto = EmbeddedMoto(
-            port=settings.moto_port, snapshot=self.state_dir / "aws-state.pickle"
-        )
-        self.ecs: EcsEmulator | None = None
+        configure_powertools()
+        self.runtime = LambdaRuntime(region=settings.region)
+        self.backend: LocalBackend = self._backend()
         self.emulator: ApiGatewayEmulator | None = None
         self.fake_telegram: Any = None
         self.endpoints: DevEndpoints | None = None
+        self.services: Services | None = None
+        self._lock = StateDirLock(self.state_dir)
+        self._api_socket: socket.socket | None = None
         self._servers: list[tuple[ServerHandle, asyncio.Task[None]]] = []
         self._background: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self.force = threading.Event()
+        """Set by a second Ctrl+C: stop without waiting for agents."""
+
+    def _backend(self) -> LocalBackend:
+        if self.settings.backend == "aws":
+            from .aws_backend import AwsLocalBackend
+
+            return AwsLocalBackend(self.settings, self.state_dir, self.progress)
+        from .embedded_backend import EmbeddedLocalBackend
+
+        return EmbeddedLocalBackend(self.settings, self.state_dir, self.progress)
 
     # --- start -----------------------------------------------------------------------------
     async def start(self) -> DevEndpoints:
         s = self.settings
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.progress(f"state in {self.state_dir}")
-
-        restored = self.moto.start()
-        self.progress(
-            f"local AWS (moto) on {self.moto.url}"
-            + (" — previous state restored" if restored else " — fresh state")
-        )
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": self.moto.url,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_REGION": s.region,
-                "AWS_DEFAULT_REGION": s.region,
-            }
-        )
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.pop("AWS_PROFILE", None)
-        clients = AwsClients(s.region)
-        bucket = f"{s.prefix}-state"
-        created = await asyncio.to_thread(provision, clients, prefix=s.prefix, state_bucket=bucket)
-        if created:
-            self.progress(f"created {len(created)} tables and the state bucket")
-        meta = await asyncio.to_thread(self._cognito_and_parameters, clients)
+        self._lock.acquire()
+        # Every port first: a taken one fails here, before anything else runs.
+        self._api_socket = bind(s.host, s.port, "the web app and APIs; choose another --port")
+        self.backend.check_ports()
+        url = f"http://{s.host}:{s.port}"
+        self.progress(f"state in {self.state_dir} (backend: {self.backend.name})")
+        if leftovers := await asyncio.to_thread(reap_leftovers, self.state_dir / "tasks"):
+            self.progress(f"ended {len(leftovers)} processes left by an earlier run")
+        await self.backend.start()
 
         provider = s.resolved_provider()
         offline_url = None
@@ -150,147 +228,77 @@ class DevStack:
             self.progress(f"offline model on {handle.url} (no LLM key configured)")
         else:
             self.progress(f"model provider: {provider}")
-
         telegram_base, bot_token = await self._telegram()
 
-        from .serve import free_port
+        await self.backend.start_compute(
+            command=self.agent_command,
+            environment=self._agent_environment(
+                provider=provider,
+                offline_url=offline_url,
+                telegram_base=telegram_base,
+                bot_token=bot_token,
+                connections_url=f"{url}/{LOCAL_STAGE}",
+            ),
+            stop_timeout_s=self.agent_stop_timeout_s,
+            serve=self._serve,
+        )
+        handler_settings = local_handler_settings(
+            s,
+            api_url=url,
+            auth=self.backend.auth(url),
+            telegram_api_base=telegram_base,
+            model_provider=provider,
+        )
+        self.services = self.backend.wire(handler_settings)
+        ops.reset(self.services)
+        await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
-        port = s.port or free_port(s.host)
-        url = f"http://{s.host}:{port}"
-        connections_url = f"{url}/{STAGE}"
-        ecs_handle = await self._start_ecs(
-            provider=provider,
-            offline_url=offline_url,
-            telegram_base=telegram_base,
-            bot_token=bot_token,
-            connections_url=connections_url,
-            bucket=bucket,
-        )
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL_ECS": ecs_handle.url,
-                "SOC_PREFIX": s.prefix,
-                "SOC_STATE_BUCKET": bucket,
-                "SOC_CONNECTIONS_URL": connections_url,
-                "SOC_USER_POOL_ID": meta.user_pool_id,
-                "SOC_USER_POOL_CLIENT_ID": meta.user_pool_client_id,
-                "SOC_JWKS_URL": f"{self.moto.url}/{meta.user_pool_id}/.well-known/jwks.json",
-                "SOC_ECS_CLUSTER": CLUSTER,
-                "SOC_TASK_DEFINITION": TASK_DEFINITION,
-                "SOC_SUBNETS": '["subnet-local"]',
-                "SOC_SECURITY_GROUPS": '["sg-local"]',
-                "SOC_TELEGRAM_API_BASE": telegram_base,
-                "SOC_TELEGRAM_BOT_TOKEN_PARAM": f"/{s.prefix}/telegram/bot-token",
-                "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM": f"/{s.prefix}/telegram/webhook-secret",
-                "SOC_DEFAULT_MODEL_PROVIDER": provider,
-                "POWERTOOLS_SERVICE_NAME": "serverless-openclaw",
-                "POWERTOOLS_METRICS_NAMESPACE": "ServerlessOpenClaw",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            }
-        )
-        self.emulator = self._emulator(meta, url)
-        handle = await self._serve(self.emulator.app, port=port, host=s.host)
+        self.emulator = self._emulator(url)
+        handle = await self._serve(self.emulator.app, sock=self._api_socket)
         web_dir = s.web_dir or default_web_dir()
         self.progress(
-            f"API Gateway emulator on {handle.url} (WebSocket {handle.ws_url}/ws)"
+            f"web app and APIs on {handle.url} (WebSocket {handle.ws_url}/ws)"
             + ("" if web_dir else " — web app not built")
         )
         if self.fake_telegram is not None:
-            await self._register_fake_webhook(telegram_base, bot_token, url, meta.webhook_secret)
+            await self._register_fake_webhook(telegram_base, bot_token, url)
 
+        auth = self.backend.site_auth(url)
         self.endpoints = DevEndpoints(
             url=url,
-            ws_url=f"ws://{s.host}:{port}/ws",
-            moto_url=self.moto.url,
-            ecs_url=ecs_handle.url,
+            ws_url=f"ws://{s.host}:{s.port}/ws",
+            backend=self.backend.name,
             region=s.region,
             prefix=s.prefix,
-            state_bucket=bucket,
-            user_pool_id=meta.user_pool_id,
-            user_pool_client_id=meta.user_pool_client_id,
+            user_pool_id=str(auth["userPoolId"]),
+            user_pool_client_id=str(auth["userPoolClientId"]),
+            cognito_endpoint=str(auth["cognitoEndpoint"]),
             model_provider=provider,
             offline_model_url=offline_url,
             telegram_api_base=telegram_base,
             telegram_bot_token=bot_token if self.fake_telegram is not None else None,
-            telegram_webhook_secret=meta.webhook_secret,
+            telegram_webhook_secret=self.backend.webhook_secret,
             web_built=web_dir is not None,
-            restored=restored,
+            restored=self.backend.restored,
+            extra=self.backend.describe(),
         )
-        self.endpoints.first_user = await asyncio.to_thread(self._first_user, clients, meta)
-        (self.state_dir / "dev.json").write_text(json.dumps(self.endpoints.public(), indent=2))
-        os.chmod(self.state_dir / "dev.json", 0o600)
+        self.endpoints.first_user = await asyncio.to_thread(self.backend.first_user, s.first_user)
+        info = self.state_dir / "dev.json"
+        tmp = info.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.endpoints.public(), indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(info)
 
         await self._watchdog_tick()  # reconcile rows left over from an earlier run
         self._background.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
-        self._background.append(asyncio.create_task(self._snapshot_loop(), name="snapshots"))
+        self._background.append(
+            asyncio.create_task(self.backend.background(self._stop), name="backend")
+        )
         if self.settings.telegram_bot_token is not None:
             self._background.append(asyncio.create_task(self._poll_telegram(), name="tg-poller"))
         return self.endpoints
 
-    def _cognito_and_parameters(self, clients: AwsClients) -> _Meta:
-        meta_path = self.state_dir / "stack.json"
-        idp = clients.cognito_idp()
-        meta: _Meta | None = None
-        if meta_path.exists():
-            data = json.loads(meta_path.read_text())
-            with contextlib.suppress(Exception):
-                idp.describe_user_pool(UserPoolId=data["user_pool_id"])
-                meta = _Meta(**data)
-        if meta is None:
-            pool, client_id = cognito.create_pool(idp, self.settings.prefix)
-            meta = _Meta(pool, client_id, secrets.token_urlsafe(32))
-            meta_path.write_text(json.dumps(asdict(meta)))
-            os.chmod(meta_path, 0o600)
-            self.progress("created the Cognito user pool (self sign-up off)")
-        ssm = clients.ssm()
-        token = (
-            self.settings.telegram_bot_token.get_secret_value()
-            if self.settings.telegram_bot_token
-            else FAKE_BOT_TOKEN
-        )
-        for name, value in (
-            (f"/{self.settings.prefix}/telegram/bot-token", token),
-            (f"/{self.settings.prefix}/telegram/webhook-secret", meta.webhook_secret),
-        ):
-            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
-        return meta
-
-    def _first_user(self, clients: AwsClients, meta: _Meta) -> dict[str, str] | None:
-        idp = clients.cognito_idp()
-        if cognito.user_count(idp, meta.user_pool_id) > 0:
-            return None
-        password = cognito.generate_password()
-        username = self.settings.first_user
-        cognito.add_user(idp, meta.user_pool_id, username, password)
-        return {"username": username, "password": password}
-
-    async def _serve(self, app: Any, *, port: int = 0, host: str = "127.0.0.1") -> ServerHandle:
-        handle, task = await serve_task(app, host=host, port=port)
-        self._servers.append((handle, task))
-        return handle
-
-    async def _telegram(self) -> tuple[str, str]:
-        if self.settings.telegram_bot_token is not None:
-            self.progress("Telegram: real bot, polling getUpdates (no public URL needed)")
-            return "https://api.telegram.org", self.settings.telegram_bot_token.get_secret_value()
-        from .fake_telegram import FakeTelegram
-
-        self.fake_telegram = FakeTelegram(token=FAKE_BOT_TOKEN)
-        handle = await self._serve(self.fake_telegram.app)
-        self.progress(f"Telegram: local fake Bot API on {handle.url}")
-        return handle.url, FAKE_BOT_TOKEN
-
-    async def _register_fake_webhook(self, base: str, token: str, url: str, secret: str) -> None:
-        from serverless_openclaw.telegram import bot_api as tg
-
-        api = tg.AsyncBotApi(token, base_url=base)
-        try:
-            await api.call(tg.set_webhook(f"{url}/telegram/webhook", secret_token=secret))
-        finally:
-            await api.aclose()
-
-    async def _start_ecs(
+    def _agent_environment(
         self,
         *,
         provider: str,
@@ -298,14 +306,12 @@ class DevStack:
         telegram_base: str,
         bot_token: str,
         connections_url: str,
-        bucket: str,
-    ) -> ServerHandle:
+    ) -> dict[str, str]:
+        """The task definition's environment (both backends add where their data is)."""
         env = {
             "SOC_HEALTH_PORT": "0",
             "SOC_GATEWAY_PORT": "0",
             "SOC_MODEL_PROVIDER": provider,
-            "SOC_PREFIX": self.settings.prefix,
-            "SOC_STATE_BUCKET": bucket,
             "SOC_CONNECTIONS_URL": connections_url,
             "SOC_TELEGRAM_API_BASE": telegram_base,
             # On ECS the token comes from SSM through the task definition's `secrets`.
@@ -331,17 +337,36 @@ class DevStack:
                 env[name] = secret.get_secret_value()
         env.update(self.settings.agent_env)
         env.update(self.agent_env)
-        self.ecs = EcsEmulator(
-            default=TaskDefinition(command=self.agent_command, environment=env),
-            log_dir=self.state_dir / "tasks",
-            region=self.settings.region,
-            stop_timeout_s=self.agent_stop_timeout_s,
-        )
-        handle = await self._serve(self.ecs.app)
-        self.progress(f"local compute (ECS emulator) on {handle.url}: agents run as processes")
+        return env
+
+    async def _serve(self, app: ASGIApp, *, sock: socket.socket | None = None) -> ServerHandle:
+        handle, task = await serve_task(app, host=self.settings.host, sock=sock)
+        self._servers.append((handle, task))
         return handle
 
-    def _emulator(self, meta: _Meta, url: str) -> ApiGatewayEmulator:
+    async def _telegram(self) -> tuple[str, str]:
+        if self.settings.telegram_bot_token is not None:
+            self.progress("Telegram: real bot, polling getUpdates (no public URL needed)")
+            return "https://api.telegram.org", self.settings.telegram_bot_token.get_secret_value()
+        from .fake_telegram import FakeTelegram
+
+        self.fake_telegram = FakeTelegram(token=FAKE_BOT_TOKEN)
+        handle = await self._serve(self.fake_telegram.app)
+        self.progress(f"Telegram: local fake Bot API on {handle.url}")
+        return handle.url, FAKE_BOT_TOKEN
+
+    async def _register_fake_webhook(self, base: str, token: str, url: str) -> None:
+        from serverless_openclaw.telegram import bot_api as tg
+
+        api = tg.AsyncBotApi(token, base_url=base)
+        try:
+            await api.call(
+                tg.set_webhook(f"{url}/telegram/webhook", secret_token=self.backend.webhook_secret)
+            )
+        finally:
+            await api.aclose()
+
+    def _emulator(self, url: str) -> ApiGatewayEmulator:
         from serverless_openclaw.gateway import (
             http_api,
             telegram_webhook,
@@ -350,23 +375,22 @@ class DevStack:
             ws_message,
         )
 
-        region = self.settings.region
+        auth = self.backend.auth(url)
+        assert auth.jwks_url is not None
         authorizer = JwtAuthorizer(
-            issuer=f"https://cognito-idp.{region}.amazonaws.com/{meta.user_pool_id}",
-            audience=meta.user_pool_client_id,
-            jwks_url=f"{self.moto.url}/{meta.user_pool_id}/.well-known/jwks.json",
+            issuer=self.backend.issuer(url),
+            audience=auth.user_pool_client_id,
+            jwks_url=auth.jwks_url,
         )
+        site = {
+            "region": self.settings.region,
+            **self.backend.site_auth(url),
+            "wsUrl": f"ws://{self.settings.host}:{self.settings.port}/ws",
+            "httpUrl": url,
+        }
 
         def site_config(_: Any) -> dict[str, Any]:
-            assert self.endpoints is not None
-            return {
-                "region": region,
-                "userPoolId": meta.user_pool_id,
-                "userPoolClientId": meta.user_pool_client_id,
-                "wsUrl": self.endpoints.ws_url,
-                "httpUrl": url,
-                "cognitoEndpoint": self.moto.url,
-            }
+            return site
 
         return ApiGatewayEmulator(
             Routes(
@@ -377,16 +401,16 @@ class DevStack:
                 telegram_webhook=telegram_webhook.handler,
             ),
             authorizer=authorizer,
-            stage=STAGE,
+            stage=LOCAL_STAGE,
             site_dir=self.settings.web_dir or default_web_dir(),
             site_config=site_config,
+            runtime=self.runtime,
+            mounts=self.backend.routes(),
         )
 
     # --- background ------------------------------------------------------------------------
     async def _watchdog_tick(self) -> None:
         from serverless_openclaw.gateway import watchdog
-
-        from .apigw_emulator import LambdaContext
 
         event = {
             "version": "0",
@@ -396,11 +420,13 @@ class DevStack:
             "account": "000000000000",
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": self.settings.region,
-            "resources": ["arn:aws:events:us-east-1:000000000000:rule/soc-dev-watchdog"],
+            "resources": [
+                f"arn:aws:events:{self.settings.region}:000000000000:rule/soc-dev-watchdog"
+            ],
             "detail": {},
         }
         try:
-            await asyncio.to_thread(watchdog.handler, event, LambdaContext("watchdog"))
+            await self.runtime.invoke("watchdog", watchdog.handler, event, 60.0)
         except Exception:
             log.exception("watchdog tick failed")
 
@@ -408,19 +434,6 @@ class DevStack:
         while True:
             await asyncio.sleep(self.settings.watchdog_interval_seconds)
             await self._watchdog_tick()
-
-    async def _snapshot_loop(self) -> None:
-        while True:
-            await asyncio.sleep(60)
-            for attempt in range(3):
-                try:
-                    await asyncio.to_thread(self.moto.save)
-                    break
-                except RuntimeError:  # state changed while pickling; try again
-                    await asyncio.sleep(0.5)
-                except Exception:
-                    log.exception("snapshot of local AWS failed (attempt %d)", attempt + 1)
-                    break
 
     async def _poll_telegram(self) -> None:
         from serverless_openclaw.telegram import bot_api as tg
@@ -432,32 +445,47 @@ class DevStack:
         try:
             from serverless_openclaw.gateway import telegram_webhook
 
-            assert self.endpoints is not None
-            assert self.endpoints.telegram_webhook_secret
             poller = TelegramPoller(
-                api, telegram_webhook.handler, secret=self.endpoints.telegram_webhook_secret
+                api,
+                self.runtime.serialized("telegram_webhook", telegram_webhook.handler),
+                secret=self.backend.webhook_secret,
             )
             await poller.run(self._stop)
         finally:
             await api.aclose()
 
     # --- stop ------------------------------------------------------------------------------
-    async def stop(self) -> None:
-        """Stop taking requests, stop the agents (they back up), then snapshot local AWS."""
+    async def stop(self, *, drain_s: float | None = None) -> None:
+        """Stop taking requests' background work, stop the agents (each finishes its turn and
+        backs up, for at most `drain_s`; `force` cuts that short), stop the servers, close
+        the backend. Safe to call after a failed start."""
         self._stop.set()
         for task in self._background:
             task.cancel()
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.ecs is not None:
+        self._background.clear()
+        timeout = self.settings.stop_timeout_seconds if drain_s is None else drain_s
+        if self.endpoints is not None:
             self.progress("stopping agents (each backs up its state first)...")
-            await asyncio.to_thread(self.ecs.close, self.agent_stop_timeout_s)
+        await asyncio.to_thread(self.backend.stop_agents, timeout, self.force)
         for handle, task in reversed(self._servers):
             handle.stop()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 10)
+                await asyncio.wait_for(task, 5)
         self._servers.clear()
-        size = await asyncio.to_thread(self.moto.save)
-        self.moto.stop()
-        self.progress(f"local AWS state saved ({size // 1024} KB)")
+        if self._api_socket is not None:
+            self._api_socket.close()
+            self._api_socket = None
+        with contextlib.suppress(Exception):
+            said = await self.backend.stop()
+            if self.endpoints is not None:
+                self.progress(said)
+        ops.reset(None)
+        self._lock.release()
+
+    def kill_now(self) -> None:
+        """A second Ctrl+C: agents die at once (their acknowledged work is safe)."""
+        self.force.set()
+        self.backend.kill_agents()

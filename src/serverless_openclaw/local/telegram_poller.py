@@ -21,13 +21,14 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import TelegramError
 from serverless_openclaw.telegram import bot_api as tg
+
+from .lambda_runtime import LambdaContext
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +77,6 @@ def webhook_event(body: str, secret: str | None, *, path: str = WEBHOOK_PATH) ->
         "body": body,
         "isBase64Encoded": False,
     }
-
-
-@dataclass(frozen=True)
-class PollerContext:
-    """The Lambda context the handler gets (idempotency reads the remaining time)."""
-
-    aws_request_id: str
-    function_name: str = "telegram_webhook"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:telegram_webhook"
-    memory_limit_in_mb: int = 512
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-    timeout_ms: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
 
 
 class TelegramPoller:
@@ -157,7 +141,7 @@ class TelegramPoller:
         body = json.dumps(update, separators=(",", ":"), ensure_ascii=False)
         for attempt in range(1, self._handler_attempts + 1):
             event = webhook_event(body, self._secret)
-            context = PollerContext(aws_request_id=uuid.uuid4().hex)
+            context = LambdaContext("telegram_webhook")
             answer = await asyncio.to_thread(self._handler, event, context)
             status = int(answer.get("statusCode", 500))
             if 200 <= status < 300:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
+
+STATE_ROOT: Final = "agents/"
+"""Every user's backup lives below this prefix of the state store (IAM names it)."""
 
 
 def state_prefix(user_id: str) -> str:
     """Where a user's backup lives in the state store (and all their uploaded files)."""
-    return f"agents/{user_id}/"
+    return f"{STATE_ROOT}{user_id}/"
 
 
 @dataclass(frozen=True)

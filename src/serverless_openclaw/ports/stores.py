@@ -231,9 +231,24 @@ class TaskStates:
         """Refresh `last_activity_at` only, so the watchdog sees a busy task."""
         self.rows.update_own(user_id, launch_id, {"last_activity_at": at or self._clock()})
 
-    def record_backup(self, user_id: str, launch_id: str, at: datetime, size_bytes: int) -> None:
+    def record_backup(
+        self,
+        user_id: str,
+        launch_id: str,
+        at: datetime,
+        size_bytes: int,
+        manifest_version: str | None = None,
+    ) -> None:
+        """Commit a backup: the row names its manifest version (None: an unversioned store),
+        only while `launch_id` is current — a fenced task's manifest is never named."""
         self.rows.update_own(
-            user_id, launch_id, {"last_backup_at": at, "last_backup_bytes": int(size_bytes)}
+            user_id,
+            launch_id,
+            {
+                "last_backup_at": at,
+                "last_backup_bytes": int(size_bytes),
+                "last_backup_manifest": manifest_version,
+            },
         )
 
     def set_next_wake(

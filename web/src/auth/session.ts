@@ -44,13 +44,16 @@ const MESSAGES: Record<string, string> = {
   NetworkError: "Cannot reach the sign-in service. Check your connection.",
 };
 
+/** Refusals whose own words say what to change (which password rule was not met). */
+const SPECIFIC = new Set(["InvalidPasswordException"]);
+
 function toAuthError(error: unknown): AuthError {
   const e = error as { code?: unknown; name?: unknown; message?: unknown } | null;
   const code =
     (typeof e?.code === "string" && e.code) || (typeof e?.name === "string" && e.name) || "Error";
-  const message =
-    MESSAGES[code] ?? (typeof e?.message === "string" && e.message) ?? "Sign-in failed.";
-  return new AuthError(code, message || "Sign-in failed.");
+  const own = typeof e?.message === "string" && e.message ? e.message : null;
+  const message = (SPECIFIC.has(code) && own) || MESSAGES[code] || own || "Sign-in failed.";
+  return new AuthError(code, message);
 }
 
 /** Refresh failures that mean the session is over, not that the network hiccuped. */

@@ -2,8 +2,9 @@
 `converted(...)`; business code never sees a botocore exception).
 
 The error code decides the class; anything unknown is `StorageUnavailable` (the service could
-not be reached or refused the call), and an IAM refusal is `AccessDenied`, a kind of it that
-says so plainly, so a missing permission is never mistaken for an outage in the logs.
+not be reached or refused the call), and an IAM refusal (or any other 403) is
+`AccessDenied`, a kind of it that says so plainly, so a missing permission is never mistaken
+for an outage in the logs.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def converted(
         kind = (codes or {}).get(code) or CODES.get(code)
         if kind is None and status == 410:
             kind = ConnectionGone
+        if kind is None and status == 403:
+            # Refused (an error body botocore could not read, as moto's XML answer to a
+            # JSON-protocol call): an authorization failure, never an outage.
+            kind = AccessDenied
         where = f"{service} {what}".strip()
         raise (kind or StorageUnavailable)(f"{where}: {code} {message}".strip()) from exc
     except BotoCoreError as exc:

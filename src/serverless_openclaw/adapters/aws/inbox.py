@@ -2,8 +2,14 @@
 
 One SQS FIFO queue per user, `<prefix>-inbox-<userId>.fifo`, created on first need (creating
 an existing queue with the same attributes is a no-op in SQS, so concurrent first messages
-are fine), with a dead-letter queue `<prefix>-inbox-<userId>-dlq.fifo` that receives a job
-after `MAX_RECEIVES` failed deliveries. MessageGroupId per `contracts.jobs.message_group`,
+are fine). Every inbox hands a job that failed `MAX_RECEIVES` deliveries to ONE shared
+dead-letter queue, `<prefix>-dead-letters.fifo`: the queue the alarm watches and the
+watchdog reads (`dead_letters`), so the person is told their message could not be answered.
+On AWS the Storage stack makes it and the handlers get its ARN; without one configured (the
+local stack, tests) the inbox makes it on first need, under the same name.
+
+Each inbox accepts only TLS (a queue policy denies `aws:SecureTransport = false`), like the
+queues the stacks create. MessageGroupId per `contracts.jobs.message_group`,
 MessageDeduplicationId = jobId (a resend within 5 minutes is dropped by SQS itself).
 
 Producer: `Inbox.send`. Consumer (the agent's bridge): `InboxConsumer` — long-poll
@@ -15,6 +21,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Final
 
@@ -37,18 +45,63 @@ if TYPE_CHECKING:
 
 RETENTION_S: Final = 4 * 24 * 3600
 DLQ_RETENTION_S: Final = 14 * 24 * 3600
+QUEUE_NAME_MAX: Final = 80
+USER_ID_MAX: Final = 36
+"""Cognito `sub`s are UUIDs: the longest user id an inbox name must hold."""
+DEAD_LETTER_VISIBILITY_S: Final = 120
+"""A dead letter taken by the watchdog comes back after this long if it is not dropped."""
+SEND_RETRY_DELAYS_S: Final = (0.25, 0.5, 1.0, 2.0)
+"""SQS may answer NonExistentQueue for about a second after CreateQueue: a new person's
+first message retries through that window instead of failing."""
 
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def queue_name(prefix: str, user_id: str, *, dead_letter: bool = False) -> str:
-    """SQS names allow [A-Za-z0-9_-] and 80 characters; Cognito `sub`s (UUIDs) fit."""
+def inbox_name_prefix(prefix: str) -> str:
+    """What every inbox name of a deployment starts with (IAM policies name `<this>*`)."""
+    return f"{prefix}-inbox-"
+
+
+def dead_letter_queue_name(prefix: str) -> str:
+    """The one dead-letter queue of a deployment (outside the inbox names on purpose: an
+    agent's rights on inboxes never reach it)."""
+    return f"{prefix}-dead-letters.fifo"
+
+
+def longest_queue_name(prefix: str) -> int:
+    return len(f"{inbox_name_prefix(prefix)}{'x' * USER_ID_MAX}.fifo")
+
+
+def queue_name(prefix: str, user_id: str) -> str:
+    """SQS names allow [A-Za-z0-9_-] and 80 characters; Cognito `sub`s (UUIDs) fit whenever
+    the prefix does (the deployment config checks it)."""
     if not _USER_ID.match(user_id):
         raise InvalidRequest("user id cannot name a queue")
-    name = f"{prefix}-inbox-{user_id}{'-dlq' if dead_letter else ''}.fifo"
-    if len(name) > 80:
+    name = f"{inbox_name_prefix(prefix)}{user_id}.fifo"
+    if len(name) > QUEUE_NAME_MAX:
         raise InvalidRequest("queue name too long: shorten the resource prefix")
     return name
+
+
+def tls_only_policy(queue_arn: str) -> str:
+    """The queue policy every inbox gets: no request over plain HTTP."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sqs:*",
+                    "Resource": queue_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
 def _converted(what: str) -> AbstractContextManager[None]:
@@ -59,17 +112,30 @@ __all__ = ["MAX_RECEIVES", "Inbox", "InboxConsumer", "ReceivedJob", "queue_name"
 
 
 class Inbox:
-    """The producer side, used by the Lambda handlers. Queue URLs are cached per container."""
+    """The producer side, used by the Lambda handlers (and the watchdog's view of dead
+    letters). Queue URLs are cached per container."""
 
-    def __init__(self, client: SQSClient, prefix: str) -> None:
+    def __init__(
+        self,
+        client: SQSClient,
+        prefix: str,
+        *,
+        dead_letter_arn: str | None = None,
+        send_retry_delays: Sequence[float] = SEND_RETRY_DELAYS_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._sqs = client
         self._prefix = prefix
+        self._dead_letter_arn = dead_letter_arn
+        self._dead_letter_url: str | None = None
+        self._retry_delays = tuple(send_retry_delays)
+        self._sleep = sleep
         self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def queue_url(self, user_id: str, *, create: bool = True) -> str:
-        """The user's inbox URL, creating the queue (and its DLQ) when `create` is set;
-        `NotFound` when it does not exist and `create` is off."""
+        """The user's inbox URL, creating the queue when `create` is set; `NotFound` when it
+        does not exist and `create` is off."""
         with self._lock:
             cached = self._urls.get(user_id)
         if cached:
@@ -82,7 +148,7 @@ class Inbox:
             if not create:
                 raise
             try:
-                url = self._create(user_id)
+                url = self._create(name)
             except StorageUnavailable:
                 # A concurrent first message may have created it a moment ago.
                 with _converted("get queue url"):
@@ -91,79 +157,128 @@ class Inbox:
             self._urls[user_id] = url
         return url
 
-    def _create(self, user_id: str) -> str:
-        fifo: dict[QueueAttributeNameType, str] = {
-            "FifoQueue": "true",
-            "ContentBasedDeduplication": "false",
-        }
-        with _converted("create dead-letter queue"):
-            dlq_url = self._sqs.create_queue(
-                QueueName=queue_name(self._prefix, user_id, dead_letter=True),
-                Attributes={**fifo, "MessageRetentionPeriod": str(DLQ_RETENTION_S)},
-            )["QueueUrl"]
-            dlq_arn = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
+    def _fifo(self) -> dict[QueueAttributeNameType, str]:
+        return {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+
+    def dead_letter_arn(self) -> str:
+        """The shared dead-letter queue's ARN (made on first need when none is configured)."""
+        if self._dead_letter_arn is None:
+            name = dead_letter_queue_name(self._prefix)
+            with _converted("create dead-letter queue"):
+                url = self._sqs.create_queue(
+                    QueueName=name,
+                    Attributes={**self._fifo(), "MessageRetentionPeriod": str(DLQ_RETENTION_S)},
+                )["QueueUrl"]
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["QueueArn"]
+                )["Attributes"]
+            self._dead_letter_url = url
+            self._dead_letter_arn = attributes["QueueArn"]
+        return self._dead_letter_arn
+
+    def _dead_letter_queue_url(self) -> str:
+        if self._dead_letter_url is None:
+            arn = self.dead_letter_arn()
+            if self._dead_letter_url is None:
+                account, name = arn.split(":")[4], arn.split(":")[5]
+                with _converted("get dead-letter queue url"):
+                    self._dead_letter_url = self._sqs.get_queue_url(
+                        QueueName=name, QueueOwnerAWSAccountId=account
+                    )["QueueUrl"]
+        return self._dead_letter_url
+
+    def _create(self, name: str) -> str:
+        dead_letters = self.dead_letter_arn()
+        queue_arn = ":".join([*dead_letters.split(":")[:5], name])
         redrive = json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES},
+            {"deadLetterTargetArn": dead_letters, "maxReceiveCount": MAX_RECEIVES},
             separators=(",", ":"),
             sort_keys=True,
         )
         with _converted("create inbox"):
             return self._sqs.create_queue(
-                QueueName=queue_name(self._prefix, user_id),
+                QueueName=name,
                 Attributes={
-                    **fifo,
+                    **self._fifo(),
                     "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
                     "MessageRetentionPeriod": str(RETENTION_S),
                     "RedrivePolicy": redrive,
+                    "Policy": tls_only_policy(queue_arn),
                 },
             )["QueueUrl"]
 
     def send(self, job: ChatJob | ControlJob) -> str:
         """Durably queue `job`; returns the SQS message id. Sending the same jobId twice
-        within 5 minutes queues it once."""
+        within 5 minutes queues it once. A queue created a moment ago may not be found yet:
+        that is retried with growing delays."""
         url = self.queue_url(job.userId)
-        with _converted("send"):
-            answer = self._sqs.send_message(
-                QueueUrl=url,
-                MessageBody=job.model_dump_json(),
-                MessageGroupId=message_group(job),
-                MessageDeduplicationId=job.jobId,
-            )
-        return answer["MessageId"]
+        delays = iter(self._retry_delays)
+        while True:
+            try:
+                with _converted("send"):
+                    answer = self._sqs.send_message(
+                        QueueUrl=url,
+                        MessageBody=job.model_dump_json(),
+                        MessageGroupId=message_group(job),
+                        MessageDeduplicationId=job.jobId,
+                    )
+                return answer["MessageId"]
+            except NotFound:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                self._sleep(delay)
 
     def dead_letters(self, *, max_jobs: int = 10) -> list[DeadLetter]:
-        raise NotImplementedError("the shared dead-letter queue is being wired")
+        """Jobs that exhausted their deliveries, whoever they belong to; hidden for
+        `DEAD_LETTER_VISIBILITY_S` until dropped."""
+        with _converted("receive dead letters"):
+            answer = self._sqs.receive_message(
+                QueueUrl=self._dead_letter_queue_url(),
+                MaxNumberOfMessages=max(1, min(max_jobs, 10)),
+                WaitTimeSeconds=0,
+                VisibilityTimeout=DEAD_LETTER_VISIBILITY_S,
+            )
+        return [
+            DeadLetter(
+                job=_parse(message.get("Body", "")),
+                body=message.get("Body", ""),
+                receipt_handle=message["ReceiptHandle"],
+                message_id=message["MessageId"],
+            )
+            for message in answer.get("Messages", [])
+        ]
 
     def drop_dead_letter(self, receipt_handle: str) -> None:
-        raise NotImplementedError("the shared dead-letter queue is being wired")
+        with _converted("delete dead letter"):
+            self._sqs.delete_message(
+                QueueUrl=self._dead_letter_queue_url(), ReceiptHandle=receipt_handle
+            )
 
     def delete_inbox(self, user_id: str) -> None:
-        for dead_letter in (False, True):
-            try:
-                with _converted("get queue url"):
-                    url = self._sqs.get_queue_url(
-                        QueueName=queue_name(self._prefix, user_id, dead_letter=dead_letter)
-                    )["QueueUrl"]
-            except NotFound:
-                continue
+        try:
+            with _converted("get queue url"):
+                url = self._sqs.get_queue_url(QueueName=queue_name(self._prefix, user_id))[
+                    "QueueUrl"
+                ]
+        except NotFound:
+            url = None
+        if url is not None:
             with _converted("delete queue"):
                 self._sqs.delete_queue(QueueUrl=url)
         with self._lock:
             self._urls.pop(user_id, None)
 
     def inbox_users(self) -> list[str]:
-        start = f"{self._prefix}-inbox-"
+        start = inbox_name_prefix(self._prefix)
         users: list[str] = []
         with _converted("list queues"):
             pages = self._sqs.get_paginator("list_queues").paginate(QueueNamePrefix=start)
             for page in pages:
                 for url in page.get("QueueUrls", []):
                     name = url.rsplit("/", 1)[-1]
-                    if name.endswith("-dlq.fifo") or not name.endswith(".fifo"):
-                        continue
-                    users.append(name[len(start) : -len(".fifo")])
+                    if name.startswith(start) and name.endswith(".fifo"):
+                        users.append(name[len(start) : -len(".fifo")])
         return sorted(users)
 
     def depth(self, user_id: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from serverless_openclaw.adapters.aws.stores import (
 from serverless_openclaw.adapters.aws.tables import IDEMPOTENCY
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.adapters.jwks import TokenVerifier
+from serverless_openclaw.contracts.records import UserSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -36,7 +37,12 @@ class AwsConfig:
     prefix: str
     state_bucket: str
     connections_url: str | None = None
+    dead_letter_arn: str | None = None
+    """The shared dead-letter queue of every inbox (None: found or made by name)."""
     ecs: EcsSettings | None = None
+    user_defaults: UserSettings = field(default_factory=UserSettings)
+    """The settings of a person for every field they never chose (the deployment's
+    defaults, e.g. `--idle-timeout`)."""
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     jwt_issuer: str | None = None
@@ -76,7 +82,9 @@ class AwsPorts:
         return ConversationStore(self.clients.dynamodb(), self.config.prefix)
 
     def user_settings(self) -> SettingsStore:
-        return SettingsStore(self.clients.dynamodb(), self.config.prefix)
+        return SettingsStore(
+            self.clients.dynamodb(), self.config.prefix, defaults=self.config.user_defaults
+        )
 
     def counters(self) -> CounterStore:
         return self._counters
@@ -85,7 +93,9 @@ class AwsPorts:
         return TelegramStore(self.clients.dynamodb(), self.config.prefix, self._counters)
 
     def inbox(self) -> Inbox:
-        return Inbox(self.clients.sqs(), self.config.prefix)
+        return Inbox(
+            self.clients.sqs(), self.config.prefix, dead_letter_arn=self.config.dead_letter_arn
+        )
 
     def inbox_consumer(self, queue_url: str) -> InboxConsumer:
         return InboxConsumer(self.clients.sqs(), queue_url)

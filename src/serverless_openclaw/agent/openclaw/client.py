@@ -15,9 +15,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import websockets
@@ -30,157 +29,34 @@ from serverless_openclaw.core.errors import (
     GatewayDisconnected,
     GatewayError,
     GatewayProtocolError,
-    RunFailed,
 )
 
 from .activity import SessionActivity
 from .device import DeviceIdentity
+from .gateway import CronJob as CronJob
+from .gateway import HistoryMessage as HistoryMessage
+from .gateway import parse_cron_jobs, parse_history
 from .protocol import (
     SCOPES,
-    ChatEvent,
     EventFrame,
     Hello,
     ResponseFrame,
-    TextAssembler,
-    TextUpdate,
     connect_params,
     error_from,
-    message_text,
     parse_challenge,
-    parse_chat_event,
     parse_frame,
     parse_hello,
     request_frame,
 )
+from .runs import ChatRun as ChatRun
+from .runs import EventListener as EventListener
+from .runs import RunDelta as RunDelta
+from .runs import RunEnd as RunEnd
+from .runs import RunEvent as RunEvent
+from .runs import RunRouter
+from .runs import RunStatus as RunStatus
 
 log = logging.getLogger(__name__)
-
-_ORPHAN_RUNS = 64
-_ORPHAN_EVENTS = 512
-
-
-# --- what callers get ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunStatus:
-    phase: str
-
-
-@dataclass(frozen=True)
-class RunDelta:
-    update: TextUpdate
-
-
-@dataclass(frozen=True)
-class RunEnd:
-    text: str
-    aborted: bool
-    stop_reason: str | None = None
-
-
-RunEvent = RunStatus | RunDelta | RunEnd
-
-
-@dataclass(frozen=True)
-class HistoryMessage:
-    role: str
-    text: str
-    timestamp_ms: int | None
-    id: str | None
-    run_id: str | None = None
-    """The run that produced an assistant message (a chat.send run, or e.g. a cron run)."""
-    stop_reason: str | None = None
-    """Why the model stopped ("stop", "aborted", "error"...), for assistant messages."""
-
-
-@dataclass(frozen=True)
-class CronJob:
-    id: str
-    name: str
-    enabled: bool
-    schedule: dict[str, Any]
-    payload_kind: str
-    session_target: str
-    next_run_at_ms: int | None
-    declaration_key: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-
-class ChatRun:
-    """One `chat.send` run. Iterate for status/delta events, or `await result()`.
-
-    Updates are coalesced like a watch channel: a slow consumer sees fewer, larger deltas,
-    never an unbounded backlog. Iteration ends after `RunEnd`; an `error` state raises
-    RunFailed, a lost connection GatewayDisconnected.
-    """
-
-    def __init__(self, run_id: str, session_key: str, status: str) -> None:
-        self.run_id = run_id
-        self.session_key = session_key
-        self.initial_status = status
-        self._assembler = TextAssembler()
-        self._phase: str | None = None
-        self._end: RunEnd | None = None
-        self._error: BaseException | None = None
-        self._changed = asyncio.Event()
-
-    @property
-    def text(self) -> str:
-        return self._assembler.text
-
-    @property
-    def done(self) -> bool:
-        return self._end is not None or self._error is not None
-
-    def _apply(self, event: ChatEvent) -> None:
-        if self.done:
-            return
-        if event.state == "status" and event.phase:
-            self._phase = event.phase
-        elif event.state == "delta":
-            self._assembler.feed(event)
-        elif event.state == "final":
-            self._end = RunEnd(self._assembler.finish(event), False, event.stopReason)
-        elif event.state == "aborted":
-            self._end = RunEnd(self._assembler.finish(event), True, event.stopReason)
-        elif event.state == "error":
-            self._error = RunFailed(
-                event.errorMessage or "the agent run failed", kind=event.errorKind
-            )
-        self._changed.set()
-
-    def _fail(self, error: BaseException) -> None:
-        if not self.done:
-            self._error = error
-            self._changed.set()
-
-    async def __aiter__(self) -> AsyncIterator[RunEvent]:
-        seen_text = ""
-        seen_phase: str | None = None
-        while True:
-            await self._changed.wait()
-            self._changed.clear()
-            if self._phase != seen_phase and self._phase is not None:
-                seen_phase = self._phase
-                yield RunStatus(self._phase)
-            current = self._assembler.text
-            if current != seen_text:
-                if current.startswith(seen_text):
-                    update = TextUpdate(current, current[len(seen_text) :], False)
-                else:
-                    update = TextUpdate(current, "", True)
-                seen_text = current
-                yield RunDelta(update)
-            if self._end is not None:
-                yield self._end
-                return
-            if self._error is not None:
-                raise self._error
-
-    async def result(self) -> RunEnd:
-        async for event in self:
-            if isinstance(event, RunEnd):
-                return event
-        raise GatewayProtocolError("run ended without a final event")  # pragma: no cover
 
 
 # --- liveness ------------------------------------------------------------------------------
@@ -200,10 +76,9 @@ class Liveness:
 
 
 # --- the client ----------------------------------------------------------------------------
-EventListener = Callable[[EventFrame], None]
-
-
 class GatewayClient:
+    """The real `Gateway` (gateway.py) over the loopback WebSocket."""
+
     def __init__(
         self,
         url: str,
@@ -225,7 +100,6 @@ class GatewayClient:
         self._open_timeout = open_timeout
         self._request_timeout = request_timeout
         self._backoff = backoff or Backoff(base=0.25, cap=5.0)
-        self._on_event = on_event
         self._clock = clock
         self._scopes = scopes
         self._ws: ClientConnection | None = None
@@ -236,10 +110,8 @@ class GatewayClient:
         self._closing = False
         self._manager: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[Any]] = {}
-        self._runs: dict[str, ChatRun] = {}
-        self._orphans: OrderedDict[str, list[ChatEvent]] = OrderedDict()
-        self.activity = SessionActivity(clock)
-        """Runs busy per session, including those OpenClaw started by itself."""
+        self._activity = SessionActivity(clock)
+        self._router = RunRouter(self._activity, on_event)
         self.hello: Hello | None = None
         self.connections = 0
         self.last_error: BaseException | None = None
@@ -269,6 +141,11 @@ class GatewayClient:
                 await self._manager
             self._manager = None
         self._fail_in_flight(GatewayDisconnected("client closed"))
+
+    @property
+    def activity(self) -> SessionActivity:
+        """Runs busy per session, including those OpenClaw started by itself."""
+        return self._activity
 
     @property
     def connected(self) -> bool:
@@ -400,40 +277,14 @@ class GatewayClient:
             if future is not None and not future.done():
                 future.set_result(frame)
             return
-        self.activity.observe(frame.event, frame.payload)
-        chat = parse_chat_event(frame)
-        if chat is not None:
-            run = self._runs.get(chat.runId)
-            if run is not None:
-                run._apply(chat)
-                if run.done:
-                    self._runs.pop(chat.runId, None)
-            else:
-                self._keep_orphan(chat)
-        if self._on_event is not None and frame.event not in ("tick",):
-            try:
-                self._on_event(frame)
-            except Exception:  # a listener's bug must not kill the connection
-                log.exception("event listener failed on %s", frame.event)
-
-    def _keep_orphan(self, event: ChatEvent) -> None:
-        """Events may outrun the chat.send response; keep a bounded buffer by run id."""
-        events = self._orphans.setdefault(event.runId, [])
-        self._orphans.move_to_end(event.runId)
-        if len(events) < _ORPHAN_EVENTS:
-            events.append(event)
-        while len(self._orphans) > _ORPHAN_RUNS:
-            self._orphans.popitem(last=False)
+        self._router.dispatch(frame)
 
     def _fail_in_flight(self, error: GatewayError) -> None:
-        self.activity.reset()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(error)
         self._pending.clear()
-        for run in self._runs.values():
-            run._fail(error)
-        self._runs.clear()
+        self._router.fail_all(error)
 
     # requests ----------------------------------------------------------------------------
     async def request(
@@ -475,14 +326,7 @@ class GatewayClient:
         )
         if not isinstance(payload, dict) or not isinstance(payload.get("runId"), str):
             raise GatewayProtocolError("chat.send answered without a runId")
-        run_id = payload["runId"]
-        run = self._runs.get(run_id) or ChatRun(run_id, session_key, str(payload.get("status")))
-        self._runs[run_id] = run
-        for event in self._orphans.pop(run_id, []):
-            run._apply(event)
-        if run.done:
-            self._runs.pop(run_id, None)
-        return run
+        return self._router.open_run(payload["runId"], session_key, str(payload.get("status")))
 
     async def chat_abort(self, session_key: str, run_id: str | None = None) -> Any:
         params: dict[str, Any] = {"sessionKey": session_key}
@@ -496,51 +340,11 @@ class GatewayClient:
         params: dict[str, Any] = {"sessionKey": session_key}
         if limit is not None:
             params["limit"] = limit
-        payload = await self.request("chat.history", params)
-        messages = payload.get("messages", []) if isinstance(payload, dict) else []
-        history = []
-        for item in messages:
-            if not isinstance(item, dict):
-                continue
-            meta = item.get("__openclaw") or {}
-            history.append(
-                HistoryMessage(
-                    role=str(item.get("role", "")),
-                    text=message_text(item) or "",
-                    timestamp_ms=item.get("timestamp"),
-                    id=meta.get("id") if isinstance(meta, dict) else None,
-                    run_id=meta.get("runId") if isinstance(meta, dict) else None,
-                    stop_reason=item.get("stopReason")
-                    if isinstance(item.get("stopReason"), str)
-                    else None,
-                )
-            )
-        return history
+        return parse_history(await self.request("chat.history", params))
 
     async def health(self) -> dict[str, Any]:
         payload = await self.request("health")
         return payload if isinstance(payload, dict) else {}
 
     async def cron_list(self) -> list[CronJob]:
-        payload = await self.request("cron.list", {})
-        jobs = payload.get("jobs", []) if isinstance(payload, dict) else []
-        result = []
-        for job in jobs:
-            if not isinstance(job, dict):
-                continue
-            state = job.get("state") or {}
-            next_run = job.get("nextRunAtMs", state.get("nextRunAtMs"))
-            result.append(
-                CronJob(
-                    id=str(job.get("id", "")),
-                    name=str(job.get("name") or job.get("displayName") or ""),
-                    enabled=bool(job.get("enabled", False)),
-                    schedule=dict(job.get("schedule") or {}),
-                    payload_kind=str((job.get("payload") or {}).get("kind", "")),
-                    session_target=str(job.get("sessionTarget", "")),
-                    next_run_at_ms=int(next_run) if isinstance(next_run, int | float) else None,
-                    declaration_key=job.get("declarationKey"),
-                    raw=job,
-                )
-            )
-        return result
+        return parse_cron_jobs(await self.request("cron.list", {}))

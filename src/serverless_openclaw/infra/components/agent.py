@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -13,10 +13,18 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from serverless_openclaw.infra import nag
+from serverless_openclaw.infra.access import (
+    AGENT_EXECUTION,
+    AGENT_QUEUE_ACTIONS,
+    AGENT_TABLES,
+    AGENT_TASK,
+)
 from serverless_openclaw.infra.components.network import Network
 from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.config import PROVIDER_KEY_ENV, DeploymentConfig
+from serverless_openclaw.infra.policies import ROLE_TAG
 from serverless_openclaw.infra.retention import retention
+from serverless_openclaw.settings import AgentSettings, ModelSettings, NamesSettings
 
 CONTAINER_NAME = "agent"
 HEALTH_PORT = 8080
@@ -80,10 +88,13 @@ class AgentTask(Construct):
             retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.family = f"{config.prefix}-agent"
+        """What the control plane starts (RunTask takes the latest ACTIVE revision): a plain
+        name, so a new revision (new code, a new image) never changes a cross-stack value."""
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
-            family=f"{config.prefix}-agent",
+            family=self.family,
             cpu=config.task_cpu,
             memory_limit_mib=config.task_memory_mib,
             runtime_platform=ecs.RuntimePlatform(
@@ -93,6 +104,14 @@ class AgentTask(Construct):
         )
         self.task_role = self.task_definition.task_role
         self.execution_role = self.task_definition.obtain_execution_role()
+        Tags.of(self.task_role).add(ROLE_TAG, AGENT_TASK)
+        Tags.of(self.execution_role).add(ROLE_TAG, AGENT_EXECUTION)
+        self.task_definition_revisions_arn = stack.format_arn(
+            service="ecs",
+            resource="task-definition",
+            resource_name=f"{self.family}:*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
         secrets = self._secrets(config)
         self.container = self.task_definition.add_container(
             "Agent",
@@ -117,19 +136,23 @@ class AgentTask(Construct):
     def _environment(
         self, config: DeploymentConfig, storage: Storage, stack: Stack
     ) -> dict[str, str]:
-        env = {
-            "AWS_REGION": stack.region,
-            "SOC_PREFIX": config.prefix,
-            "SOC_STATE_BUCKET": storage.state_bucket.bucket_name,
-            "SOC_MODEL_PROVIDER": config.llm_provider,
-            "SOC_OPENCLAW_RUNTIME_DIR": RUNTIME_DIR,
-            "SOC_HEALTH_PORT": str(HEALTH_PORT),
-        }
+        """What every task reads (`AgentSettings`) and is the same for all of them; each
+        task's identity comes in the RunTask overrides (`settings.launch_environment`)."""
+        model: dict[str, str] = {"model_provider": config.llm_provider}
         if config.model_id:
-            env["SOC_MODEL_ID"] = config.model_id
+            model["model_id"] = config.model_id
         if config.model_base_url:
-            env["SOC_MODEL_BASE_URL"] = config.model_base_url
-        return env
+            model["model_base_url"] = config.model_base_url
+        return AgentSettings.given(
+            names=NamesSettings.given(
+                prefix=config.prefix,
+                state_bucket=storage.state_bucket.bucket_name,
+                region=stack.region,
+            ),
+            model=ModelSettings.given(**model),
+            openclaw_runtime_dir=RUNTIME_DIR,
+            health_port=HEALTH_PORT,
+        ).to_environment()
 
     def _secrets(self, config: DeploymentConfig) -> dict[str, ecs.Secret]:
         """Values ECS reads from SSM when the task starts; never in the task definition."""
@@ -156,19 +179,16 @@ class AgentTask(Construct):
             )
         return secrets
 
-    def _grant(self, config: DeploymentConfig, storage: Storage, stack: Stack) -> None:
-        storage.grant_tables(self.task_role)
-        storage.grant_state(self.task_role, write=True)
+    def _grant(
+        self, config: DeploymentConfig, storage: Storage, stack: Stack, user_id: str = "*"
+    ) -> None:
+        """The task role, with every resource a function of the person (`user_id`, `*` for
+        every task today; per-user roles are the next step of decision D13)."""
+        storage.grant_table_access(self.task_role, AGENT_TABLES)
+        storage.grant_state(self.task_role, user_id=user_id)
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=[
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                ],
-                resources=[storage.inbox_arn_pattern(stack.region, stack.account)],
+                actions=list(AGENT_QUEUE_ACTIONS), resources=[storage.inbox_arn(user_id)]
             )
         )
         reasons = [nag.table_indexes(), nag.inbox_queues(config.prefix), nag.state_prefix()]
@@ -177,8 +197,8 @@ class AgentTask(Construct):
                 iam.PolicyStatement(
                     actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                     resources=[
-                        "arn:aws:bedrock:*::foundation-model/*",
-                        f"arn:aws:bedrock:*:{stack.account}:inference-profile/*",
+                        f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*",
+                        f"arn:{Aws.PARTITION}:bedrock:*:{stack.account}:inference-profile/*",
                     ],
                 )
             )
@@ -187,9 +207,9 @@ class AgentTask(Construct):
                     "AwsSolutions-IAM5",
                     nag.BEDROCK_MODELS,
                     (
-                        "Resource::arn:aws:bedrock:*::foundation-model/*",
+                        "Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*",
                         nag.resource_regex(
-                            rf"arn:aws:bedrock:\*:{nag.ACCOUNT}:inference-profile/\*"
+                            rf"arn:<AWS::Partition>:bedrock:\*:{nag.ACCOUNT}:inference-profile/\*"
                         ),
                     ),
                 )

@@ -52,12 +52,15 @@ class Auth(Construct):
             nag.Accepted("AwsSolutions-COG8", nag.COGNITO_THREAT_PROTECTION),
             nag.Accepted("AwsSolutions-COG2", nag.COGNITO_MFA),
         )
-        # The SPA signs in with SRP: no client secret can be kept in a browser.
+        # The SPA signs in with SRP: no client secret can be kept in a browser, and no hosted
+        # UI: OAuth stays off (CDK would otherwise enable its flows with an example.com
+        # callback URL).
         self.client = self.user_pool.add_client(
             "WebClient",
             user_pool_client_name=f"{prefix}-web",
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_srp=True),
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),

@@ -1,8 +1,10 @@
 """The control plane: Lambda handlers behind a WebSocket API and an HTTP API, and the watchdog.
 
-Lambdas run outside the VPC (they only call AWS APIs and Telegram). One role serves every
-handler because each of them may wake the agent (RunTask) and route a job (SQS); what the
-role may touch is listed in `_grant` and scoped to this deployment's resources.
+Lambdas run outside the VPC (they only call AWS APIs and Telegram). Two roles: the request
+handlers share one (each of them may queue a job and wake the agent), the watchdog has its
+own (the only one that scans task-state rows, lists tasks and reads dead letters). What each
+may touch is in `infra/access.py` and docs/iam.md, scoped to this deployment's resources.
+Their environment is written by the settings classes they read (`HandlerSettings`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -23,12 +25,29 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from serverless_openclaw.infra import nag
+from serverless_openclaw.infra.access import (
+    DEAD_LETTER_ACTIONS,
+    HANDLER_QUEUE_ACTIONS,
+    HANDLER_TABLES,
+    WATCHDOG,
+    WATCHDOG_QUEUE_ACTIONS,
+    WATCHDOG_TABLES,
+    RoleName,
+)
 from serverless_openclaw.infra.components.agent import AgentTask
 from serverless_openclaw.infra.components.auth import Auth
 from serverless_openclaw.infra.components.network import Network
 from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.config import DeploymentConfig
+from serverless_openclaw.infra.policies import ROLE_TAG
 from serverless_openclaw.infra.retention import retention
+from serverless_openclaw.settings import (
+    AuthSettings,
+    ComputeSettings,
+    HandlerSettings,
+    NamesSettings,
+    TelegramSettings,
+)
 
 HANDLER_MODULE = "serverless_openclaw.gateway"
 STAGE = "prod"
@@ -39,6 +58,7 @@ class HandlerSpec:
     name: str
     memory_mb: int = 256
     timeout_s: int = 29
+    role: RoleName = "handlers"
 
 
 HANDLERS: tuple[HandlerSpec, ...] = (
@@ -46,20 +66,10 @@ HANDLERS: tuple[HandlerSpec, ...] = (
     HandlerSpec("ws_message"),
     HandlerSpec("ws_disconnect", timeout_s=10),
     HandlerSpec("http_api"),
-    HandlerSpec("watchdog", memory_mb=128, timeout_s=55),
+    # 256 MB: a sweep peaked at ~87 MB of 128 (imports, boto3 clients, a page of rows).
+    HandlerSpec("watchdog", memory_mb=256, timeout_s=55, role=WATCHDOG),
 )
 TELEGRAM_HANDLER = HandlerSpec("telegram_webhook")
-
-SQS_ACTIONS = (
-    "sqs:CreateQueue",
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:SetQueueAttributes",
-    "sqs:TagQueue",
-    "sqs:SendMessage",
-    "sqs:DeleteQueue",
-    "sqs:PurgeQueue",
-)
 
 
 class ControlPlane(Construct):
@@ -79,12 +89,11 @@ class ControlPlane(Construct):
         stack = Stack.of(self)
         self._config = config
         self.code = lambda_.Code.from_asset(str(code_dir))
-        self.role = iam.Role(
-            self,
-            "HandlerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="serverless-openclaw control-plane Lambdas",
-        )
+        self.roles: dict[RoleName, iam.Role] = {
+            "handlers": self._role("HandlerRole", "handlers", "request handlers"),
+            WATCHDOG: self._role("WatchdogRole", WATCHDOG, "watchdog"),
+        }
+        self.role = self.roles["handlers"]
         self.websocket_api = apigw.WebSocketApi(
             self, "WebSocketApi", api_name=f"{config.prefix}-ws"
         )
@@ -105,7 +114,11 @@ class ControlPlane(Construct):
             description="@connections endpoint the agent task posts replies to",
         )
 
-        environment = self._environment(network, storage, auth, agent)
+        self.settings = self._settings(network, storage, auth, agent)
+        environment = {
+            **self.settings.to_environment(),
+            "POWERTOOLS_SERVICE_NAME": config.prefix,
+        }
         specs = HANDLERS + ((TELEGRAM_HANDLER,) if config.telegram else ())
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.functions: dict[str, lambda_.Function] = {
@@ -145,36 +158,55 @@ class ControlPlane(Construct):
         self._grant(config, stack, storage, agent)
         self._schedule_watchdog()
 
+    def _role(self, construct_id: str, name: RoleName, what: str) -> iam.Role:
+        role = iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"serverless-openclaw {what}",
+        )
+        Tags.of(role).add(ROLE_TAG, name)
+        return role
+
     # --- functions ------------------------------------------------------------------------
-    def _environment(
+    def _settings(
         self, network: Network, storage: Storage, auth: Auth, agent: AgentTask
-    ) -> dict[str, str]:
+    ) -> HandlerSettings:
+        """What every handler reads (`HandlerSettings`), with this deployment's values. The
+        task definition is named by its family: RunTask takes the latest ACTIVE revision,
+        and nothing that changes with the agent's code crosses from the Compute stack."""
         config = self._config
-        stack = Stack.of(self)
-        env = {
-            "SOC_PREFIX": config.prefix,
-            "SOC_STATE_BUCKET": storage.state_bucket.bucket_name,
-            "SOC_INBOX_DLQ_ARN": storage.inbox_dlq.queue_arn,
-            "SOC_USER_POOL_ID": auth.user_pool.user_pool_id,
-            "SOC_USER_POOL_CLIENT_ID": auth.client.user_pool_client_id,
-            "SOC_CONNECTIONS_URL": self.connections_url,
-            "SOC_ECS_CLUSTER": agent.cluster.cluster_name,
-            "SOC_TASK_DEFINITION": agent.task_definition.task_definition_arn,
-            "SOC_CONTAINER_NAME": agent.container.container_name,
-            "SOC_SUBNETS": stack.to_json_string(network.public_subnet_ids),
-            "SOC_SECURITY_GROUPS": stack.to_json_string(
-                [network.task_security_group.security_group_id]
+        telegram = (
+            TelegramSettings.given(
+                telegram_bot_token_param=config.telegram_bot_token_param,
+                telegram_webhook_secret_param=config.telegram_webhook_secret_param,
+            )
+            if config.telegram
+            else TelegramSettings.given()
+        )
+        return HandlerSettings.given(
+            names=NamesSettings.given(
+                prefix=config.prefix,
+                state_bucket=storage.state_bucket.bucket_name,
+                connections_url=self.connections_url,
+                inbox_dlq_arn=storage.inbox_dlq.queue_arn,
             ),
-            "SOC_CAPACITY_PROVIDER": "FARGATE_SPOT",
-            "SOC_ASSIGN_PUBLIC_IP": "true",
-            "SOC_DEFAULT_MODEL_PROVIDER": config.llm_provider,
-            "SOC_DEFAULT_IDLE_TIMEOUT_MINUTES": str(config.idle_timeout_minutes),
-            "POWERTOOLS_SERVICE_NAME": config.prefix,
-        }
-        if config.telegram:
-            env["SOC_TELEGRAM_BOT_TOKEN_PARAM"] = config.telegram_bot_token_param
-            env["SOC_TELEGRAM_WEBHOOK_SECRET_PARAM"] = config.telegram_webhook_secret_param
-        return env
+            auth=AuthSettings.given(
+                user_pool_id=auth.user_pool.user_pool_id,
+                user_pool_client_id=auth.client.user_pool_client_id,
+            ),
+            compute=ComputeSettings.given(
+                ecs_cluster=agent.cluster.cluster_name,
+                task_definition=agent.family,
+                container_name=agent.container.container_name,
+                subnets=network.public_subnet_ids,
+                security_groups=[network.task_security_group.security_group_id],
+                capacity_provider="FARGATE_SPOT",
+                assign_public_ip=True,
+            ),
+            telegram=telegram,
+            default_idle_timeout_minutes=config.idle_timeout_minutes,
+        )
 
     def _function(self, spec: HandlerSpec, environment: dict[str, str]) -> lambda_.Function:
         config = self._config
@@ -188,6 +220,7 @@ class ControlPlane(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.log_groups[spec.name] = log_group
+        role = self.roles[spec.role]
         function = lambda_.Function(
             self,
             f"{construct_id}Function",
@@ -198,17 +231,24 @@ class ControlPlane(Construct):
             code=self.code,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
-            role=self.role,
+            role=role,
             environment=environment,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group.log_group_arn}:log-stream:*"],
+            )
         )
         nag.suppress(function, nag.Accepted("AwsSolutions-L1", nag.PYTHON_RUNTIME))
         return function
 
     # --- HTTP API -------------------------------------------------------------------------
     def _http_api(self, config: DeploymentConfig, auth: Auth) -> apigw.HttpApi:
-        origins = [f"https://{config.custom_domain.domain_name}"] if config.custom_domain else ["*"]
+        """No CORS: browsers reach the REST API through the web app's own CloudFront
+        distribution (`/api/*`, same origin), so no other site may call it from a page."""
         authorizer = authorizers.HttpJwtAuthorizer(
             "CognitoJwt",
             jwt_issuer=auth.issuer,
@@ -220,18 +260,6 @@ class ControlPlane(Construct):
             "HttpApi",
             api_name=f"{config.prefix}-http",
             create_default_stage=False,
-            cors_preflight=apigw.CorsPreflightOptions(
-                allow_origins=origins,
-                allow_headers=["Authorization", "Content-Type"],
-                allow_methods=[
-                    apigw.CorsHttpMethod.GET,
-                    apigw.CorsHttpMethod.POST,
-                    apigw.CorsHttpMethod.PUT,
-                    apigw.CorsHttpMethod.DELETE,
-                    apigw.CorsHttpMethod.OPTIONS,
-                ],
-                max_age=Duration.hours(1),
-            ),
         )
         self.http_stage = apigw.HttpStage(
             self,
@@ -289,6 +317,12 @@ class ControlPlane(Construct):
         return self.http_api.api_endpoint
 
     @property
+    def http_domain(self) -> str:
+        """The HTTP API's host name (CloudFront's origin for `/api/*`)."""
+        stack = Stack.of(self)
+        return f"{self.http_api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+
+    @property
     def websocket_url(self) -> str:
         return self.websocket_stage.url
 
@@ -296,20 +330,23 @@ class ControlPlane(Construct):
     def _grant(
         self, config: DeploymentConfig, stack: Stack, storage: Storage, agent: AgentTask
     ) -> None:
-        role = self.role
-        region, account = stack.region, stack.account
-        log_streams = [f"{group.log_group_arn}:log-stream:*" for group in self.log_groups.values()]
-        role.add_to_principal_policy(
+        handlers, watchdog = self.roles["handlers"], self.roles[WATCHDOG]
+        storage.grant_table_access(handlers, HANDLER_TABLES)
+        storage.grant_table_access(watchdog, WATCHDOG_TABLES)
+        handlers.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=log_streams
+                actions=list(HANDLER_QUEUE_ACTIONS), resources=[storage.inbox_arn()]
             )
         )
-        storage.grant_tables(role)
-        storage.grant_state(role, write=False)
-        role.add_to_principal_policy(
+        watchdog.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=list(SQS_ACTIONS),
-                resources=[storage.inbox_arn_pattern(region, account)],
+                actions=list(WATCHDOG_QUEUE_ACTIONS), resources=[storage.inbox_arn()]
+            )
+        )
+        watchdog.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:GetQueueUrl", *DEAD_LETTER_ACTIONS],
+                resources=[storage.inbox_dlq.queue_arn],
             )
         )
         connections = stack.format_arn(
@@ -317,12 +354,15 @@ class ControlPlane(Construct):
             resource=self.websocket_api.api_id,
             resource_name=f"{STAGE}/*/@connections/*",
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["execute-api:ManageConnections"], resources=[connections])
-        )
+        for role in (handlers, watchdog):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["execute-api:ManageConnections"], resources=[connections]
+                )
+            )
         # The agent task posts its streamed replies to the same @connections API. The policy
         # lives here, attached to the task role, so the Compute stack needs nothing from us.
-        iam.Policy(
+        agent_connections = iam.Policy(
             self,
             "AgentConnectionsPolicy",
             roles=[agent.task_role],
@@ -332,60 +372,64 @@ class ControlPlane(Construct):
                 )
             ],
         )
-        cluster_arn = agent.cluster.cluster_arn
-        on_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecs:RunTask"],
-                resources=[agent.task_definition.task_definition_arn],
-                conditions=on_cluster,
+        nag.suppress(agent_connections, nag.connections())
+        on_cluster = {"ArnEquals": {"ecs:cluster": agent.cluster.cluster_arn}}
+        # Both wake agents: RunTask by family (the latest ACTIVE revision), passing the
+        # task's two roles to ECS.
+        for role in (handlers, watchdog):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["ecs:RunTask"],
+                    resources=[agent.task_definition_revisions_arn],
+                    conditions=on_cluster,
+                )
             )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecs:TagResource"],
-                resources=["*"],
-                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[agent.task_role.role_arn, agent.execution_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                )
             )
-        )
         tasks = stack.format_arn(
             service="ecs", resource="task", resource_name=f"{agent.cluster.cluster_name}/*"
         )
-        role.add_to_principal_policy(
+        # Handlers stop the agent they started (stop button, a launch given up on).
+        handlers.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ecs:StopTask"], resources=[tasks], conditions=on_cluster)
+        )
+        watchdog.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ecs:StopTask", "ecs:DescribeTasks"],
                 resources=[tasks],
                 conditions=on_cluster,
             )
         )
-        role.add_to_principal_policy(
+        watchdog.add_to_principal_policy(
             iam.PolicyStatement(actions=["ecs:ListTasks"], resources=["*"], conditions=on_cluster)
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[agent.task_role.role_arn, agent.execution_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            )
-        )
         if config.telegram:
-            params = [
+            token, secret = (
                 stack.format_arn(service="ssm", resource="parameter", resource_name=name[1:])
                 for name in (config.telegram_bot_token_param, config.telegram_webhook_secret_param)
-            ]
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["ssm:GetParameter"], resources=params)
             )
-        nag.suppress(
-            role,
-            nag.log_streams(),
-            nag.table_indexes(),
-            nag.inbox_queues(config.prefix),
-            nag.state_prefix(),
-            nag.connections(),
-            nag.ecs_tasks(),
-        )
-        nag.suppress(self, nag.connections())
+            handlers.add_to_principal_policy(
+                iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[token, secret])
+            )
+            # Notices (a skipped wake, an unanswerable message) also go to the linked chat.
+            watchdog.add_to_principal_policy(
+                iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[token])
+            )
+        for role in (handlers, watchdog):
+            nag.suppress(
+                role,
+                nag.log_streams(),
+                nag.table_indexes(),
+                nag.inbox_queues(config.prefix),
+                nag.connections(),
+                nag.ecs_tasks(),
+                nag.task_definition_revisions(config.prefix),
+            )
 
     def _schedule_watchdog(self) -> None:
         rule = events.Rule(

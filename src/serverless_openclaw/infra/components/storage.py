@@ -1,28 +1,22 @@
-"""DynamoDB tables from `aws/tables.py`, the versioned state bucket, the inbox dead-letter queue."""
+"""DynamoDB tables from `adapters/aws/tables.py`, the versioned state bucket, the shared
+dead-letter queue of every inbox. Inbox queues themselves are made at run time (one per
+person, `adapters/aws/inbox.py`); their names share `<prefix>-inbox-` so policies can name
+them all, and `destroy --no-retain-data` deletes them."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_openclaw.adapters.aws.inbox import dead_letter_queue_name, inbox_name_prefix
 from serverless_openclaw.adapters.aws.tables import ALL_TABLES, Key, TableSpec
 from serverless_openclaw.infra import nag
-
-READ_WRITE_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-)
-STATE_PREFIX = "agents/"
+from serverless_openclaw.infra.access import QUERIED_INDEXES, TableAccess
+from serverless_openclaw.ports.compute import STATE_ROOT
 
 
 def _attribute(key: Key) -> dynamodb.Attribute:
@@ -74,7 +68,7 @@ class Storage(Construct):
         self.inbox_dlq = sqs.Queue(
             self,
             "InboxDeadLetterQueue",
-            queue_name=f"{prefix}-inbox-dlq.fifo",
+            queue_name=dead_letter_queue_name(prefix),
             fifo=True,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -117,36 +111,47 @@ class Storage(Construct):
         return table
 
     # --- grants ---------------------------------------------------------------------------
-    def table_resources(self) -> list[str]:
-        arns: list[str] = []
-        for table in self.tables.values():
-            arns += [table.table_arn, f"{table.table_arn}/index/*"]
-        return arns
+    def grant_table_access(self, principal: iam.IGrantable, access: TableAccess) -> None:
+        """One statement per action, naming exactly the tables (and the indexes of those
+        whose stores query one) the role uses it on: docs/iam.md reads the same way."""
+        by_action: dict[str, list[str]] = {}
+        for spec, actions in access.items():
+            table = self.tables[spec.name]
+            for action in actions:
+                arns = by_action.setdefault(f"dynamodb:{action}", [])
+                arns.append(table.table_arn)
+                if action == "Query" and QUERIED_INDEXES.get(spec):
+                    arns.append(f"{table.table_arn}/index/*")
+        for action, arns in by_action.items():
+            principal.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=[action], resources=arns)
+            )
 
-    def grant_tables(self, principal: iam.IGrantable) -> iam.Grant:
-        return iam.Grant.add_to_principal(
-            grantee=principal,
-            actions=list(READ_WRITE_ACTIONS),
-            resource_arns=self.table_resources(),
+    def inbox_arn(self, user_id: str = "*") -> str:
+        """The inbox of one person, or (`*`) of every person."""
+        return Stack.of(self).format_arn(
+            service="sqs",
+            resource=f"{inbox_name_prefix(self.prefix)}{user_id}",
+            arn_format=ArnFormat.NO_RESOURCE_NAME,
         )
 
-    def inbox_arn_pattern(self, region: str, account: str) -> str:
-        return f"arn:aws:sqs:{region}:{account}:{self.prefix}-inbox-*"
+    def state_object_arn(self, user_id: str = "*") -> str:
+        """Backups of one person (`agents/<user>/...`), or (`*`) of everyone."""
+        suffix = "*" if user_id == "*" else f"{user_id}/*"
+        return self.state_bucket.arn_for_objects(f"{STATE_ROOT}{suffix}")
 
-    def state_object_arn(self) -> str:
-        return self.state_bucket.arn_for_objects(f"{STATE_PREFIX}*")
-
-    def grant_state(self, principal: iam.IGrantable, *, write: bool) -> None:
-        actions = ["s3:GetObject", "s3:GetObjectVersion"]
-        if write:
-            actions += ["s3:PutObject", "s3:DeleteObject"]
+    def grant_state(self, principal: iam.IGrantable, *, user_id: str = "*") -> None:
+        """Read and write a person's backup (the agent task's state sync)."""
         iam.Grant.add_to_principal(
-            grantee=principal, actions=actions, resource_arns=[self.state_object_arn()]
+            grantee=principal,
+            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"],
+            resource_arns=[self.state_object_arn(user_id)],
         )
+        prefix = STATE_ROOT if user_id == "*" else f"{STATE_ROOT}{user_id}/"
         principal.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[self.state_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [STATE_PREFIX, f"{STATE_PREFIX}*"]}},
+                conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
             )
         )

@@ -1,5 +1,11 @@
 """The web app: a private S3 bucket behind CloudFront (origin access control), strict security
-headers, and `config.json` written from the other stacks' outputs at deploy time."""
+headers, and `config.json` written from the other stacks' outputs at deploy time.
+
+The REST API is served by the same distribution under `/api/*` (no caching, every header
+but Host forwarded): the browser calls its own origin, so the HTTP API needs no CORS and no
+other site can call it from a page. SPA routes are rewritten to `/index.html` by a
+CloudFront Function on the site's behavior only, so API errors (404, 403) reach the client
+unchanged."""
 
 from __future__ import annotations
 
@@ -18,13 +24,25 @@ from serverless_openclaw.infra.components.auth import Auth
 from serverless_openclaw.infra.components.control_plane import ControlPlane
 from serverless_openclaw.infra.config import DeploymentConfig
 
+SPA_ROUTES_JS = """
+function handler(event) {
+  var request = event.request;
+  var last = request.uri.split('/').pop();
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"""
+"""Paths without a file extension are the SPA's own routes: serve index.html."""
 
-def content_security_policy(*, http_url: str, websocket_url: str, region: str) -> str:
-    """Only our own APIs and Cognito may be reached; no inline script, no framing."""
+
+def content_security_policy(*, websocket_url: str, region: str) -> str:
+    """Only our own origin (site and REST API), the WebSocket API and Cognito may be
+    reached; no inline script, no framing."""
     connect = " ".join(
         [
             "'self'",
-            http_url,
             websocket_url,
             f"https://cognito-idp.{region}.amazonaws.com",
         ]
@@ -76,7 +94,6 @@ class WebApp(Construct):
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
                     content_security_policy=content_security_policy(
-                        http_url=control_plane.http_url,
                         websocket_url=control_plane.websocket_api.api_endpoint,
                         region=region,
                     ),
@@ -123,17 +140,34 @@ class WebApp(Construct):
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=headers,
                 compress=True,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=cloudfront.Function(
+                            self,
+                            "SpaRoutes",
+                            code=cloudfront.FunctionCode.from_inline(SPA_ROUTES_JS),
+                            runtime=cloudfront.FunctionRuntime.JS_2_0,
+                            comment="SPA routes -> /index.html",
+                        ),
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
             ),
-            # The SPA routes in the browser: unknown paths get index.html.
-            error_responses=[
-                cloudfront.ErrorResponse(
-                    http_status=status,
-                    response_http_status=200,
-                    response_page_path="/index.html",
-                    ttl=Duration.seconds(0),
+            additional_behaviors={
+                "/api/*": cloudfront.BehaviorOptions(
+                    origin=origins.HttpOrigin(
+                        control_plane.http_domain,
+                        protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                    ),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    origin_request_policy=(
+                        cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+                    ),
+                    response_headers_policy=headers,
                 )
-                for status in (403, 404)
-            ],
+            },
         )
         accepted = [
             nag.Accepted("AwsSolutions-CFR3", nag.CLOUDFRONT_LOGS),
@@ -149,7 +183,8 @@ class WebApp(Construct):
             "userPoolId": auth.user_pool.user_pool_id,
             "userPoolClientId": auth.client.user_pool_client_id,
             "wsUrl": control_plane.websocket_url,
-            "httpUrl": control_plane.http_url,
+            # The REST API is this site's own `/api/*` (same origin, see the module doc).
+            "httpUrl": self.url,
         }
         if dist_dir is not None:
             s3deploy.BucketDeployment(

@@ -1,4 +1,6 @@
-"""A user's preferences (`UserSettings`); a user who never saved any gets the defaults."""
+"""A user's preferences (`UserSettings`). Only what a person chose is stored; every other
+field comes from the deployment's defaults (`defaults`, e.g. the idle timeout of `deploy
+--idle-timeout`), so changing a default reaches everyone who never chose otherwise."""
 
 from __future__ import annotations
 
@@ -16,28 +18,40 @@ if TYPE_CHECKING:
 
 
 class SettingsStore:
-    def __init__(self, client: DynamoDBClient, prefix: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, prefix: str, *, defaults: UserSettings | None = None
+    ) -> None:
         self._db = client
         self.table = SETTINGS.physical_name(prefix)
+        self.defaults = defaults or UserSettings()
 
-    def get(self, user_id: str) -> UserSettings:
+    def _chosen(self, user_id: str) -> dict[str, Any]:
+        """The fields this person chose (as stored)."""
         with converted():
             answer = self._db.get_item(
                 TableName=self.table, Key={"userId": {"S": user_id}}, ConsistentRead=True
             )
         item = answer.get("Item")
         if not item or "settings" not in item:
-            return UserSettings()
+            return {}
         try:
-            return UserSettings.model_validate_json(item["settings"]["S"])
+            stored = UserSettings.model_validate_json(item["settings"]["S"])
         except ValidationError:
-            return UserSettings()  # a field we no longer accept must not lock the user out
+            return {}  # a field we no longer accept must not lock the user out
+        return stored.model_dump(exclude_unset=True)
+
+    def get(self, user_id: str) -> UserSettings:
+        return self._effective(self._chosen(user_id))
+
+    def _effective(self, chosen: dict[str, Any]) -> UserSettings:
+        return UserSettings.model_validate({**self.defaults.model_dump(), **chosen})
 
     def update(self, user_id: str, changes: dict[str, Any]) -> UserSettings:
-        """Merge `changes` (a partial `UserSettings`) into the stored settings."""
-        current = self.get(user_id).model_dump()
+        """Merge `changes` (a partial `UserSettings`) into what the person chose."""
+        chosen = {**self._chosen(user_id), **changes}
         try:
-            merged = UserSettings.model_validate({**current, **changes})
+            effective = self._effective(chosen)
+            stored = UserSettings.model_validate(chosen)
         except ValidationError as exc:
             raise InvalidRequest(_first_error(exc)) from exc
         with converted():
@@ -45,11 +59,11 @@ class SettingsStore:
                 TableName=self.table,
                 Item={
                     "userId": {"S": user_id},
-                    "settings": {"S": merged.model_dump_json()},
+                    "settings": {"S": stored.model_dump_json(exclude_unset=True)},
                     "updatedAt": {"S": iso(now_utc()) or ""},
                 },
             )
-        return merged
+        return effective
 
 
 def _first_error(exc: ValidationError) -> str:

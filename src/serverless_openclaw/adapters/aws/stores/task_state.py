@@ -42,6 +42,7 @@ _ATTRS: Final = {
     "last_activity_at": "lastActivityAt",
     "last_backup_at": "lastBackupAt",
     "last_backup_bytes": "lastBackupBytes",
+    "last_backup_manifest": "lastBackupManifest",
     "next_wake_at": "nextWakeAt",
     "next_wake_job": "nextWakeJob",
     "last_error": "lastError",
