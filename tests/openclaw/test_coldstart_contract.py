@@ -121,6 +121,7 @@ async def _one_turn(process: GatewayProcess, token: str, state: Path) -> str:
         return (await run.result()).text
 
 
+@pytest.mark.timeout(900)  # a 700 MB copy and two starts with an empty compile cache
 async def test_a_pruned_runtime_still_answers_on_fresh_and_on_restored_state(
     openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
