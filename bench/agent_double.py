@@ -25,10 +25,10 @@ from serverless_openclaw.agent.bridge import Bridge, BridgeOptions
 from serverless_openclaw.agent.delivery import ReplySinks
 from serverless_openclaw.agent.openclaw.fake import FakeGateway, Reply
 from serverless_openclaw.agent.reporter import AgentReporter
+from serverless_openclaw.agent.wiring import wire_task
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.contracts.jobs import ControlJob
 from serverless_openclaw.settings import AgentSettings
-from serverless_openclaw.wiring import wire_task
 
 LABEL = "[agent double]"
 log = logging.getLogger("agent_double")

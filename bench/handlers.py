@@ -473,7 +473,7 @@ def measure_warm(
             ecs_handle.stop()
         os.environ.clear()
         os.environ.update(saved)
-        from serverless_openclaw.app import services
+        from serverless_openclaw import wiring as services
 
         services.reset()
     figures = {

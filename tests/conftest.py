@@ -564,24 +564,46 @@ def fresh_dev_stack(tmp_path: Path, openclaw_runtime) -> Iterator[DevStackHandle
 
 
 # --- figures measured by tests (printed in the summary; targets live in bench/) -------------
-_FIGURES: list[tuple[str, str, float]] = []
+_SUMMARY: dict[str, list[str]] = {}
+"""Section -> lines for the end of the run. Tests add lines through their report's
+`user_properties`, which pytest-xdist carries from its workers to the process that prints."""
+FIGURES_SECTION = "figures measured by tests"
 
 
 @pytest.fixture
-def figure(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def summary_line(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """`summary_line(section, text)`: a line printed under `section` at the end of the run."""
+
+    def add(section: str, text: str) -> None:
+        request.node.user_properties.append(("summary", [section, text]))
+
+    return add
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest, summary_line):  # type: ignore[no-untyped-def]
     """`figure("name", value)`: a measurement shown at the end of the run, never asserted."""
 
     def record(name: str, value: float) -> None:
-        _FIGURES.append((request.node.nodeid, name, value))
+        summary_line(FIGURES_SECTION, f"{name} = {value:.3f}   ({request.node.nodeid})")
 
     return record
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    for key, value in report.user_properties:
+        if key == "summary":
+            section, text = value
+            _SUMMARY.setdefault(str(section), []).append(str(text))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if _FIGURES:
-        terminalreporter.section("figures measured by tests")
-        for nodeid, name, value in _FIGURES:
-            terminalreporter.write_line(f"{name} = {value:.3f}   ({nodeid})")
+    for section in sorted(_SUMMARY, key=lambda name: name == FIGURES_SECTION):
+        terminalreporter.section(section)
+        for text in _SUMMARY[section]:
+            terminalreporter.write_line(text)
 
 
 # --- a user's agent task on the dev stack (its row, process and work dir) -------------------

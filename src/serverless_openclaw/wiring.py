@@ -1,38 +1,24 @@
-"""The one place that turns settings into adapters, per entry point.
+"""The Lambda containers' wiring: settings to adapters for the control-plane handlers.
 
-- `wire_lambda()`: a Lambda container (the control-plane handlers), from `HandlerSettings`.
-- `wire_task()`: the agent task, from `AgentSettings` (see agent/__main__.py).
-- `wire_local_embedded()` / `wire_local_aws()`: the handlers of the local stack
-  (`serverless-openclaw dev`), from `local_handler_settings(DevSettings, ...)` and the few
-  things the stack makes at start (its identity provider and local compute);
-  `wire_local_users()`: the local stack's user directory, for `serverless-openclaw user`.
+One wiring place per entry point: this module for the Lambda handlers (`wire_lambda`, and the
+container's one `Services`, `current()`), `agent/wiring.py` for the agent task, and
+`local/wiring.py` for the local stack (`serverless-openclaw dev`) and its user directory.
+Nothing else in the package builds clients or reads the environment.
 
-`SOC_BACKEND` (`BackendSettings`) chooses the adapter family of an entry point: `aws` (boto3;
-on AWS, or against moto locally) or `embedded` (SQLite under `SOC_EMBEDDED_DIR`: the local
-product). Nothing else in the package builds clients or reads the environment.
+Only the production (boto3) adapters are reachable from here: this module is in the Lambda
+bundle, and the local product's embedded family (SQLite, argon2) is not.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import threading
 
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.compute import EcsSettings
 from serverless_openclaw.adapters.aws.ports import AwsConfig, AwsPorts
 from serverless_openclaw.app.services import Services
-from serverless_openclaw.contracts.records import ModelProvider, UserSettings
-from serverless_openclaw.ports.compute import Compute
-from serverless_openclaw.ports.factory import PortFactory
-from serverless_openclaw.ports.identity import UserDirectory
-from serverless_openclaw.settings import (
-    AgentSettings,
-    AuthSettings,
-    ComputeSettings,
-    DevSettings,
-    HandlerSettings,
-    NamesSettings,
-    TelegramSettings,
-)
+from serverless_openclaw.contracts.records import UserSettings
+from serverless_openclaw.settings import HandlerSettings
 
 
 def aws_config(settings: HandlerSettings) -> AwsConfig:
@@ -75,154 +61,21 @@ def wire_lambda(
     return Services(settings, AwsPorts(aws_config(settings), clients=clients))
 
 
-def wire_task(
-    settings: AgentSettings,
-    *,
-    clients: AwsClients | None = None,
-    credentials: AwsCredentials | None = None,
-) -> PortFactory:
-    """The agent task's ports: its own user's data only (it never starts tasks or signs
-    anyone in). On the embedded backend it opens the local stack's database (`SOC_BACKEND=
-    embedded`, `SOC_EMBEDDED_DIR`) and pushes through the API Gateway emulator."""
-    names = settings.names
-    if settings.storage.backend == "embedded":
-        from serverless_openclaw.adapters.embedded import EmbeddedPorts
-        from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
-
-        if settings.storage.embedded_dir is None:
-            raise ValueError("SOC_EMBEDDED_DIR is required with SOC_BACKEND=embedded")
-        url = names.connections_url
-        return EmbeddedPorts(
-            settings.storage.embedded_dir,
-            connections_api=LoopbackConnections(url) if url else None,
-        )
-    if clients is None and credentials is not None:
-        clients = AwsClients(names.region, credentials=credentials)
-    return AwsPorts(
-        AwsConfig(
-            region=names.region,
-            prefix=names.prefix,
-            state_bucket=names.state_bucket,
-            connections_url=names.connections_url,
-            dead_letter_arn=names.inbox_dlq_arn,
-        ),
-        clients=clients,
-    )
+_lock = threading.Lock()
+_current: Services | None = None
 
 
-# --- the local stack ---------------------------------------------------------------------------
-LOCAL_STAGE = "local"
-LOCAL_CLUSTER = "soc-dev"
-LOCAL_TASK_DEFINITION = "soc-agent"
+def current() -> Services:
+    """This container's Services, wired from the environment on first call."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = wire_lambda()
+        return _current
 
 
-def local_state_bucket(dev: DevSettings) -> str:
-    return f"{dev.prefix}-state"
-
-
-def local_secret_names(dev: DevSettings) -> tuple[str, str]:
-    """Where the local stack keeps the bot token and the webhook secret (SSM names on AWS)."""
-    return f"/{dev.prefix}/telegram/bot-token", f"/{dev.prefix}/telegram/webhook-secret"
-
-
-def local_handler_settings(
-    dev: DevSettings,
-    *,
-    api_url: str,
-    auth: AuthSettings,
-    telegram_api_base: str,
-    model_provider: ModelProvider,
-) -> HandlerSettings:
-    """What the Lambda environment says on AWS, for the handlers the local stack runs. Fields
-    not named here come from the environment as on Lambda (e.g. `SOC_MIN_UPTIME_SECONDS`)."""
-    token_name, secret_name = local_secret_names(dev)
-    return HandlerSettings(
-        names=NamesSettings(
-            prefix=dev.prefix,
-            state_bucket=local_state_bucket(dev),
-            connections_url=f"{api_url}/{LOCAL_STAGE}",
-            AWS_REGION=dev.region,
-        ),
-        auth=auth,
-        compute=ComputeSettings(
-            ecs_cluster=LOCAL_CLUSTER,
-            task_definition=LOCAL_TASK_DEFINITION,
-            subnets=["subnet-local"],
-            security_groups=["sg-local"],
-        ),
-        telegram=TelegramSettings(
-            telegram_api_base=telegram_api_base,
-            telegram_bot_token_param=token_name,
-            telegram_webhook_secret_param=secret_name,
-        ),
-        default_model_provider=model_provider,
-    )
-
-
-def wire_local_aws(settings: HandlerSettings) -> Services:
-    """The `aws` backend of the dev stack: the production boto3 adapters against the embedded
-    moto and the ECS emulator. boto3 finds them through its own standard variables
-    (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ECS`), which the stack sets for its process.
-
-    One function on purpose: running this backend with IAM enforced means handing it clients
-    with the handler role's credentials here, and nowhere else."""
-    return Services(
-        settings, AwsPorts(aws_config(settings), clients=AwsClients(settings.names.region))
-    )
-
-
-def wire_local_embedded(
-    settings: HandlerSettings, *, root: Path, compute: Compute, users: UserDirectory
-) -> Services:
-    """The `embedded` backend of the dev stack (the local product): every store, the inbox,
-    the blobs and the secrets in SQLite under `root`; agents as child processes (`compute`);
-    the local identity provider (`users`), whose tokens are checked through its JWKS as API
-    Gateway's authorizer would; pushes through the API Gateway emulator's @connections."""
-    from serverless_openclaw.adapters.embedded import EmbeddedPorts
-    from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
-    from serverless_openclaw.adapters.jwks import TokenVerifier
-
-    auth = settings.auth
-    assert auth.jwt_issuer is not None
-    assert settings.names.connections_url is not None
-    verifier = TokenVerifier(
-        issuer=auth.jwt_issuer, client_id=auth.user_pool_client_id, jwks_url=auth.jwks_url
-    )
-    ports = EmbeddedPorts(
-        root,
-        compute=compute,
-        connections_api=LoopbackConnections(settings.names.connections_url),
-        users=users,
-        verifier=verifier,
-    )
-    return Services(settings, ports)
-
-
-def wire_local_users(state_dir: Path) -> UserDirectory:
-    """The user directory of the local stack kept in `state_dir` (what `serverless-openclaw
-    user ...` uses there): the embedded database, opened beside the running stack (SQLite
-    allows it), or — for a stack started with `--backend aws` — moto's Cognito, which lives
-    only while that stack runs. `NotFound` when no stack ever ran there."""
-    import json
-
-    from serverless_openclaw.core.errors import NotFound
-
-    info_path = state_dir / "dev.json"
-    if not info_path.exists():
-        raise NotFound(f"no local stack has run in {state_dir} (start `serverless-openclaw dev`)")
-    info = json.loads(info_path.read_text())
-    if info.get("backend", "aws") == "embedded":
-        from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
-
-        return EmbeddedIdentity(Path(info.get("database") or state_dir / "state.db"))
-    import boto3
-
-    from serverless_openclaw.adapters.aws.clients import default_config
-    from serverless_openclaw.adapters.aws.users import UserAdmin
-
-    client = boto3.session.Session(
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
-        region_name=info["region"],
-    ).client("cognito-idp", endpoint_url=info["moto_url"], config=default_config())
-    return UserAdmin(client, info["user_pool_id"])
+def reset(services: Services | None = None) -> None:
+    """Forget (or replace) this container's Services: the dev stack and tests."""
+    global _current
+    with _lock:
+        _current = services

@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import Inbox
 from serverless_openclaw.adapters.aws.provision import provision
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
@@ -369,9 +369,9 @@ def services(
     monkeypatch.setenv("SOC_SUBNETS", '["subnet-0a1b2c3d"]')
     monkeypatch.setenv("SOC_SECURITY_GROUPS", '["sg-0a1b2c3d"]')
     built = wire_lambda(HandlerSettings(), clients=provisioned)
-    ops.reset(built)
+    wiring.reset(built)
     yield built
-    ops.reset(None)
+    wiring.reset(None)
 
 
 def shifted(services: Services, delta: timedelta) -> Services:

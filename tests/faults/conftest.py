@@ -56,29 +56,27 @@ class Tally:
         return f"{text}   {self.notes}".rstrip()
 
 
-_TALLIES: list[Tally] = []
+TALLY_SECTION = "fault injection: sent / answered / lost / duplicated"
 NO_ANSWER = {"(no reply)"}
 """What the bridge stores when a turn ended without any text."""
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _TALLIES:
-        terminalreporter.section("fault injection: sent / answered / lost / duplicated")
-        for tally in _TALLIES:
-            terminalreporter.write_line(f"{tally.test}: {tally.line()}")
-
-
 @pytest.fixture
-def account(request: pytest.FixtureRequest, figure: Callable[[str, float], None]) -> Account:
+def account(
+    request: pytest.FixtureRequest,
+    figure: Callable[[str, float], None],
+    summary_line: Callable[[str, str], None],
+) -> Account:
     """The ledger of this test: `account.sent(...)` while sending, `account.settle(...)` at
     the end (asserts nothing is lost or duplicated and prints the summary line)."""
-    return Account(request.node.name, figure)
+    return Account(request.node.name, figure, summary_line)
 
 
 @dataclass
 class Account:
     test: str
     figure: Callable[[str, float], None]
+    summary_line: Callable[[str, str], None]
     messages: dict[str, str] = field(default_factory=dict)
     """id -> text of every message sent, in sending order."""
 
@@ -133,14 +131,16 @@ class Account:
         notes: str = "",
     ) -> Tally:
         tally = self.count(history, sockets, remembered=remembered, notes=notes)
-        record(tally, self.figure)
+        record(tally, self.figure, self.summary_line)
         assert (tally.lost, tally.duplicated) == (0, 0), (tally.line(), history)
         assert tally.answered == tally.sent, (tally.line(), history)
         return tally
 
 
-def record(tally: Tally, figure: Callable[[str, float], None]) -> None:
-    _TALLIES.append(tally)
+def record(
+    tally: Tally, figure: Callable[[str, float], None], summary_line: Callable[[str, str], None]
+) -> None:
+    summary_line(TALLY_SECTION, f"{tally.test}: {tally.line()}")
     print(f"{tally.test}: {tally.line()}", flush=True)
     for name in ("sent", "answered", "lost", "duplicated"):
         figure(f"faults_{name}", float(getattr(tally, name)))

@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tests.telegram.conftest import WEBHOOK_SECRET
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.jwks import TokenVerifier
 from serverless_openclaw.adapters.memory import MemoryPorts
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.local.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from serverless_openclaw.local.serve import serve_in_thread
@@ -100,11 +100,11 @@ def world(jwks_url: str, fake_telegram: tuple[FakeTelegram, str]) -> Iterator[Wo
     services.user_settings.update(USER, {"wakeOnConnect": False})
     services.connections.put(CONNECTION, USER, services.clock())
     services.telegram.link(PAIRED_CHAT, USER, "fuzzer")
-    ops.reset(services)
+    wiring.reset(services)
     try:
         yield World(services, ports, USER, CONNECTION, PAIRED_CHAT, fake)
     finally:
-        ops.reset(None)
+        wiring.reset(None)
 
 
 def check_answer(answer: Any) -> int:

@@ -33,8 +33,8 @@ from tests.control_plane.conftest import (  # noqa: F401 - fixtures
 from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa: F401
 from tests.telegram.conftest import FakeBot, clock, fake_bot  # noqa: F401
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.infra.local_iam import (
     ACCOUNT,
@@ -187,9 +187,9 @@ def handler_services(
 ) -> Iterator[Services]:
     """The request handlers' Services, as the handler role; installed as the container's."""
     built = wire_lambda(HandlerSettings(), credentials=credentials["handlers"])
-    ops.reset(built)
+    wiring.reset(built)
     yield built
-    ops.reset(None)
+    wiring.reset(None)
 
 
 @pytest.fixture

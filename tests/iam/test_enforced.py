@@ -27,6 +27,7 @@ from tests.control_plane.conftest import (
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.inbox import InboxConsumer
 from serverless_openclaw.adapters.aws.state_bucket import StateBucket
+from serverless_openclaw.agent.wiring import wire_task
 from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
@@ -37,7 +38,7 @@ from serverless_openclaw.infra.local_iam import principals
 from serverless_openclaw.infra.policies import RolePolicy, Statement
 from serverless_openclaw.ports.inbox import MAX_RECEIVES
 from serverless_openclaw.settings import AgentSettings, HandlerSettings, NamesSettings
-from serverless_openclaw.wiring import wire_lambda, wire_task
+from serverless_openclaw.wiring import wire_lambda
 
 from .conftest import FakeBot, IamMoto
 

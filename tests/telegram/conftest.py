@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import InboxConsumer
 from serverless_openclaw.adapters.aws.provision import create_tables
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.core.errors import NotFound
@@ -196,8 +196,8 @@ def webhook(aws: Any, fake_bot: FakeBot, ecs_emulator: EcsEmulator) -> Iterator[
     clients = AwsClients(aws.region)
     create_tables(clients.dynamodb(), aws.prefix)
     services = wire_lambda(handler_settings(fake_bot.url), clients=clients)
-    ops.reset(services)
+    wiring.reset(services)
     try:
         yield Webhook(services, fake_bot.fake, fake_bot.url, ecs_emulator)
     finally:
-        ops.reset(None)
+        wiring.reset(None)

@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 
+from serverless_openclaw.agent.wiring import wire_task
 from serverless_openclaw.settings import AgentSettings
-from serverless_openclaw.wiring import wire_task
 
 from .logs import configure
 from .supervisor import Supervisor

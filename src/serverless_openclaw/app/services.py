@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,28 +145,6 @@ class Services:
     @cached_property
     def verifier(self) -> TokenVerifier:
         return self._verifier if self._verifier is not None else self.ports.verifier()
-
-
-_lock = threading.Lock()
-_current: Services | None = None
-
-
-def current() -> Services:
-    """This container's Services, wired from the environment on first call."""
-    global _current
-    with _lock:
-        if _current is None:
-            from serverless_openclaw.wiring import wire_lambda
-
-            _current = wire_lambda()
-        return _current
-
-
-def reset(services: Services | None = None) -> None:
-    """Forget (or replace) this container's Services: the dev stack and tests."""
-    global _current
-    with _lock:
-        _current = services
 
 
 # --- status --------------------------------------------------------------------------------

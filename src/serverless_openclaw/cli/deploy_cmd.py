@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from serverless_openclaw.adapters.aws.clients import AwsClients
-from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.adapters.aws.deployment import Deployment
+from serverless_openclaw.core.errors import DeployError, OpenClawError
 from serverless_openclaw.core.pins import CDK_CLI_VERSION
 from serverless_openclaw.settings import environ_snapshot, runtime_cache_dir
 
@@ -52,10 +52,6 @@ LOG_TARGETS: Final = (
 Progress = Callable[[str], None]
 console = Console()
 errors = Console(stderr=True)
-
-
-class DeployError(OpenClawError):
-    """A deployment step failed; the message says what to do about it."""
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -91,44 +87,14 @@ def save_config(config: DeploymentConfig, path: Path | None) -> Path:
     return target
 
 
-# --- AWS (the operator's credentials) ------------------------------------------------------
-def _client(clients: AwsClients, service: str) -> Any:
-    # AwsClients names only the services handlers use; the operator needs a few more.
-    return clients.client(service)
-
-
+# --- AWS (the operator's credentials: adapters/aws/deployment.py) ---------------------------
 def caller_account(clients: AwsClients) -> str:
-    try:
-        identity = _client(clients, "sts").get_caller_identity()
-    except NoCredentialsError as exc:
-        raise DeployError(
-            "No AWS credentials found. Sign in first (`aws configure`, `aws sso login`, or "
-            "set AWS_PROFILE / AWS_ACCESS_KEY_ID), then run this command again."
-        ) from exc
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise DeployError(
-            f"AWS refused your credentials ({code}): refresh them (e.g. `aws sso login`)."
-        ) from exc
-    except BotoCoreError as exc:
-        raise DeployError(f"AWS could not be reached to check your credentials: {exc}") from exc
-    return str(identity["Account"])
+    return Deployment(clients).account()
 
 
 def stack_outputs(clients: AwsClients, stack_name: str) -> dict[str, str] | None:
     """The outputs of a deployed stack, or None when it does not exist."""
-    try:
-        answer = _client(clients, "cloudformation").describe_stacks(StackName=stack_name)
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return None
-        raise DeployError(f"cannot read stack {stack_name}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise DeployError(f"AWS could not be reached: {exc}") from exc
-    stack = answer["Stacks"][0]
-    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
-    outputs["StackStatus"] = stack.get("StackStatus", "")
-    return outputs
+    return Deployment(clients).stack_outputs(stack_name)
 
 
 def user_pool_id(clients: AwsClients, prefix: str) -> str:
@@ -142,15 +108,7 @@ def user_pool_id(clients: AwsClients, prefix: str) -> str:
 
 
 def parameter_exists(clients: AwsClients, name: str) -> bool:
-    try:
-        clients.ssm().get_parameter(Name=name)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return False
-        raise DeployError(f"cannot read SSM parameter {name}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise DeployError(f"AWS could not be reached: {exc}") from exc
-    return True
+    return Deployment(clients).parameter_exists(name)
 
 
 # --- tools ---------------------------------------------------------------------------------
@@ -361,13 +319,7 @@ def run_status(config: DeploymentConfig, clients: AwsClients) -> Status:
         outputs.update(found or {})
     running: int | None = None
     if "ClusterName" in outputs:
-        try:
-            arns = clients.ecs().list_tasks(
-                cluster=outputs["ClusterName"], desiredStatus="RUNNING"
-            )["taskArns"]
-            running = len(arns)
-        except (ClientError, BotoCoreError) as exc:
-            raise DeployError(f"cannot list agent tasks: {exc}") from exc
+        running = Deployment(clients).running_tasks(outputs["ClusterName"])
     return Status(stacks=stacks, outputs=outputs, running_tasks=running)
 
 
@@ -398,30 +350,17 @@ def run_logs(
     sink: Callable[[str], None],
     poll_seconds: float = 2.0,
 ) -> None:
-    logs = _client(clients, "logs")
+    deployment = Deployment(clients)
     group = log_group(config, target)
     start = int((datetime.now(UTC) - since).timestamp() * 1000)
     seen: set[str] = set()
     while True:
-        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
-        if pattern:
-            kwargs["filterPattern"] = pattern
-        try:
-            for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
-                for event in page.get("events", []):
-                    if event["eventId"] in seen:
-                        continue
-                    seen.add(event["eventId"])
-                    start = max(start, int(event["timestamp"]))
-                    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-                    sink(f"{stamp:%H:%M:%S} {event.get('logStreamName', '')}  "
-                         f"{event['message'].rstrip()}")  # fmt: skip
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                raise DeployError(f"log group {group} does not exist (deployed?)") from exc
-            raise DeployError(f"cannot read {group}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise DeployError(f"AWS could not be reached: {exc}") from exc
+        for event in deployment.log_events(group, start_ms=start, pattern=pattern):
+            if event.id in seen:
+                continue
+            seen.add(event.id)
+            start = max(start, int(event.at.timestamp() * 1000))
+            sink(f"{event.at:%H:%M:%S} {event.stream}  {event.message}")
         if not follow:
             return
         time.sleep(poll_seconds)

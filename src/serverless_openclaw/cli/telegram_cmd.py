@@ -29,9 +29,9 @@ from rich.table import Table
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.secrets import SecretReader
 from serverless_openclaw.core.errors import OpenClawError
-from serverless_openclaw.gateway.telegram_webhook import TelegramSecrets, resolve_secrets
 from serverless_openclaw.settings import NamesSettings, TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
+from serverless_openclaw.telegram.secrets import TelegramSecrets, resolve_secrets
 from serverless_openclaw.telegram.updates import BotCommand, User, WebhookInfo
 
 app = typer.Typer(

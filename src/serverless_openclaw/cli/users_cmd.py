@@ -23,11 +23,10 @@ from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.cli.deploy_cmd import (
     CONFIG_FILE,
-    DeployError,
     load_config,
     user_pool_id,
 )
-from serverless_openclaw.core.errors import OpenClawError
+from serverless_openclaw.core.errors import DeployError, OpenClawError
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import DevSettings
 
@@ -80,7 +79,7 @@ def admin(
     state_dir: Path | None = None,
 ) -> UserDirectory:
     if (where := local_state_dir(local, state_dir, config_file)) is not None:
-        from serverless_openclaw.wiring import wire_local_users
+        from serverless_openclaw.local.wiring import wire_local_users
 
         errors.print(f"[dim]local stack in {where}[/]", highlight=False)
         return wire_local_users(where)

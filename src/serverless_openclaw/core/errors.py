@@ -174,3 +174,8 @@ class TelegramError(OpenClawError):
         super().__init__(message)
         self.status = status
         self.retry_after_s = retry_after_s
+
+
+class DeployError(OpenClawError):
+    """A deployment step failed (the operator's credentials, CloudFormation, CDK); the message
+    says what to do about it."""

@@ -80,7 +80,8 @@ def _deliver(services: Services, user_id: str, message: Message, *, frame_id: st
 
 
 def _telegram(services: Services, user_id: str, text: str) -> None:
-    from serverless_openclaw.gateway.telegram_webhook import bot_for, resolve_bot_token
+    from serverless_openclaw.gateway.telegram_webhook import bot_for
+    from serverless_openclaw.telegram.secrets import resolve_bot_token
 
     try:
         link = services.telegram.link_of_user(user_id)

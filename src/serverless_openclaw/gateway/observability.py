@@ -19,7 +19,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from serverless_openclaw.app import services as services_module
+from serverless_openclaw import wiring
 from serverless_openclaw.app.services import Services
 
 SERVICE: Final = "serverless-openclaw"
@@ -43,7 +43,7 @@ def entry(
         metrics.add_dimension(name="handler", value=name)
         metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
         try:
-            return handle(event, services_module.current())
+            return handle(event, wiring.current())
         except Exception:
             logger.exception("unhandled error", extra={"handler": name})
             metrics.add_metric(name="Crashes", unit=MetricUnit.Count, value=1)

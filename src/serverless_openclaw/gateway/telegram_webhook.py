@@ -49,10 +49,10 @@ from serverless_openclaw.core.errors import (
     TelegramError,
 )
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.ports.secrets import SecretReader
 from serverless_openclaw.settings import TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram import pairing, replies
+from serverless_openclaw.telegram.secrets import resolve_secrets
 from serverless_openclaw.telegram.updates import (
     Command,
     EditedMessage,
@@ -77,42 +77,6 @@ _EMPTY: Final = ""
 
 def _response(status: int) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"content-type": "text/plain"}, "body": _EMPTY}
-
-
-# --- secrets -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TelegramSecrets:
-    bot_token: SecretStr
-    webhook_secret: SecretStr
-
-
-def _one(direct: SecretStr | None, parameter: str | None, reader: SecretReader) -> SecretStr | None:
-    if direct is not None and direct.get_secret_value():
-        return direct
-    if not parameter:
-        return None
-    try:
-        value = reader.get(parameter)
-    except NotFound:
-        logger.error("telegram: SSM parameter missing", extra={"parameter": parameter})
-        return None
-    return value if value.get_secret_value() else None
-
-
-def resolve_bot_token(settings: TelegramSettings, reader: SecretReader) -> SecretStr | None:
-    """The bot token alone (sending a message needs no webhook secret, and the watchdog's
-    role may not read it)."""
-    return _one(settings.telegram_bot_token, settings.telegram_bot_token_param, reader)
-
-
-def resolve_secrets(settings: TelegramSettings, reader: SecretReader) -> TelegramSecrets | None:
-    """Bot token and webhook secret: direct values (dev stack) or SSM parameters; None when
-    Telegram is not configured."""
-    token = _one(settings.telegram_bot_token, settings.telegram_bot_token_param, reader)
-    secret = _one(settings.telegram_webhook_secret, settings.telegram_webhook_secret_param, reader)
-    if token is None or secret is None:
-        return None
-    return TelegramSecrets(token, secret)
 
 
 def secret_matches(presented: str | None, expected: SecretStr) -> bool:

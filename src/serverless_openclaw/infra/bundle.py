@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,8 +34,11 @@ PLATFORMS: Final = (
 )
 """Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads."""
 
-EXCLUDED_SUBPACKAGES: Final = frozenset({"local", "infra", "cli", "agent"})
-"""Dev stack, CDK app, operator CLI and the container's code: never imported by a handler."""
+EXCLUDED_SUBPACKAGES: Final = frozenset(
+    {"local", "infra", "cli", "agent", "adapters/embedded", "adapters/memory"}
+)
+"""Dev stack, CDK app, operator CLI, the container's code and the adapter families of the local
+product and of the tests: never imported by a handler (tests/infra/test_bundle.py checks)."""
 EXCLUDED_MODULES: Final = frozenset({"__main__.py"})
 """`python -m serverless_openclaw` starts the CLI, which is not in the bundle."""
 PACKAGE_NAME: Final = "serverless_openclaw"
@@ -89,10 +93,27 @@ def _package_files() -> list[tuple[Path, Path]]:
         rel = path.relative_to(root)
         if not path.is_file() or "__pycache__" in rel.parts or path.suffix == ".pyc":
             continue
-        if rel.parts[0] in EXCLUDED_SUBPACKAGES or str(rel) in EXCLUDED_MODULES:
+        if str(rel) in EXCLUDED_MODULES or any(
+            rel.is_relative_to(excluded) for excluded in EXCLUDED_SUBPACKAGES
+        ):
             continue
         files.append((path, Path(PACKAGE_NAME) / rel))
     return files
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Move a finished build into place. Builds of the same key are identical, so when another
+    process (a parallel test worker, a second deploy) got there first, keep its copy."""
+    if (target / ".complete").exists():
+        shutil.rmtree(partial, ignore_errors=True)
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        partial.rename(target)
+    except OSError:
+        if not (target / ".complete").exists():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def install_dependencies(
@@ -103,7 +124,7 @@ def install_dependencies(
     target = cache / f"deps-{key}"
     if (target / ".complete").exists():
         return target
-    partial = cache / f"deps-{key}.partial"
+    partial = cache / f"deps-{key}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     progress(f"installing {len(requirements)} Lambda dependencies for python{PYTHON_VERSION}/arm64")
@@ -116,8 +137,7 @@ def install_dependencies(
     # Console scripts point at this machine's interpreter and are useless in Lambda.
     shutil.rmtree(partial / "bin", ignore_errors=True)
     (partial / ".complete").write_text("ok\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    _publish(partial, target)
     return target
 
 
@@ -132,7 +152,7 @@ def build_lambda_bundle(cache: Path | None = None, *, progress: Progress = _quie
     bundle = cache / f"bundle-{key}"
     if (bundle / ".complete").exists():
         return bundle
-    partial = cache / f"bundle-{key}.partial"
+    partial = cache / f"bundle-{key}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(deps, partial, ignore=shutil.ignore_patterns(".complete", "__pycache__"))
     for src, rel in files:
@@ -140,7 +160,6 @@ def build_lambda_bundle(cache: Path | None = None, *, progress: Progress = _quie
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
     (partial / ".complete").write_text("ok\n")
-    shutil.rmtree(bundle, ignore_errors=True)
-    partial.rename(bundle)
+    _publish(partial, bundle)
     progress(f"Lambda bundle ready: {bundle}")
     return bundle

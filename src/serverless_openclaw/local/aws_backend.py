@@ -34,14 +34,14 @@ from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import PortInUse
-from serverless_openclaw.ports.identity import UserDirectory
-from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
-from serverless_openclaw.wiring import (
+from serverless_openclaw.local.wiring import (
     LOCAL_TASK_DEFINITION,
     local_secret_names,
     local_state_bucket,
     wire_local_aws,
 )
+from serverless_openclaw.ports.identity import UserDirectory
+from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
 
 from . import cognito
 from .ecs_emulator import EcsEmulator, TaskDefinition

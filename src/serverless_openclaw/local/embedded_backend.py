@@ -24,6 +24,7 @@ from serverless_openclaw.adapters.embedded.compute import ProcessCompute
 from serverless_openclaw.adapters.embedded.identity import EmbeddedIdentity
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import NotFound
+from serverless_openclaw.local.wiring import local_secret_names, wire_local_embedded
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
     AuthSettings,
@@ -31,7 +32,6 @@ from serverless_openclaw.settings import (
     HandlerSettings,
     environ_snapshot,
 )
-from serverless_openclaw.wiring import local_secret_names, wire_local_embedded
 
 from .cognito_idp import MOUNT_PATH, CognitoIdp
 from .serve import ServerHandle

@@ -38,13 +38,13 @@ from typing import IO, Any, Protocol
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from serverless_openclaw import wiring
 from serverless_openclaw.adapters.embedded.compute import reap_leftovers
-from serverless_openclaw.app import services as ops
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Conflict
+from serverless_openclaw.local.wiring import LOCAL_STAGE, local_handler_settings
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import AuthSettings, DevSettings, HandlerSettings
-from serverless_openclaw.wiring import LOCAL_STAGE, local_handler_settings
 
 from .apigw_emulator import ApiGatewayEmulator, JwtAuthorizer, Routes
 from .lambda_runtime import LambdaRuntime, configure_powertools
@@ -250,7 +250,7 @@ class DevStack:
             model_provider=provider,
         )
         self.services = self.backend.wire(handler_settings)
-        ops.reset(self.services)
+        wiring.reset(self.services)
         await asyncio.to_thread(self.backend.put_secrets, bot_token)
 
         self.emulator = self._emulator(url)
@@ -482,7 +482,7 @@ class DevStack:
             said = await self.backend.stop()
             if self.endpoints is not None:
                 self.progress(said)
-        ops.reset(None)
+        wiring.reset(None)
         self._lock.release()
 
     def kill_now(self) -> None:
