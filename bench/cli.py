@@ -1,6 +1,6 @@
 """`python -m bench SUITE [--json]`: run one suite (or all) and print its figures.
 
-Suites: relay, coldstart, handlers, memory, load, all. Progress goes to stderr, results to
+Suites: relay, coldstart, handlers, memory, load, image, all. Progress goes to stderr, results to
 stdout: one JSON object with --json, a table without.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 from .context import Context, Options
 from .stats import Figure
 
-SUITES = ("relay", "coldstart", "handlers", "memory", "load", "all")
-ORDER = ("handlers", "relay", "memory", "coldstart", "load")
+SUITES = ("relay", "coldstart", "handlers", "memory", "load", "image", "all")
+ORDER = ("handlers", "relay", "memory", "coldstart", "load", "image")
 """`all` runs the suites in this order: the cheap, stack-free one first, then the ones that
 share the real-agent stack, the load suite (which starts its own) last."""
 
@@ -36,6 +36,10 @@ _OPTION_HELP = {
     "chunk_chars": "characters per model chunk",
     "chunk_delay_ms": "delay before each model chunk",
     "coldstarts": "measured cold starts (each beside a bare gateway start)",
+    "open_sends": "wake-on-open runs: the page opens, the person sends later",
+    "open_send_delay_s": "seconds between opening the page and sending",
+    "task_cpus": "pin agent tasks and the bare gateway to these cores, e.g. 0 (1 vCPU)",
+    "task_cpu_quota": "or a CFS quota of this many CPUs for them, e.g. 0.5 (root only)",
     "import_runs": "fresh interpreters per handler and per library set",
     "warm_invocations": "warm invocations per handler",
     "memory_replies": "replies sampled for peak RSS",
@@ -80,7 +84,7 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def suites() -> dict[str, Suite]:
-    from . import coldstart, handlers, load, memory, relay
+    from . import coldstart, handlers, image, load, memory, relay
 
     return {
         "relay": relay.run,
@@ -88,6 +92,7 @@ def suites() -> dict[str, Suite]:
         "handlers": handlers.run,
         "memory": memory.run,
         "load": load.run,
+        "image": image.run,
     }
 
 

@@ -34,6 +34,13 @@ class Options:
     """The offline model streams `reply_chars` in `chunk_chars` pieces, one per delay:
     60 chunks over ~2.4 s, so coalescing (posts per second of streaming) is visible."""
     coldstarts: int = 5
+    open_sends: int = 5
+    open_send_delay_s: float = 15.0
+    """Wake on open, then the person sends this much later (coldstart suite)."""
+    task_cpus: str = ""
+    """Pin agent tasks and the bare gateway to these cores (`0`, `0,1`; "" = no pinning)."""
+    task_cpu_quota: float = 0.0
+    """Or give them a CFS quota of this many CPUs (a cgroup; 0 = none)."""
     import_runs: int = 12
     warm_invocations: int = 60
     memory_replies: int = 8
@@ -55,6 +62,7 @@ class Context:
     _dir: Path | None = None
     _real: DevStackProcess | None = None
     _relay_user: BenchUser | None = None
+    _owned: list[DevStackProcess] = field(default_factory=list)
 
     @property
     def dir(self) -> Path:
@@ -64,6 +72,18 @@ class Context:
                 base.mkdir(parents=True, exist_ok=True)
             self._dir = Path(tempfile.mkdtemp(prefix="soc-bench-", dir=base))
         return self._dir
+
+    @property
+    def task_tmp(self) -> Path:
+        """The $TMPDIR of the coldstart suite's agent tasks (emptied before each start, as a
+        new Fargate task's /tmp is empty)."""
+        folder = self.dir / "task-tmp"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def own_stack(self, stack: DevStackProcess) -> None:
+        """A suite's own stack, stopped with the others at the end."""
+        self._owned.append(stack)
 
     async def real_stack(self) -> DevStackProcess:
         """`serverless-openclaw dev` with the real agent and OpenClaw, started once."""
@@ -109,6 +129,10 @@ class Context:
         return self._relay_user
 
     async def close(self) -> None:
+        for stack in self._owned:
+            self.log("stopping a suite's own dev stack")
+            await asyncio.to_thread(stack.stop)
+        self._owned.clear()
         if self._real is not None:
             self.log("stopping the dev stack")
             await asyncio.to_thread(self._real.stop)

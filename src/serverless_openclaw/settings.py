@@ -190,6 +190,10 @@ class AgentSettings(_Settings):
     drain_seconds: float = 60.0
     """How long SIGTERM waits for the current turn (stopTimeout is 120 s)."""
     task_id: str | None = None
+    wake_reason: str | None = None
+    """Why the control plane started this task ("web message", "telegram message",
+    "connect", a scheduled job...): a Telegram chat whose message woke the agent sees
+    "typing…" while it starts (agent/waking.py)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     agent_tools: AgentTools = "safe"
     """What OpenClaw's agent may do on the task (`SOC_AGENT_TOOLS`).
@@ -309,9 +313,18 @@ def env_name(settings_class: type[BaseSettings], field: str) -> str:
 
 
 def launch_environment(
-    *, user_id: str, inbox_queue_url: str, state_prefix: str, task_id: str
+    *,
+    user_id: str,
+    inbox_queue_url: str,
+    state_prefix: str,
+    task_id: str,
+    wake_reason: str | None = None,
 ) -> dict[str, str]:
     """What the control plane tells each agent task about itself (the RunTask overrides)."""
     return AgentSettings.given(
-        user_id=user_id, inbox_queue_url=inbox_queue_url, state_prefix=state_prefix, task_id=task_id
+        user_id=user_id,
+        inbox_queue_url=inbox_queue_url,
+        state_prefix=state_prefix,
+        task_id=task_id,
+        wake_reason=wake_reason or None,
     ).to_environment()

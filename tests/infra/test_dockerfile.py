@@ -88,3 +88,41 @@ def test_build_context_sends_only_what_the_dockerfile_copies() -> None:
     for source in copies:
         assert source.rstrip("/") in allowed or source == ".", source
     assert {"src", "pyproject.toml"} <= allowed
+
+
+def _run_index(fragment: str) -> int:
+    found = [i for i, (kw, rest) in enumerate(instructions()) if kw == "RUN" and fragment in rest]
+    assert len(found) == 1, fragment
+    return found[0]
+
+
+def test_the_runtime_is_pruned_as_far_as_the_agent_config_allows() -> None:
+    """Tier 2 drops the control UI: only safe because the agent's config turns it off."""
+    from serverless_openclaw.agent.openclaw.config import LEAN_START
+
+    install = instructions()[_run_index("runtime.installer install")][1]
+    assert "--prune 2" in install
+    assert LEAN_START["gateway.controlUi.enabled"] is False
+
+
+def test_the_compile_cache_is_prefilled_on_the_final_path_by_the_gateway_user() -> None:
+    steps = instructions()
+    warm = _run_index("serverless_openclaw.agent.prewarm compile-cache")
+    copy = next(i for i, (kw, rest) in enumerate(steps) if kw == "COPY" and "/opt/openclaw" in rest)
+    final_from = max(i for i, (kw, _) in enumerate(steps) if kw == "FROM")
+    # In the final stage, after the runtime is in place (OpenClaw keys the cache by its
+    # package.json's mtime); the image has no USER (it starts as root only to drop).
+    assert final_from < copy < warm
+    script = steps[warm][1]
+    # Node keys the cache by uid: it is filled by the user that runs the gateway (OpenClaw's
+    # own, agent/privileges.py)...
+    assert "--reuid=openclaw" in script
+    assert "--runtime-dir /opt/openclaw" in script
+    # ...and then handed to root, so OpenClaw can read it and never change it.
+    assert "chown -R root:root" in script.split("compile-cache --runtime-dir")[1]
+
+
+def test_the_image_venv_carries_no_pip() -> None:
+    """Every cold start pulls the image; the agent never installs anything."""
+    venv = instructions()[_run_index("python -m venv /opt/venv")][1]
+    assert "pip uninstall --yes pip" in venv

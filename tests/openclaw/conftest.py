@@ -1,4 +1,5 @@
-"""One real OpenClaw gateway per test session, with the offline model as its LLM."""
+"""One real OpenClaw gateway per test session, with the offline model as its LLM and the
+pre-warm's stand-in model configured beside it (as the agent configures it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from serverless_openclaw.agent.openclaw.gateway_process import (
     GatewayProcess,
     gateway_environment,
 )
+from serverless_openclaw.agent.prewarm import StandIn
 from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 from serverless_openclaw.settings import environ_snapshot
@@ -24,6 +26,7 @@ class RunningGateway:
     process: GatewayProcess
     token: str
     state_dir: Path
+    stand_in: StandIn
 
     @property
     def url(self) -> str:
@@ -47,11 +50,14 @@ async def gateway(
     home.mkdir()
     port = free_port()
     token = secrets.token_urlsafe(24)
+    stand_in = StandIn()
+    await stand_in.start()
     config = patch_config(
         None,
         port=port,
         model=ModelChoice("offline", base_url=offline_model.base_url),
         log_file=root / "logs" / "openclaw.log",
+        prewarm_url=stand_in.base_url,
     )
     write_config(state_dir / "openclaw.json", config)
     env = gateway_environment(environ_snapshot(), state_dir=state_dir, home=home, token=token)
@@ -60,5 +66,6 @@ async def gateway(
     )
     await process.start()
     await process.wait_ready()
-    yield RunningGateway(process, token, state_dir)
+    yield RunningGateway(process, token, state_dir, stand_in)
     await process.stop()
+    await stand_in.stop()

@@ -166,7 +166,7 @@ async def test_run_in_flight_fails_clearly_when_gateway_dies(
     await client.wait_connected(timeout=60)
 
 
-def test_config_with_unknown_key_is_caught_before_start(
+def test_validate_lists_the_issues_of_an_unknown_key(
     openclaw_runtime, offline_model, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     good = patch_config(

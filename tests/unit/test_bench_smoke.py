@@ -70,7 +70,7 @@ def test_headline_picks_the_statistic_the_name_promises() -> None:
 
 # --- the CLI ------------------------------------------------------------------------------
 def test_every_suite_of_the_issue_is_accepted_and_json_is_a_flag() -> None:
-    assert set(SUITES) == {"relay", "coldstart", "handlers", "memory", "load", "all"}
+    assert set(SUITES) == {"relay", "coldstart", "handlers", "memory", "load", "image", "all"}
     for suite in SUITES:
         args = parser().parse_args([suite, "--json"])
         assert args.suite == suite and args.json is True
@@ -95,6 +95,9 @@ def test_run_counts_can_be_changed_from_the_command_line() -> None:
     assert options.keep is True
     defaults = options_from(parser().parse_args(["all"]))
     assert defaults.load_users == 50 and defaults.load_real_users == 3
+    pinned = options_from(parser().parse_args(["coldstart", "--task-cpus", "0"]))
+    assert pinned.task_cpus == "0" and defaults.task_cpus == ""
+    assert defaults.open_send_delay_s == 15.0
 
 
 # --- results --------------------------------------------------------------------------------
@@ -122,7 +125,9 @@ def test_json_is_one_object_with_every_figure_by_name_and_the_verdicts() -> None
     assert data["meta"] == {"suite": "relay"}
     assert {t.figure for t in TARGETS} >= {
         "relay_overhead_ratio",
-        "coldstart_overhead_ratio",
+        "coldstart_vs_bare_ratio",
+        "open_then_send_first_text_ms",
+        "image_content_mb",
         "handler_import_ratio",
         "bridge_rss_mb",
         "load_lost",
@@ -148,3 +153,14 @@ def test_load_figures_count_acks_per_window_and_flag_lost_messages() -> None:
     assert figures["load_msgs_per_s"].samples == (2.0, 1.0)
     assert figures["load_ack_p95_ms"].value == pytest.approx(50.0)
     assert figures["load_lost"].value == 1
+
+
+def test_image_sizes_count_file_bytes_and_a_gzipped_tar_of_them(tmp_path: Path) -> None:
+    from bench.image import content_bytes, gzipped_bytes
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "zeros").write_bytes(b"\0" * 200_000)
+    (tmp_path / "a" / "noise").write_bytes(bytes(range(256)) * 40)
+    assert content_bytes(tmp_path / "a") == 200_000 + 10_240
+    packed = gzipped_bytes(tmp_path / "a")
+    assert 0 < packed < 20_000, "zeros compress; the figure is the compressed stream"

@@ -130,3 +130,31 @@ def test_a_custom_endpoint_is_asked_for_streamed_usage() -> None:
         None, port=1, model=ModelChoice("offline", base_url="http://127.0.0.1:9/v1")
     )
     assert "compat" not in offline["models"]["providers"]["offline"]["models"][0]
+
+
+def test_the_agent_turns_off_background_work_nobody_here_uses() -> None:
+    lean = patch_config(None, port=1, model=ModelChoice("anthropic"))
+    assert lean["gateway"]["controlUi"] == {"enabled": False}
+    assert lean["models"]["catalogRefresh"] == {"enabled": False}
+    assert lean["update"] == {"checkOnStart": False}
+    # A bare gateway (the benchmark's comparison) gets OpenClaw's own defaults back.
+    bare = patch_config(lean, port=1, model=ModelChoice("anthropic"), lean=False)
+    assert bare["gateway"].get("controlUi") == {}
+    assert bare["models"].get("catalogRefresh") == {}
+    assert bare.get("update") == {}
+
+
+def test_the_prewarm_stand_in_is_a_provider_of_its_own_and_never_the_default() -> None:
+    config = patch_config(
+        None,
+        port=1,
+        model=ModelChoice("anthropic"),
+        prewarm_url="http://127.0.0.1:5555/v1",
+    )
+    provider = config["models"]["providers"]["soc-prewarm"]
+    assert provider["baseUrl"] == "http://127.0.0.1:5555/v1"
+    assert [m["id"] for m in provider["models"]] == ["stand-in"]
+    assert config["agents"]["defaults"]["model"]["primary"] == "anthropic/claude-sonnet-5"
+    # The next start without a stand-in (pre-warm off) leaves no dead provider behind.
+    again = patch_config(config, port=1, model=ModelChoice("anthropic"))
+    assert "soc-prewarm" not in again["models"]["providers"]

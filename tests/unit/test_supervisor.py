@@ -6,7 +6,7 @@ and storing its answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,8 +186,8 @@ async def test_start_up_phases_are_shown_in_order_then_running(
     ]
     row = deployment.memory.task_state().get(USER)
     assert (row.state, row.phase) == ("running", "ready")
-    assert task.openclaw.calls[:4] == ["install", "validate", "process", "gateway boot"]
-    assert task.openclaw.calls[4] == "client"
+    # No up-front validate (a second Node start): the gateway refuses a bad config itself.
+    assert task.openclaw.calls[:4] == ["install", "process", "gateway boot", "client"]
     assert (tmp_path / "task-a" / "agents" / USER / "openclaw-state" / "openclaw.json").exists()
     assert await task.stop() == 0
 
@@ -246,9 +246,9 @@ class StopPressedWhileStarting(FakeOpenClaw):
 
     ports: Any = None
 
-    async def validate(self, state_dir: Path, env: Mapping[str, str]) -> list[str]:
+    async def install(self) -> None:
         self.ports.task_state().transition(USER, RequestStop(self.ports.clock(), reason="stop"))
-        return await super().validate(state_dir, env)
+        await super().install()
 
 
 async def test_stop_pressed_while_starting_ends_idle_without_an_error(

@@ -1,8 +1,9 @@
 """The supervisor's "configuring" phase as plain functions: which model, which environment the
 gateway gets, and the patched `openclaw.json` (managed keys only; secrets as `${ENV}`).
 
-No Node here: validating the result against the pinned OpenClaw is the host's job
-(`openclaw/host.py`), so unit tests with the fake host write a real config all the same.
+No Node here, and no validation before the start: the gateway refuses a bad file itself (exit
+78) and only then is the pinned OpenClaw asked for the issues (`openclaw/gateway_process.py`),
+so unit tests with the fake host write a real config all the same.
 """
 
 from __future__ import annotations
@@ -95,11 +96,13 @@ def write_config(
     env: dict[str, str],
     tools: AgentTools = "safe",
     automations_paused: bool = False,
+    prewarm_url: str | None = None,
 ) -> Path:
     """Patch `openclaw.json` in the state dir; `ConfigInvalid` when the chosen model cannot
     work (no key in the gateway's environment, no base URL). With `automations_paused` (a
     spent budget) the heartbeat is off and automations do not run; a running gateway picks a
-    rewrite up by itself (OpenClaw hot-reloads both)."""
+    rewrite up by itself (OpenClaw hot-reloads both). `prewarm_url`: the pre-warm turn's
+    stand-in model (agent/prewarm.py)."""
     choice = model_choice(settings, user)
     key_var = PROVIDER_KEYS.get(choice.provider)
     if key_var and not env.get(key_var):
@@ -121,6 +124,7 @@ def write_config(
             log_file=gateway_layout(settings).logs / "openclaw.log",
             tools=tools,
             automations_paused=automations_paused,
+            prewarm_url=prewarm_url,
         )
     except ValueError as exc:  # a model choice that cannot work (e.g. no base URL)
         raise oc_config.ConfigInvalid(str(exc), []) from exc

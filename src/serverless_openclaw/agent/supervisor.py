@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from serverless_openclaw.app.broadcast import Broadcaster
 from serverless_openclaw.app.spending import Spending
-from serverless_openclaw.contracts.jobs import ControlJob
+from serverless_openclaw.contracts.jobs import ChatJob, ControlJob
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import (
     BackupUnreachable,
@@ -56,15 +56,17 @@ from serverless_openclaw.telegram.bot_api import AsyncBotApi
 from . import configure, health
 from .bridge import Bridge, BridgeOptions
 from .clock import SYSTEM_CLOCK, Clock
-from .delivery import ReplySinks, ShownReplies
+from .delivery import ReplySink, ReplySinks, ShownReplies
 from .metering import BudgetGuard, Meter
 from .openclaw.gateway import Gateway
 from .openclaw.host import GatewayProcessHandle, NodeOpenClaw, OpenClawHost
 from .openclaw.protocol import EventFrame
+from .prewarm import Prewarm, WarmGateway
 from .privileges import Facts, PrivilegeEffects, PrivilegePlan, decide
 from .reporter import AgentReporter, LaunchFence
 from .scheduler import Scheduler
 from .state_sync import BackupResult, StateSync, prepare_state_dir
+from .waking import TypingWhileWaking, typing_for_wake
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,9 @@ class Supervisor:
             pause=self._pause_automations,
             notify=self._notify,
         )
+        # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
+        self.prewarm = Prewarm(pending_jobs=lambda: ports.inbox().depth(self.user_id))
+        self.waking: TypingWhileWaking | None = None
 
     # --- the process -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -222,6 +227,9 @@ class Supervisor:
         """start -> serve -> shutdown; the exit code (1 when the agent failed)."""
         exit_code = 0
         try:
+            self.waking = await typing_for_wake(
+                self.settings.wake_reason, self.telegram, self.ports.telegram(), self.user_id
+            )
             if await self.start():
                 await self.serve()
         except Fenced as exc:
@@ -283,6 +291,7 @@ class Supervisor:
             if last is None
             else {"at": last.at.isoformat(), "bytes": last.total_bytes, "uploaded": last.uploaded},
             "failure": self.failure,
+            "prewarm": self.prewarm.result.__dict__ if self.prewarm.result else None,
         }
 
     # --- start-up --------------------------------------------------------------------------
@@ -357,6 +366,9 @@ class Supervisor:
             self.budget.paused, self.budget.resumes_at = budget.paused, budget.resumes_at
         except StorageUnavailable as exc:
             log.warning("budget not checked at start (the first pass does): %s", exc)
+        prewarm_url = await self.prewarm.open()
+        # Not validated here: the gateway refuses a bad file itself (exit 78), and only then
+        # is `openclaw config validate` asked for the issues (gateway_process.py).
         await asyncio.to_thread(
             configure.write_config,
             self.settings,
@@ -365,9 +377,8 @@ class Supervisor:
             env=self._env,
             tools=self.plan.tools,
             automations_paused=bool(self.budget.paused),
+            prewarm_url=prewarm_url,
         )
-        for warning in await self.openclaw.validate(self.state_dir, self._env):
-            log.info("openclaw config: %s", warning)
 
     def _facts(self) -> Facts:
         if self.privileges is None:
@@ -418,7 +429,7 @@ class Supervisor:
             gateway=self.client,
             conversations=self.conversations,
             reporter=self.reporter,
-            sinks=self.sinks.for_job,
+            sinks=self._sinks_for_job,
             backup=lambda: self.sync.backup(reason="after turn"),
             on_turn_done=self._after_turn,
             on_control=self._control,
@@ -443,6 +454,8 @@ class Supervisor:
             budget=self.budget,
         )
         self.scheduler.poke()  # record the schedule the restored state brought back
+        if isinstance(self.client, WarmGateway):  # one that can set a session's model
+            self.prewarm.start(self.client)
         self._tasks = {
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.bridge.run(), name="bridge"),
@@ -478,6 +491,11 @@ class Supervisor:
     async def _notify(self, message_id: str, text: str) -> None:
         if self.scheduler is not None:
             await self.scheduler.tell(message_id, text)
+
+    def _sinks_for_job(self, job: ChatJob) -> ReplySink:
+        if job.replyTo.kind == "telegram" and self.waking is not None:
+            self.waking.handed_over()  # the reply shows "typing…" from here on
+        return self.sinks.for_job(job)
 
     def _after_turn(self) -> None:
         if self.scheduler is not None:
@@ -551,6 +569,9 @@ class Supervisor:
         self._stopping = True
         self._running = False
         self.phase = "stopping"
+        if self.waking is not None:
+            await self.waking.stop()
+        await self.prewarm.aclose()
         writes = self.fenced is None
         # 1. Stop taking jobs; 2. say so (the row, the browsers).
         if self.bridge is not None:

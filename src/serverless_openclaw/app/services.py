@@ -268,7 +268,9 @@ def wake(services: Services, user_id: str, reason: str) -> TaskState:
     push_status(services, state)
     try:
         queue_url = services.inbox.queue_url(user_id)
-        arn = services.compute.run_task(LaunchSpec(user_id, launch_id, queue_url))
+        arn = services.compute.run_task(
+            LaunchSpec(user_id, launch_id, queue_url, wake_reason=reason)
+        )
     except StorageUnavailable as exc:
         try:
             failed = services.task_state.record_launch_failure(user_id, launch_id, str(exc))

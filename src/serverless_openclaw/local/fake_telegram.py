@@ -9,7 +9,8 @@ is "message is not modified", `getUpdates` is refused while a webhook is set.
 
 What tests get on top (Python, or over HTTP under `/_fake/` for a dev stack in another
 process):
-- every call recorded (`calls`), every message kept with its edits (`messages`);
+- every call recorded (`calls`, `GET /_fake/calls?method=`), every message kept with its
+  edits (`messages`);
 - scripted failures (`fail_next`: 429 with retry_after, 403, 5xx ...) and optional flood
   control (`flood_interval`: a second message call in a chat within that time gets 429);
 - inbound updates: `user_message(...)` queues an update as Telegram would build it;
@@ -803,6 +804,16 @@ class FakeTelegram:
             ]
         )
 
+    async def _control_calls(self, request: Request) -> Response:
+        """Recorded Bot API calls (optionally of one `method`), `at` on the fake's clock."""
+        calls = self.calls(request.query_params.get("method"))
+        return JSONResponse(
+            [
+                {"method": c.method, "params": c.params, "at": c.at, "status": c.status}
+                for c in calls
+            ]
+        )
+
     async def _control_deliver(self, request: Request) -> Response:
         statuses = await asyncio.to_thread(self.deliver_pending)
         return JSONResponse({"statuses": statuses})
@@ -815,6 +826,7 @@ class FakeTelegram:
                 Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
                 Route("/_fake/updates", self._control_updates, methods=["POST"]),
                 Route("/_fake/messages", self._control_messages, methods=["GET"]),
+                Route("/_fake/calls", self._control_calls, methods=["GET"]),
                 Route("/_fake/deliver", self._control_deliver, methods=["POST"]),
             ]
         )

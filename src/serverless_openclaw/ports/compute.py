@@ -23,6 +23,8 @@ class LaunchSpec:
     user_id: str
     launch_id: str
     inbox_queue_url: str
+    wake_reason: str | None = None
+    """Why it starts (`app.services.wake`'s reason): the task shows life accordingly."""
 
     def environment(self) -> dict[str, str]:
         from serverless_openclaw.settings import launch_environment
@@ -32,6 +34,7 @@ class LaunchSpec:
             inbox_queue_url=self.inbox_queue_url,
             state_prefix=state_prefix(self.user_id),
             task_id=self.launch_id,
+            wake_reason=self.wake_reason,
         )
 
 

@@ -8,6 +8,17 @@ Layout under the prefix (default: the per-user cache, `~/.cache/serverless-openc
   node-<version>/node_modules/node-<os>-<arch>/bin/node     only when no Node >= 24 is on PATH
   openclaw-<version>/node_modules/openclaw/openclaw.mjs
   openclaw-<version>/installed.json                         written last: the install is complete
+  openclaw-<version>/compile-cache/                         optional: Node's compile cache,
+                                                            prefilled by a warm-up start
+
+The compile cache matters on Fargate: `openclaw.mjs` turns Node's compile cache on by itself,
+under `$TMPDIR`, which is empty in every new task, so each cold start compiled all of
+OpenClaw's JavaScript again. A cache prefilled when the image is built
+(`python -m serverless_openclaw.agent.prewarm compile-cache`) and handed to the gateway as
+`NODE_COMPILE_CACHE` is read instead. Node keys the cache by its version, the CPU
+architecture and the *uid*, and OpenClaw by its version and its package.json's mtime, so it
+must be filled on the final path, by the user that runs the gateway (see container/Dockerfile).
+A read-only cache is read and never written, which is what the image wants.
 """
 
 from __future__ import annotations
@@ -31,7 +42,12 @@ from serverless_openclaw.core.errors import RuntimeInstallError
 from serverless_openclaw.core.pins import NODE_MIN, NODE_VERSION, OPENCLAW_VERSION
 from serverless_openclaw.settings import environ_snapshot, runtime_cache_dir
 
+from .prune import PruneResult, Tier, prune
+
 Progress = Callable[[str], None]
+
+COMPILE_CACHE_ENV = "NODE_COMPILE_CACHE"
+COMPILE_CACHE_DIR = "compile-cache"
 
 
 def _quiet(_: str) -> None:
@@ -46,14 +62,24 @@ class OpenClawRuntime:
     node: Path
     entry: Path
     version: str
+    compile_cache: Path | None = None
+    """A prefilled Node compile cache to use (None: OpenClaw's default under $TMPDIR)."""
+
+    @property
+    def compile_cache_dir(self) -> Path:
+        """Where this install's compile cache lives (whether or not it exists yet)."""
+        return _openclaw_dir(self.prefix) / COMPILE_CACHE_DIR
 
     def command(self, *args: str) -> list[str]:
         return [str(self.node), str(self.entry), *args]
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """`base` with this Node first on PATH (OpenClaw spawns `node` for its helpers)."""
+        """`base` with this Node first on PATH (OpenClaw spawns `node` for its helpers) and
+        the prefilled compile cache, unless `base` names one itself."""
         env = dict(base)
         env["PATH"] = os.pathsep.join([str(self.node.parent), env.get("PATH", "")])
+        if self.compile_cache is not None and not env.get(COMPILE_CACHE_ENV):
+            env[COMPILE_CACHE_ENV] = str(self.compile_cache)
         return env
 
 
@@ -126,7 +152,14 @@ def locate(prefix: Path | None = None, *, version: str | None = None) -> OpenCla
     entry = _openclaw_dir(prefix, version) / "node_modules" / "openclaw" / "openclaw.mjs"
     if info.get("version") != version or not entry.exists() or not node.exists():
         return None
-    return OpenClawRuntime(prefix=prefix, node=node, entry=entry, version=version)
+    cache = _openclaw_dir(prefix, version) / COMPILE_CACHE_DIR
+    return OpenClawRuntime(
+        prefix=prefix,
+        node=node,
+        entry=entry,
+        version=version,
+        compile_cache=cache if cache.is_dir() else None,
+    )
 
 
 def find_node(prefix: Path | None = None) -> Path | None:
@@ -188,6 +221,21 @@ def _npm_install(
     progress(f"installed {what} in {time.monotonic() - started:.0f} s")
 
 
+def prune_install(prefix: Path, tier: Tier, *, progress: Progress = _quiet) -> PruneResult:
+    """Drop what the agent never reads (runtime/prune.py) and note the tier in installed.json.
+
+    Destructive: meant for the image's prefix, not for the shared per-user cache."""
+    with _install_lock(prefix):
+        result = prune(prefix, tier)
+        marker = _openclaw_dir(prefix) / "installed.json"
+        if marker.exists():
+            info = json.loads(marker.read_text())
+            info["pruned"] = max(int(info.get("pruned", 0)), tier)
+            marker.write_text(json.dumps(info) + "\n")
+    progress(f"pruned (tier {tier}): {result.files} files, {result.bytes / 1e6:.0f} MB")
+    return result
+
+
 def install(
     prefix: Path | None = None, *, version: str | None = None, progress: Progress = _quiet
 ) -> OpenClawRuntime:
@@ -244,10 +292,24 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="serverless_openclaw.runtime.installer")
     parser.add_argument("command", choices=["install", "locate"])
     parser.add_argument("--prefix", type=Path, default=None)
+    parser.add_argument(
+        "--prune",
+        type=int,
+        choices=[0, 1, 2],
+        default=0,
+        help="after installing, drop what the agent never reads: 1 = headers, type "
+        "declarations, source maps, docs; 2 = also the control UI (runtime/prune.py)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "install":
+            if args.prune and args.prefix is None:
+                parser.error("--prune needs an explicit --prefix (never the shared cache)")
             runtime = install(args.prefix, progress=lambda line: print(line, flush=True))
+            if args.prune:
+                prune_install(
+                    runtime.prefix, args.prune, progress=lambda line: print(line, flush=True)
+                )
         else:
             found = locate(args.prefix)
             if found is None:

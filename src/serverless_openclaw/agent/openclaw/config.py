@@ -1,4 +1,4 @@
-"""Build and patch `openclaw.json`, and have the real gateway validate it before start.
+"""Build and patch `openclaw.json`; explain, with the real gateway's words, why it was refused.
 
 Two rules learnt from the projects before us:
 - *Patch, don't overwrite.* The person (or their agent) may change settings we do not
@@ -7,7 +7,17 @@ Two rules learnt from the projects before us:
   are written as `${ENV_VAR}` references that OpenClaw resolves from its environment.
 
 OpenClaw's config schema is strict (an unknown key stops the gateway) and moves between
-releases, so `validate()` asks the pinned gateway itself (`openclaw config validate --json`).
+releases. The gateway checks the file itself when it starts and exits with `EXIT_CONFIG_INVALID`
+(78) on a bad key, so nothing is validated up front (a second Node start, 2.6-4 s of every
+cold start): only after such an exit does `validate()` ask the pinned OpenClaw
+(`openclaw config validate --json`) for the list of issues the person is shown.
+
+The agent's start-up settings (`lean=True`) turn off what OpenClaw does in the background
+after it is ready and nobody here uses, because it competes with the first turn for the CPU:
+the control UI (never reachable: loopback only, no inbound rule; hashing its assets takes
+12-23 s of CPU after every start), the hosted model-catalogue refresh (a downloaded catalogue
+would only apply at the next start, and each task starts from the backup without it) and the
+update check (the version is pinned in the image).
 """
 
 from __future__ import annotations
@@ -29,6 +39,10 @@ CUSTOM_KEY_ENV: Final = "SOC_MODEL_API_KEY"
 OFFLINE_PROVIDER: Final = "offline"
 CUSTOM_PROVIDER: Final = "custom"
 OFFLINE_MODEL: Final = "offline-echo"
+PREWARM_PROVIDER: Final = "soc-prewarm"
+PREWARM_MODEL: Final = "stand-in"
+EXIT_CONFIG_INVALID: Final = 78
+"""The gateway's exit code when it refuses its configuration (sysexits' EX_CONFIG)."""
 
 DEFAULT_MODELS: Final[Mapping[str, str]] = {
     "anthropic": "claude-sonnet-5",
@@ -46,6 +60,7 @@ MANAGED: Final = (
     "models.providers.offline",
     "models.providers.custom",
     "models.providers.amazon-bedrock",
+    f"models.providers.{PREWARM_PROVIDER}",
     "agents.defaults.model.primary",
     "agents.defaults.heartbeat.every",
     "agents.defaults.heartbeat.activeHours",
@@ -56,8 +71,18 @@ MANAGED: Final = (
     "tools.deny",
     "tools.fs.workspaceOnly",
     "tools.elevated.enabled",
+    "gateway.controlUi.enabled",
+    "models.catalogRefresh.enabled",
+    "update.checkOnStart",
 )
 """The only keys `patch_config` writes; everything else in the file is the person's."""
+
+LEAN_START: Final[Mapping[str, Any]] = {
+    "gateway.controlUi.enabled": False,
+    "models.catalogRefresh.enabled": False,
+    "update.checkOnStart": False,
+}
+"""Background work after start-up that the agent turns off (see the module docstring)."""
 
 
 INBOUND_MEDIA_TTL_HOURS: Final = 7 * 24
@@ -196,19 +221,26 @@ def patch_config(
     log_file: Path | None = None,
     tools: AgentTools = "safe",
     automations_paused: bool = False,
+    lean: bool = True,
+    prewarm_url: str | None = None,
 ) -> dict[str, Any]:
     """Return `existing` with our managed keys set; never contains a secret value.
 
     `automations_paused` (the person's LLM budget is spent) turns the heartbeat off and
     `cron.enabled` false: OpenClaw keeps every job and runs none; both hot-apply to a running
-    gateway. Otherwise `cron.enabled` is left to OpenClaw's default (on)."""
+    gateway. Otherwise `cron.enabled` is left to OpenClaw's default (on).
+
+    `lean=False` puts the start-up keys back to OpenClaw's own defaults (what a bare gateway
+    does: the benchmark's comparison). `prewarm_url` adds the stand-in model the pre-warm turn
+    uses (agent/prewarm.py), an OpenAI-compatible base URL on loopback.
+    """
     config: dict[str, Any] = copy.deepcopy(dict(existing or {}))
     _set(config, "gateway.mode", "local")
     _set(config, "gateway.bind", "loopback")
     _set(config, "gateway.port", port)
     _set(config, "gateway.auth", {"mode": "token", "token": f"${{{TOKEN_ENV}}}"})
 
-    for provider in (OFFLINE_PROVIDER, CUSTOM_PROVIDER, "amazon-bedrock"):
+    for provider in (OFFLINE_PROVIDER, CUSTOM_PROVIDER, "amazon-bedrock", PREWARM_PROVIDER):
         _delete(config, f"models.providers.{provider}")
     if model.provider in ("offline", "openai-compatible"):
         if not model.base_url:
@@ -250,6 +282,18 @@ def patch_config(
             },
         )
     _set(config, "agents.defaults.model.primary", model.primary)
+    if prewarm_url is not None:
+        _set(config, "models.mode", config.get("models", {}).get("mode", "merge"))
+        _set(
+            config,
+            f"models.providers.{PREWARM_PROVIDER}",
+            {
+                "baseUrl": prewarm_url,
+                "apiKey": "none",
+                "api": "openai-completions",
+                "models": [_model_entry(PREWARM_MODEL, context=32_000)],
+            },
+        )
 
     heartbeat = heartbeat or HeartbeatChoice()
     if automations_paused:
@@ -279,6 +323,11 @@ def patch_config(
 
     if log_file is not None:
         _set(config, "logging.file", str(log_file))
+    for key, value in LEAN_START.items():
+        if lean:
+            _set(config, key, value)
+        else:
+            _delete(config, key)
     return config
 
 
@@ -308,7 +357,8 @@ def validate(runtime: OpenClawRuntime, state_dir: Path, env: Mapping[str, str]) 
     """Ask the pinned OpenClaw to validate the config in `state_dir`.
 
     Returns warnings; raises ConfigInvalid with the gateway's own issue list when it would
-    refuse to start.
+    refuse to start. Not called before a start (the gateway validates by itself): the gateway
+    process calls it after an exit with `EXIT_CONFIG_INVALID`, to say what is wrong.
     """
     child_env = runtime.env(env)
     child_env["OPENCLAW_STATE_DIR"] = str(state_dir)

@@ -4,6 +4,10 @@ The gateway gets its own process group (so that stopping it also stops the helpe
 its own HOME and state dir, and an environment built from an allowlist: the LLM agent inside
 it runs tools, so it must not inherit our AWS endpoints, the Telegram token or anything else
 it does not need. The token travels in the environment, never on the command line.
+
+Nothing is validated before the start: the gateway refuses a bad `openclaw.json` by itself,
+exiting with `EXIT_CONFIG_INVALID`, and only then does `wait_ready` ask `openclaw config
+validate` for the issues (config.py), so a good config costs one Node start, not two.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -25,9 +31,17 @@ import httpx
 from serverless_openclaw.core.errors import GatewayError
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 
-from .config import CUSTOM_KEY_ENV, TOKEN_ENV
+from .config import CUSTOM_KEY_ENV, EXIT_CONFIG_INVALID, TOKEN_ENV, ConfigInvalid, validate
 
-_PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_EXTRA_CA_CERTS")
+_PASS_THROUGH = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_COMPILE_CACHE",  # a prefilled compile cache (runtime/installer.py)
+)
 _PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 _AWS_FOR_BEDROCK = (
     "AWS_REGION",
@@ -58,6 +72,8 @@ def forbidden_keys(env: Mapping[str, str], *, include_aws: bool = False) -> list
 
 
 _PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger(__name__)
 
 
 def _die_with_parent() -> None:
@@ -188,6 +204,8 @@ class GatewayProcess:
         async with httpx.AsyncClient(timeout=2.0) as http:
             while True:
                 if not self.running:
+                    if self.returncode == EXIT_CONFIG_INVALID:
+                        await self._explain_config()
                     raise GatewayError(
                         f"openclaw gateway exited with {self.returncode} before it was ready:\n"
                         f"{self.log_tail()}",
@@ -203,6 +221,21 @@ class GatewayProcess:
                         code="GATEWAY_TIMEOUT",
                     )
                 await asyncio.sleep(interval)
+
+    async def _explain_config(self) -> None:
+        """The gateway refused its config: raise `ConfigInvalid` with OpenClaw's own issues
+        (or return, leaving the generic error, when the validator finds nothing)."""
+        try:
+            warnings = await asyncio.to_thread(validate, self.runtime, self.state_dir, self.env)
+        except ConfigInvalid:
+            raise
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ConfigInvalid(
+                f"OpenClaw refused its configuration and could not say why ({exc}):\n"
+                f"{self.log_tail()}",
+                [],
+            ) from exc
+        log.warning("gateway exited %d but the config validates: %s", EXIT_CONFIG_INVALID, warnings)
 
     async def wait(self) -> int:
         if self._process is None:

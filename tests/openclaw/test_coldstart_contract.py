@@ -1,0 +1,163 @@
+"""What the cold-start levers rely on, against the real pinned gateway:
+- a bad config is refused by the gateway itself (exit 78) and explained by `validate`, so
+  nothing needs validating before a start;
+- the pre-warm turn runs on its own session with the stand-in model (no request to the real
+  model), and leaves the person's sessions on their model;
+- a pruned runtime (tier 2, the image's) still answers, on fresh and on restored state;
+- the compile cache handed over as NODE_COMPILE_CACHE is the one the gateway's processes use.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from serverless_openclaw.agent.openclaw.client import GatewayClient
+from serverless_openclaw.agent.openclaw.config import (
+    EXIT_CONFIG_INVALID,
+    ConfigInvalid,
+    ModelChoice,
+    patch_config,
+    write_config,
+)
+from serverless_openclaw.agent.openclaw.device import DeviceIdentity
+from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
+from serverless_openclaw.agent.prewarm import SESSION_KEY, warm_turn
+from serverless_openclaw.core.backoff import Backoff
+from serverless_openclaw.local.offline_model import OFFLINE_LABEL
+from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.runtime.installer import OpenClawRuntime, locate, prune_install
+from serverless_openclaw.settings import environ_snapshot
+
+pytestmark = pytest.mark.openclaw
+
+
+@pytest.fixture
+async def client(gateway, offline_model) -> AsyncIterator[GatewayClient]:  # type: ignore[no-untyped-def]
+    offline_model.reset()
+    async with GatewayClient(
+        gateway.url,
+        gateway.token,
+        identity=DeviceIdentity.load_or_create(gateway.state_dir),
+        backoff=Backoff(base=0.1, cap=1.0),
+    ) as connected:
+        yield connected
+
+
+def _process(runtime: OpenClawRuntime, root: Path, config: dict[str, object]) -> GatewayProcess:
+    state, home = root / "state", root / "home"
+    state.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    write_config(state / "openclaw.json", config)
+    env = gateway_environment(environ_snapshot(), state_dir=state, home=home, token="t" * 32)
+    port = int(config["gateway"]["port"])  # type: ignore[index]
+    return GatewayProcess(runtime, state, port, env, root / "logs" / "gateway.out")
+
+
+async def test_a_bad_key_stops_the_gateway_with_78_and_the_issue_is_named(
+    openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = patch_config(
+        None, port=free_port(), model=ModelChoice("offline", base_url=offline_model.base_url)
+    )
+    config["gateway"]["listenEverywhere"] = True
+    process = _process(openclaw_runtime, tmp_path, config)
+    await process.start()
+    try:
+        with pytest.raises(ConfigInvalid) as caught:
+            await process.wait_ready(timeout=240)
+    finally:
+        await process.stop()
+    assert process.returncode == EXIT_CONFIG_INVALID
+    assert "listenEverywhere" in str(caught.value)
+    assert any(issue.get("path") == "gateway" for issue in caught.value.issues)
+
+
+async def test_the_warm_up_turn_uses_the_stand_in_and_the_person_keeps_their_model(
+    client: GatewayClient, gateway, offline_model
+) -> None:  # type: ignore[no-untyped-def]
+    model_calls = offline_model.requests()
+    stand_in_calls = gateway.stand_in.stats.requests
+    await warm_turn(client, timeout=240)
+    assert offline_model.requests() == model_calls, "the warm-up cost no model request"
+    assert gateway.stand_in.stats.requests > stand_in_calls
+
+    # Again (every wake reuses the session): still no model request.
+    await warm_turn(client, timeout=240)
+    assert offline_model.requests() == model_calls
+
+    run = await client.chat_send("agent:main:conv-after-warmup", "are you the real model?")
+    end = await run.result()
+    assert end.text.startswith(OFFLINE_LABEL), "the override is the warm-up session's alone"
+    history = await client.chat_history(SESSION_KEY)
+    assert [m.role for m in history][-2:] == ["user", "assistant"]
+
+
+def _copy_runtime(source: OpenClawRuntime, target: Path) -> OpenClawRuntime:
+    """A copy of the installed runtime (mtimes kept) with installed.json pointing at it."""
+    for folder in (source.node.parents[3], source.entry.parents[2]):
+        if folder.is_relative_to(source.prefix):
+            shutil.copytree(folder, target / folder.name, symlinks=True)
+    marker = target / source.entry.parents[2].name / "installed.json"
+    info = json.loads(marker.read_text())
+    if source.node.is_relative_to(source.prefix):
+        info["node"] = str(target / source.node.relative_to(source.prefix))
+    marker.write_text(json.dumps(info))
+    copied = locate(target)
+    assert copied is not None
+    return copied
+
+
+async def _one_turn(process: GatewayProcess, token: str, state: Path) -> str:
+    async with GatewayClient(
+        process.url, token, identity=DeviceIdentity.load_or_create(state)
+    ) as connected:
+        run = await connected.chat_send("agent:main:main", "hello after pruning")
+        return (await run.result()).text
+
+
+@pytest.mark.timeout(900)  # a 700 MB copy and two starts with an empty compile cache
+async def test_a_pruned_runtime_still_answers_on_fresh_and_on_restored_state(
+    openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    offline_model.reset()
+    runtime = _copy_runtime(openclaw_runtime, tmp_path / "runtime")
+    prune_install(runtime.prefix, 2)
+    assert not (runtime.entry.parent / "dist" / "control-ui").exists()
+    runtime = replace(runtime, compile_cache=tmp_path / "compile-cache")
+
+    config = patch_config(
+        None, port=free_port(), model=ModelChoice("offline", base_url=offline_model.base_url)
+    )
+    process = _process(runtime, tmp_path / "fresh", config)
+    await process.start()
+    try:
+        await process.wait_ready(timeout=240)
+        # The compile cache is the one handed over, in the gateway's own environment.
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        assert f"NODE_COMPILE_CACHE={tmp_path / 'compile-cache'}".encode() in environ
+        assert (await _one_turn(process, "t" * 32, tmp_path / "fresh" / "state")).startswith(
+            OFFLINE_LABEL
+        )
+    finally:
+        await process.stop()
+    assert any((tmp_path / "compile-cache").rglob("*")), "the gateway filled the cache"
+    workspace = tmp_path / "fresh" / "state" / "workspace"
+    assert (workspace / "AGENTS.md").is_file(), "the kept templates seeded the workspace"
+
+    restored = tmp_path / "restored"
+    shutil.copytree(tmp_path / "fresh" / "state", restored / "state")
+    config["gateway"]["port"] = free_port()  # type: ignore[index]
+    process = _process(runtime, restored, config)
+    await process.start()
+    try:
+        await process.wait_ready(timeout=240)
+        answer = await _one_turn(process, "t" * 32, restored / "state")
+    finally:
+        await process.stop()
+    assert answer.startswith(OFFLINE_LABEL)
