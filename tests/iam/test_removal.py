@@ -58,7 +58,9 @@ def telegram_on(aws: AwsEnv, fake_bot: FakeBot, monkeypatch: pytest.MonkeyPatch)
     """The owner stored the bot's secrets; the handlers read them (their role may)."""
     ssm = AwsClients(aws.region).ssm()
     for name, value in (("bot-token", fake_bot.token), ("webhook-secret", WEBHOOK_SECRET)):
-        ssm.put_parameter(Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString")
+        ssm.put_parameter(
+            Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString", Overwrite=True
+        )  # Overwrite: a retried first attempt (slow moto) must not fail the setup
     monkeypatch.setenv("SOC_TELEGRAM_BOT_TOKEN_PARAM", f"/{aws.prefix}/telegram/bot-token")
     monkeypatch.setenv(
         "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM", f"/{aws.prefix}/telegram/webhook-secret"
