@@ -20,7 +20,7 @@ The saved set-user-ID stays 0. That is the price of restarting the gateway after
 another user (only root may), and of signalling it (a process may signal only its own
 user's). It is taken back only for that, in the forked child before exec (`become`) and around
 a `kill()` (`privileged`); the effective and real ids are `agent` the rest of the time. The
-alternatives, and why not, are in docs/security-agent.md.
+alternatives, and why not, are in docs/security.md ("What the agent can reach").
 
 `decide()` is the pure part (root? both users? can the gateway's user reach the install and
 its dirs? which policy then?); `PrivilegeEffects` does what a plan says.
