@@ -1,5 +1,6 @@
 """From the inside: the offline model makes the agent run shell commands through OpenClaw's
-exec tool, and nothing secret comes back (issue 14, items 3-4; docs/security.md, "What the agent can reach").
+exec tool, and nothing secret comes back (issue 14, items 3-4; docs/security.md, "What the agent
+can reach").
 
 - `safe` (the default policy), on the real gateway: an exec call is refused and the person
   still gets an answer.
