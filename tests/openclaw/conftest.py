@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from serverless_openclaw.agent.openclaw.client import GatewayClient
 from serverless_openclaw.agent.openclaw.config import ModelChoice, patch_config, write_config
+from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import (
     GatewayProcess,
     gateway_environment,
 )
 from serverless_openclaw.agent.prewarm import StandIn
+from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 from serverless_openclaw.settings import environ_snapshot
@@ -69,3 +72,17 @@ async def gateway(
     yield RunningGateway(process, token, state_dir, stand_in)
     await process.stop()
     await stand_in.stop()
+
+
+@pytest.fixture
+async def client(gateway, offline_model) -> AsyncIterator[GatewayClient]:  # type: ignore[no-untyped-def]
+    """A client of the session's gateway, as the bridge connects, with the offline model's
+    script cleared (a module that starts its own `gateway` gets a client of that one)."""
+    offline_model.reset()
+    async with GatewayClient(
+        gateway.url,
+        gateway.token,
+        identity=DeviceIdentity.load_or_create(gateway.state_dir),
+        backoff=Backoff(base=0.1, cap=1.0),
+    ) as connected:
+        yield connected

@@ -6,7 +6,6 @@ says what it received. Also proves our generated config (the offline model takes
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from tests.media_samples import PDF, png, wav
@@ -14,25 +13,11 @@ from tests.media_samples import PDF, png, wav
 from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent.attachments import chat_attachments
 from serverless_openclaw.agent.openclaw.client import GatewayClient
-from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.contracts.frames import Attachment
 from serverless_openclaw.core.attachments import check
-from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 
 pytestmark = pytest.mark.openclaw
-
-
-@pytest.fixture
-async def client(gateway, offline_model) -> AsyncIterator[GatewayClient]:  # type: ignore[no-untyped-def]
-    offline_model.reset()
-    async with GatewayClient(
-        gateway.url,
-        gateway.token,
-        identity=DeviceIdentity.load_or_create(gateway.state_dir),
-        backoff=Backoff(base=0.1, cap=1.0),
-    ) as connected:
-        yield connected
 
 
 async def send(client: GatewayClient, text: str, *files: tuple[str, str, bytes]) -> str:

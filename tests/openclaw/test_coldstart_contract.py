@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,25 +27,12 @@ from serverless_openclaw.agent.openclaw.config import (
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
 from serverless_openclaw.agent.prewarm import SESSION_KEY, warm_turn
-from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime, locate, prune_install
 from serverless_openclaw.settings import environ_snapshot
 
 pytestmark = pytest.mark.openclaw
-
-
-@pytest.fixture
-async def client(gateway, offline_model) -> AsyncIterator[GatewayClient]:  # type: ignore[no-untyped-def]
-    offline_model.reset()
-    async with GatewayClient(
-        gateway.url,
-        gateway.token,
-        identity=DeviceIdentity.load_or_create(gateway.state_dir),
-        backoff=Backoff(base=0.1, cap=1.0),
-    ) as connected:
-        yield connected
 
 
 def _process(runtime: OpenClawRuntime, root: Path, config: dict[str, object]) -> GatewayProcess:

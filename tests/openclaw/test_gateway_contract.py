@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,25 +25,12 @@ from serverless_openclaw.agent.openclaw.config import (
     write_config,
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
-from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.errors import GatewayAuthError, GatewayError
 from serverless_openclaw.core.spend import TokenUsage
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.settings import environ_snapshot
 
 pytestmark = pytest.mark.openclaw
-
-
-@pytest.fixture
-async def client(gateway, offline_model) -> AsyncIterator[GatewayClient]:  # type: ignore[no-untyped-def]
-    offline_model.reset()
-    async with GatewayClient(
-        gateway.url,
-        gateway.token,
-        identity=DeviceIdentity.load_or_create(gateway.state_dir),
-        backoff=Backoff(base=0.1, cap=1.0),
-    ) as connected:
-        yield connected
 
 
 def session_key() -> str:
