@@ -45,6 +45,25 @@ def granting(synth: Synthesized, action: str) -> list[dict[str, Any]]:
     return [s for s in statements(synth) if action in actions(s) and s["Effect"] == "Allow"]
 
 
+def csp_directives(policy: Any) -> dict[str, list[str]]:
+    """A synthesized Content-Security-Policy (a `Fn::Join` of text and imported names) by
+    directive, the state bucket's imported name written `<state-bucket>`."""
+    separator, parts = policy["Fn::Join"]
+    text = separator.join(
+        part
+        if isinstance(part, str)
+        else "<state-bucket>"
+        if "StateBucket" in json.dumps(part)
+        else "<token>"
+        for part in parts
+    )
+    directives: dict[str, list[str]] = {}
+    for directive in text.split(";"):
+        name, *sources = directive.split()
+        directives[name] = sources
+    return directives
+
+
 def test_cli_synth_writes_every_stack_template_offline(cli_synth: CliSynth) -> None:
     names = {path.name.split(".")[0] for path in cli_synth.templates}
     assert names == {kind.capitalize() for kind in STACK_KINDS}
@@ -377,13 +396,87 @@ def test_queue_bucket_and_connections_grants_are_scoped(synthesized: Synthesized
         if "ServiceRole" in json.dumps(statement):  # CDK's own web deployment helper
             continue
         text = json.dumps(resources(statement))
-        assert f"/agents/{person}/*" in text or "cdk-" in text
-    # Only the agent reads backups, its person's (the handlers never did).
-    assert len(granting(synthesized, "s3:GetObject")) == 1
+        assert f"/agents/{person}/*" in text or "/agents/*/attachments/*" in text
+    # Only the agent reads backups, its person's; the handlers read attachments only.
+    assert len(granting(synthesized, "s3:GetObject")) == 2
     for statement in granting(synthesized, "execute-api:ManageConnections"):
         assert "/prod/*/@connections/*" in json.dumps(resources(statement))
     # handlers, watchdog, agent task
     assert len(granting(synthesized, "execute-api:ManageConnections")) == 3
+
+
+def test_handlers_may_put_and_get_attachments_and_nothing_else_of_the_state_bucket(
+    synthesized: Synthesized,
+) -> None:
+    """Presigned upload forms and download links carry the signer's rights: the handlers'
+    role has `s3:PutObject`/`s3:GetObject` on `agents/*/attachments/*`, never on a backup."""
+    api = synthesized.template_json("api")
+    handler_role = next(
+        logical_id
+        for logical_id, resource in api["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and {"Key": "serverless-openclaw:role", "Value": "handlers"}
+        in resource["Properties"].get("Tags", [])
+    )
+    s3_statements = [
+        statement
+        for resource in api["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        and {"Ref": handler_role} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if any(action.startswith("s3:") for action in actions(statement))
+    ]
+    assert len(s3_statements) == 1
+    (statement,) = s3_statements
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert sorted(actions(statement)) == ["s3:GetObject", "s3:PutObject"]
+    ((join_separator, parts),) = [r["Fn::Join"] for r in resources(statement)]
+    assert join_separator == ""
+    assert "StateBucket" in json.dumps(parts[0])  # the state bucket's ARN, imported
+    assert parts[1:] == ["/agents/*/attachments/*"]
+
+
+def test_state_bucket_accepts_upload_forms_from_the_web_app_only(
+    synthesized: Synthesized,
+) -> None:
+    """The browser posts the presigned form to the bucket itself: a CORS rule allows POST
+    from the site's origin (CloudFront's addresses when the site has no custom domain: its
+    own is only known after the Web stack, which depends on this one)."""
+    (bucket,) = [
+        b
+        for b in synthesized.resources("AWS::S3::Bucket").values()
+        if "VersioningConfiguration" in b["Properties"]
+    ]
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert rule["AllowedOrigins"] == ["https://*.cloudfront.net"]
+    (site_bucket,) = [
+        b
+        for b in synthesized.resources("AWS::S3::Bucket").values()
+        if "VersioningConfiguration" not in b["Properties"]
+    ]
+    assert "CorsConfiguration" not in site_bucket["Properties"]
+
+
+def test_with_a_custom_domain_only_the_site_may_post_upload_forms() -> None:
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from serverless_openclaw.infra.config import CustomDomain, DeploymentConfig
+    from serverless_openclaw.infra.stacks import StorageStack
+
+    domain = CustomDomain(
+        domain_name="chat.example.com",
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc",
+    )
+    config = DeploymentConfig(custom_domain=domain)
+    template = Template.from_stack(StorageStack(App(), "Storage", config=config))
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (rule,) = [
+        r for b in buckets.values() for r in b["Properties"]["CorsConfiguration"]["CorsRules"]
+    ]
+    assert rule["AllowedOrigins"] == ["https://chat.example.com"]
+    assert rule["AllowedMethods"] == ["POST"]
 
 
 def test_log_groups_have_retention_and_lambdas_use_them(synthesized: Synthesized) -> None:
@@ -468,6 +561,16 @@ def test_web_is_private_bucket_behind_cloudfront_with_security_headers(
                       "https://cognito-idp.us-east-1.amazonaws.com"):  # fmt: skip
         assert directive in csp
     assert security["FrameOptions"]["FrameOption"] == "DENY"
+    # Attachments: uploads posted to, thumbnails shown from the state bucket's regional
+    # address (presigned), in connect-src and img-src; nothing else of S3.
+    directives = csp_directives(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    bucket = "https://<state-bucket>.s3.us-east-1.amazonaws.com"
+    assert bucket in directives["connect-src"]
+    assert bucket in directives["img-src"]
+    assert [d for d, sources in directives.items() if bucket in sources] == [
+        "img-src",
+        "connect-src",
+    ]
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
 
 

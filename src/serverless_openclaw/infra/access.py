@@ -98,6 +98,12 @@ QUERIED_INDEXES: Final[Mapping[TableSpec, bool]] = {
 }
 """Tables whose stores query an index: `Query` on them also names `<table>/index/*`."""
 
+HANDLER_ATTACHMENT_ACTIONS: Final = ("s3:PutObject", "s3:GetObject")
+"""Attachments (`agents/<user>/attachments/<id>`, nothing else of the state bucket): a
+presigned upload form or download link carries the rights of the role that signed it, the
+Telegram webhook stores a person's file, and `HeadObject` (checking an attachment a message
+names) is `s3:GetObject`."""
+
 HANDLER_QUEUE_ACTIONS: Final = ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:SendMessage")
 """Create a person's inbox on first need (with its redrive policy), find it, queue a job."""
 WATCHDOG_QUEUE_ACTIONS: Final = (

@@ -102,6 +102,7 @@ def build_app(
         env=env,
         config=config,
         auth=auth.auth,
+        storage=storage.storage,
         control_plane=api.control_plane,
         dist_dir=web_dist,
     )

@@ -39,6 +39,12 @@ STATE_PREFIX: Final = (
     "Each agent keeps its state under `agents/<userId>/` in the state bucket; the wildcard is "
     "the objects below the prefix of the role's own person (`${aws:PrincipalTag/...}`)."
 )
+ATTACHMENTS: Final = (
+    "The request handlers sign upload forms and download links for (and store Telegram files "
+    "as) attachments of any person, whoever is signed in: the wildcard is "
+    "`agents/*/attachments/*` of the state bucket, none of the agents' backups; the handler "
+    "checks the person before it signs."
+)
 PERSON_ROLES: Final = (
     "Each person's agent task runs with a role of their own, made by the operator at `user "
     "add` and named `<prefix>-user-<hash>`; the control plane may only pass such roles, and "
@@ -239,6 +245,14 @@ def state_prefix() -> Accepted:
         "AwsSolutions-IAM5",
         STATE_PREFIX,
         (resource_regex(r"<\w*StateBucket\w*\.Arn>/agents/<aws:PrincipalTag/[\w-]+>/\*"),),
+    )
+
+
+def attachments() -> Accepted:
+    return Accepted(
+        "AwsSolutions-IAM5",
+        ATTACHMENTS,
+        (resource_regex(r"<\w*StateBucket\w*\.Arn>/agents/\*/attachments/\*"),),
     )
 
 

@@ -6,7 +6,7 @@ Dependency order: Network -> Storage -> Auth -> Compute -> Api -> Web, Monitorin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ecs as ecs
@@ -20,6 +20,20 @@ from serverless_openclaw.infra.components.network import Network
 from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.components.web import WebApp
 from serverless_openclaw.infra.config import DeploymentConfig
+
+CLOUDFRONT_ORIGINS: Final = "https://*.cloudfront.net"
+"""The web app's origin when it has no custom domain. Its CloudFront address is only known
+once the Web stack's distribution exists, and the Web stack depends (through the Api stack)
+on this one: naming the distribution here would make a cycle. Any CloudFront-hosted page may
+then send the bucket a cross-origin POST, but only with a form our handlers signed (the
+presigned policy fixes the key, type and size); a custom domain narrows it to the site."""
+
+
+def web_origins(config: DeploymentConfig) -> list[str]:
+    """The origins whose pages may post upload forms to the state bucket (its CORS rule)."""
+    if config.custom_domain is not None:
+        return [f"https://{config.custom_domain.domain_name}"]
+    return [CLOUDFRONT_ORIGINS]
 
 
 class NetworkStack(Stack):
@@ -41,6 +55,7 @@ class StorageStack(Stack):
             prefix=config.prefix,
             noncurrent_version_days=config.noncurrent_version_days,
             retain_data=config.retain_data,
+            web_origins=web_origins(config),
         )
         CfnOutput(self, "StateBucketName", value=self.storage.state_bucket.bucket_name)
         CfnOutput(self, "InboxDeadLetterQueueArn", value=self.storage.inbox_dlq.queue_arn)
@@ -118,6 +133,7 @@ class WebStack(Stack):
         *,
         config: DeploymentConfig,
         auth: Auth,
+        storage: Storage,
         control_plane: ControlPlane,
         dist_dir: Path | None,
         **kwargs: Any,
@@ -128,6 +144,7 @@ class WebStack(Stack):
             "Web",
             config=config,
             auth=auth,
+            storage=storage,
             control_plane=control_plane,
             dist_dir=dist_dir,
         )

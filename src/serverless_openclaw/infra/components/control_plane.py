@@ -28,6 +28,7 @@ from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.access import (
     AGENT_TASK,
     DEAD_LETTER_ACTIONS,
+    HANDLER_ATTACHMENT_ACTIONS,
     HANDLER_QUEUE_ACTIONS,
     HANDLER_TABLES,
     WATCHDOG,
@@ -347,6 +348,12 @@ class ControlPlane(Construct):
                 actions=list(WATCHDOG_QUEUE_ACTIONS), resources=[storage.inbox_arn()]
             )
         )
+        handlers.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(HANDLER_ATTACHMENT_ACTIONS),
+                resources=[storage.attachment_object_arn()],
+            )
+        )
         watchdog.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sqs:GetQueueUrl", *DEAD_LETTER_ACTIONS],
@@ -445,6 +452,7 @@ class ControlPlane(Construct):
                 nag.task_definition_revisions(config.prefix),
                 nag.person_roles(config.prefix),
             )
+        nag.suppress(handlers, nag.attachments())
 
     @staticmethod
     def person_roles_arn(config: DeploymentConfig, stack: Stack) -> str:

@@ -5,6 +5,8 @@ them all, and `destroy --no-retain-data` deletes them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -35,7 +37,10 @@ class Storage(Construct):
         prefix: str,
         noncurrent_version_days: int,
         retain_data: bool,
+        web_origins: Sequence[str],
     ) -> None:
+        """`web_origins`: the web app's origin(s), the only pages whose scripts may post an
+        upload form to the state bucket (its CORS rule)."""
         super().__init__(scope, construct_id)
         self.prefix = prefix
         removal = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
@@ -52,6 +57,18 @@ class Storage(Construct):
             enforce_ssl=True,
             removal_policy=removal,
             auto_delete_objects=not retain_data,
+            # The web app uploads an attachment with a presigned POST form from its own
+            # origin (a cross-origin `fetch`). Thumbnails and download links are plain
+            # `<img>`/`<a>` GETs of presigned URLs, which need no CORS.
+            cors=[
+                s3.CorsRule(
+                    id="web-app-uploads",
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=list(web_origins),
+                    allowed_headers=["*"],
+                    max_age=3000,
+                )
+            ],
             lifecycle_rules=[
                 # Every stored version is billed in full: keep old ones a few days only.
                 s3.LifecycleRule(
@@ -154,6 +171,10 @@ class Storage(Construct):
         """Backups of one person (`agents/<user>/...`), or (`*`) of everyone."""
         suffix = "*" if user_id == "*" else f"{user_id}/*"
         return self.state_bucket.arn_for_objects(f"{STATE_ROOT}{suffix}")
+
+    def attachment_object_arn(self) -> str:
+        """Every person's attachments (`agents/*/attachments/*`), none of their backups."""
+        return self.state_bucket.arn_for_objects(f"{STATE_ROOT}*/attachments/*")
 
     def state_statements(self, *, user_id: str = "*") -> list[iam.PolicyStatement]:
         """Read and write a person's backup (the agent task's state sync)."""

@@ -22,6 +22,7 @@ from constructs import Construct
 from serverless_openclaw.infra import nag
 from serverless_openclaw.infra.components.auth import Auth
 from serverless_openclaw.infra.components.control_plane import ControlPlane
+from serverless_openclaw.infra.components.storage import Storage
 from serverless_openclaw.infra.config import DeploymentConfig
 
 SPA_ROUTES_JS = """
@@ -37,14 +38,17 @@ function handler(event) {
 """Paths without a file extension are the SPA's own routes: serve index.html."""
 
 
-def content_security_policy(*, websocket_url: str, region: str) -> str:
-    """Only our own origin (site and REST API), the WebSocket API and Cognito may be
-    reached; no inline script, no framing."""
+def content_security_policy(*, websocket_url: str, region: str, state_bucket: str) -> str:
+    """Only our own origin (site and REST API), the WebSocket API, Cognito and the state
+    bucket's regional address (attachment uploads are posted there, thumbnails shown from
+    there, both through presigned URLs) may be reached; no inline script, no framing."""
+    bucket = f"https://{state_bucket}.s3.{region}.amazonaws.com"
     connect = " ".join(
         [
             "'self'",
             websocket_url,
             f"https://cognito-idp.{region}.amazonaws.com",
+            bucket,
         ]
     )
     return "; ".join(
@@ -52,7 +56,7 @@ def content_security_policy(*, websocket_url: str, region: str) -> str:
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data: blob:",
+            f"img-src 'self' data: blob: {bucket}",
             "font-src 'self'",
             f"connect-src {connect}",
             "frame-ancestors 'none'",
@@ -71,6 +75,7 @@ class WebApp(Construct):
         *,
         config: DeploymentConfig,
         auth: Auth,
+        storage: Storage,
         control_plane: ControlPlane,
         dist_dir: Path | None,
     ) -> None:
@@ -96,6 +101,7 @@ class WebApp(Construct):
                     content_security_policy=content_security_policy(
                         websocket_url=control_plane.websocket_api.api_endpoint,
                         region=region,
+                        state_bucket=storage.state_bucket.bucket_name,
                     ),
                     override=True,
                 ),
