@@ -60,8 +60,16 @@ async def ask(user: Any, text: str, attachments: list[str]) -> dict[str, Any]:
 
 
 def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_history(
-    dev_stack,
+    dev_stack, request
 ) -> None:  # type: ignore[no-untyped-def]
+    if dev_stack.backend == "aws":
+        # moto with IAM enforced (the aws dev backend's default) authorizes every request by
+        # its Authorization header; a browser's presigned POST has none (S3 checks the form's
+        # signed policy instead) and moto answers 500. `dev --backend aws --no-enforce-iam`
+        # uploads; strict, so the day moto handles it this marker must go.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="moto cannot authorize a presigned POST")
+        )
     user = dev_stack.create_user()
     picture = png(64, 48)
     photo = upload(user, "desk.png", picture, "image/png")
