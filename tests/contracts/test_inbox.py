@@ -76,6 +76,20 @@ def test_a_job_arrives_as_it_was_sent(family: Family) -> None:
     assert ChatJob.model_validate_json(received.body) == job
 
 
+def test_the_agent_counts_what_waits_in_its_own_inbox(family: Family) -> None:
+    """What the supervisor asks before it pre-warms: waiting and in-flight jobs, by the
+    queue's URL alone (the agent's role has no `GetQueueUrl`)."""
+    consumer = _consumer(family)
+    assert consumer.depth() == 0
+    family.ports.inbox().send(_chat(1, family.now()))
+    family.ports.inbox().send(_chat(2, family.now(), user="u2"))  # someone else's
+    assert consumer.depth() == 1
+    [received] = consumer.receive(wait_seconds=0)
+    assert consumer.depth() == 1  # in flight still counts: a turn is about to run
+    consumer.delete(received.receipt_handle)
+    assert consumer.depth() == 0
+
+
 def test_jobs_of_a_group_come_one_at_a_time_in_order(family: Family) -> None:
     inbox = family.ports.inbox()
     for n in range(1, 6):

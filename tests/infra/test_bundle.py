@@ -16,7 +16,8 @@ pytestmark = pytest.mark.infra
 EM_AARCH64 = 183
 EM_X86_64 = 62
 FORBIDDEN = ("serverless_openclaw.local", "serverless_openclaw.infra", "serverless_openclaw.cli",
-             "serverless_openclaw.agent", "serverless_openclaw.adapters.embedded",
+             "serverless_openclaw.agent", "serverless_openclaw.runtime",
+             "serverless_openclaw.adapters.embedded",
              "serverless_openclaw.adapters.memory")  # fmt: skip
 
 

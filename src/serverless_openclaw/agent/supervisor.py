@@ -196,7 +196,8 @@ class Supervisor:
             notify=self._notify,
         )
         # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
-        self.prewarm = Prewarm(pending_jobs=lambda: ports.inbox().depth(self.user_id))
+        inbox = ports.inbox_consumer(settings.inbox_queue_url)
+        self.prewarm = Prewarm(pending_jobs=inbox.depth)
         self.waking: TypingWhileWaking | None = None
 
     # --- the process -----------------------------------------------------------------------

@@ -118,8 +118,10 @@ AGENT_QUEUE_ACTIONS: Final = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
 )
-"""The bridge long-polls its inbox, deletes a job once answered, extends or releases it."""
+"""The bridge long-polls its inbox, deletes a job once answered, extends or releases it; the
+supervisor counts what waits there before it pre-warms (agent/prewarm.py)."""
 
 AGENT_LEADING_KEYS: Final = (PERSON, f"{PERSON}#*")
 """`dynamodb:LeadingKeys` the agent may touch: the person's id (task state, conversations,

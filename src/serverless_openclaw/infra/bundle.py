@@ -35,10 +35,11 @@ PLATFORMS: Final = (
 """Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads."""
 
 EXCLUDED_SUBPACKAGES: Final = frozenset(
-    {"local", "infra", "cli", "agent", "adapters/embedded", "adapters/memory"}
+    {"local", "infra", "cli", "agent", "runtime", "adapters/embedded", "adapters/memory"}
 )
-"""Dev stack, CDK app, operator CLI, the container's code and the adapter families of the local
-product and of the tests: never imported by a handler (tests/infra/test_bundle.py checks)."""
+"""Dev stack, CDK app, operator CLI, the container's code, the OpenClaw installer and upgrade
+checks, and the adapter families of the local product and of the tests: never imported by a
+handler (tests/infra/test_bundle.py checks)."""
 EXCLUDED_MODULES: Final = frozenset({"__main__.py"})
 """`python -m serverless_openclaw` starts the CLI, which is not in the bundle."""
 PACKAGE_NAME: Final = "serverless_openclaw"

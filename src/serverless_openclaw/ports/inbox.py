@@ -103,3 +103,9 @@ class InboxConsumer(Protocol):
         """Keep a job hidden longer, or with 0 hand it back at once. `StorageUnavailable`
         when the job is no longer there (deleted), as SQS refuses the handle."""
         ...
+
+    def depth(self) -> int:
+        """Jobs waiting or in flight in this inbox (approximate, as SQS reports it). The
+        agent asks by its queue's URL: its role may read its own queue's attributes and
+        nothing else of SQS (no `GetQueueUrl`)."""
+        ...

@@ -358,3 +358,14 @@ class InboxConsumer:
             self._sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )
+
+    def depth(self) -> int:
+        with _converted("get attributes"):
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=self.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+        return sum(int(v) for v in attrs.values())

@@ -258,3 +258,6 @@ class MemoryInboxConsumer:
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         self._inbox._change_visibility(self._user, receipt_handle, seconds)
+
+    def depth(self) -> int:
+        return self._inbox.depth(self._user)
