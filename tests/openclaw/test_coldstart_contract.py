@@ -29,7 +29,12 @@ from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, g
 from serverless_openclaw.agent.prewarm import SESSION_KEY, warm_turn
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.local.serve import free_port
-from serverless_openclaw.runtime.installer import OpenClawRuntime, locate, prune_install
+from serverless_openclaw.runtime.installer import (
+    OpenClawRuntime,
+    locate,
+    packaged_compile_cache,
+    prune_install,
+)
 from serverless_openclaw.settings import environ_snapshot
 
 pytestmark = pytest.mark.openclaw
@@ -126,7 +131,11 @@ async def test_a_pruned_runtime_still_answers_on_fresh_and_on_restored_state(
         await process.wait_ready(timeout=240)
         # The compile cache is the one handed over, in the gateway's own environment.
         environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-        assert f"NODE_COMPILE_CACHE={tmp_path / 'compile-cache'}".encode() in environ
+        cache = packaged_compile_cache(tmp_path / "compile-cache", runtime.entry)
+        assert f"NODE_COMPILE_CACHE={cache}".encode() in environ
+        # ...already the folder openclaw.mjs wants: it does not respawn itself into it (a
+        # respawned grandchild would outlive a killed agent).
+        assert b"OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED=1" in environ
         assert (await _one_turn(process, "t" * 32, tmp_path / "fresh" / "state")).startswith(
             OFFLINE_LABEL
         )

@@ -121,7 +121,11 @@ def test_a_prefilled_compile_cache_is_handed_to_openclaw(prefix: Path) -> None:
     runtime = installer.locate(prefix)
     assert runtime is not None and runtime.compile_cache == runtime.compile_cache_dir
     env = runtime.env({"PATH": "/bin"})
-    assert env["NODE_COMPILE_CACHE"] == str(runtime.compile_cache_dir)
+    # The folder openclaw.mjs would move to (so it starts no second Node under itself).
+    packaged = installer.packaged_compile_cache(runtime.compile_cache_dir, runtime.entry)
+    assert env["NODE_COMPILE_CACHE"] == str(packaged)
+    assert packaged.parent.parent == runtime.compile_cache_dir / "openclaw"
+    assert env["OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED"] == "1"
     assert env["PATH"].startswith(str(runtime.node.parent))
     # An operator's own setting wins.
     assert runtime.env({"NODE_COMPILE_CACHE": "/elsewhere"})["NODE_COMPILE_CACHE"] == "/elsewhere"

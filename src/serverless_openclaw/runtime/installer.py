@@ -47,6 +47,8 @@ from .prune import PruneResult, Tier, prune
 Progress = Callable[[str], None]
 
 COMPILE_CACHE_ENV = "NODE_COMPILE_CACHE"
+RESPAWNED_ENV = "OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED"
+"""Set by `openclaw.mjs` in the Node it respawns into its own compile-cache folder."""
 COMPILE_CACHE_DIR = "compile-cache"
 
 
@@ -68,7 +70,7 @@ class OpenClawRuntime:
     @property
     def compile_cache_dir(self) -> Path:
         """Where this install's compile cache lives (whether or not it exists yet)."""
-        return _openclaw_dir(self.prefix) / COMPILE_CACHE_DIR
+        return _openclaw_dir(self.prefix, self.version) / COMPILE_CACHE_DIR
 
     def command(self, *args: str) -> list[str]:
         return [str(self.node), str(self.entry), *args]
@@ -79,8 +81,31 @@ class OpenClawRuntime:
         env = dict(base)
         env["PATH"] = os.pathsep.join([str(self.node.parent), env.get("PATH", "")])
         if self.compile_cache is not None and not env.get(COMPILE_CACHE_ENV):
-            env[COMPILE_CACHE_ENV] = str(self.compile_cache)
+            env[COMPILE_CACHE_ENV] = str(packaged_compile_cache(self.compile_cache, self.entry))
+            # Already the folder `openclaw.mjs` would pick: without this it starts a second
+            # Node under itself to move the cache there, and that grandchild outlives a killed
+            # agent (only the direct child gets the parent-death signal).
+            env[RESPAWNED_ENV] = "1"
         return env
+
+
+def _segment(value: str) -> str:
+    """`openclaw.mjs`'s `sanitizeCompileCachePathSegment`."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("_")
+    return cleaned or "unknown"
+
+
+def packaged_compile_cache(base: Path, entry: Path) -> Path:
+    """The folder under `base` where `openclaw.mjs` keeps its compile cache: its version and
+    its package.json's mtime and size (`resolvePackagedCompileCacheDirectory`)."""
+    package = entry.parent / "package.json"
+    try:
+        version = str(json.loads(package.read_text()).get("version") or "unknown")
+        info = package.stat()
+        marker = f"{info.st_mtime_ns // 1_000_000}-{info.st_size}"
+    except (OSError, ValueError):
+        version, marker = "unknown", "no-package-json"
+    return base / "openclaw" / _segment(version) / _segment(marker)
 
 
 def parse_node_version(text: str) -> tuple[int, int, int] | None:
