@@ -252,7 +252,6 @@ class DevStack:
             api_url=url,
             auth=self.backend.auth(url),
             telegram_api_base=telegram_base,
-            model_provider=provider,
         )
         self.services = self.backend.wire(handler_settings)
         self.watchdog_services = self.backend.wire_watchdog(handler_settings)

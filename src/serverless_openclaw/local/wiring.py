@@ -17,7 +17,6 @@ from serverless_openclaw.adapters.aws.call_log import recording_clients
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
 from serverless_openclaw.adapters.aws.ports import AwsPorts
 from serverless_openclaw.app.services import Services
-from serverless_openclaw.contracts.records import ModelProvider
 from serverless_openclaw.ports.compute import Compute, LaunchSpec, TaskInfo
 from serverless_openclaw.ports.identity import UserDirectory
 from serverless_openclaw.settings import (
@@ -61,7 +60,6 @@ def local_handler_settings(
     api_url: str,
     auth: AuthSettings,
     telegram_api_base: str,
-    model_provider: ModelProvider,
 ) -> HandlerSettings:
     """What the Lambda environment says on AWS, for the handlers the local stack runs. Fields
     not named here come from the environment as on Lambda (e.g. `SOC_MIN_UPTIME_SECONDS`)."""
@@ -85,7 +83,6 @@ def local_handler_settings(
             telegram_bot_token_param=token_name,
             telegram_webhook_secret_param=secret_name,
         ),
-        default_model_provider=model_provider,
     )
 
 
