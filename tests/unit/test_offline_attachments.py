@@ -5,9 +5,9 @@ a small image, a large one, a text file, a PDF, a WAV file, a voice note)."""
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
 from typing import Any
+
+from tests.media_samples import png
 
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL, Script, decide, person_text
 
@@ -24,22 +24,6 @@ CONTEXT = {
     ],
 }
 STAGED = "/s/workspace/media/inbound/openclaw-staged-e3f31c1f/input-fd138dd2.png"
-
-
-def png(width: int, height: int) -> bytes:
-    raw = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def image_part(data: bytes) -> dict[str, Any]:
