@@ -32,7 +32,7 @@ from tests.control_plane.conftest import (  # noqa: F401 - fixtures
     provisioned,
 )
 from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa: F401
-from tests.telegram.conftest import FakeBot, clock, fake_bot  # noqa: F401
+from tests.telegram.conftest import WEBHOOK_SECRET, FakeBot, clock, fake_bot  # noqa: F401
 
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.agent_roles import role_arn_prefix
@@ -228,3 +228,18 @@ def watchdog_services(
 ) -> Services:
     """The watchdog's Services, as the watchdog role."""
     return wire_lambda(HandlerSettings(), credentials=credentials["watchdog"])
+
+
+@pytest.fixture
+def telegram_on(aws: AwsEnv, fake_bot: FakeBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner stored the bot's secrets; the handlers read them (their role may)."""
+    ssm = AwsClients(aws.region).ssm()
+    for name, value in (("bot-token", fake_bot.token), ("webhook-secret", WEBHOOK_SECRET)):
+        ssm.put_parameter(
+            Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString", Overwrite=True
+        )  # Overwrite: a retried first attempt (slow moto) must not fail the setup
+    monkeypatch.setenv("SOC_TELEGRAM_BOT_TOKEN_PARAM", f"/{aws.prefix}/telegram/bot-token")
+    monkeypatch.setenv(
+        "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM", f"/{aws.prefix}/telegram/webhook-secret"
+    )
+    monkeypatch.setenv("SOC_TELEGRAM_API_BASE", fake_bot.url)

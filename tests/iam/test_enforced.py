@@ -291,19 +291,9 @@ def test_a_dead_letter_notice_reaches_the_linked_telegram_chat_as_the_watchdog(
     aws: AwsEnv,
     credentials: dict[str, AwsCredentials],
     fake_bot: FakeBot,
-    monkeypatch: pytest.MonkeyPatch,
+    telegram_on: None,
 ) -> None:
     """The watchdog may read the bot token (and only that) to tell a Telegram user."""
-    ssm = AwsClients(aws.region).ssm()  # the owner stores the secrets
-    for name, value in (("bot-token", fake_bot.token), ("webhook-secret", "s3cret_for-tests")):
-        ssm.put_parameter(
-            Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString", Overwrite=True
-        )  # Overwrite: a retried first attempt (slow moto) must not fail the setup
-    monkeypatch.setenv("SOC_TELEGRAM_BOT_TOKEN_PARAM", f"/{aws.prefix}/telegram/bot-token")
-    monkeypatch.setenv(
-        "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM", f"/{aws.prefix}/telegram/webhook-secret"
-    )
-    monkeypatch.setenv("SOC_TELEGRAM_API_BASE", fake_bot.url)
     sweeper = wire_lambda(HandlerSettings(), credentials=credentials["watchdog"])
     handler_services.telegram.link(4242, "tg-user")
     job = ChatJob(

@@ -54,21 +54,6 @@ CHAT = 777001
 
 
 @pytest.fixture
-def telegram_on(aws: AwsEnv, fake_bot: FakeBot, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The owner stored the bot's secrets; the handlers read them (their role may)."""
-    ssm = AwsClients(aws.region).ssm()
-    for name, value in (("bot-token", fake_bot.token), ("webhook-secret", WEBHOOK_SECRET)):
-        ssm.put_parameter(
-            Name=f"/{aws.prefix}/telegram/{name}", Value=value, Type="SecureString", Overwrite=True
-        )  # Overwrite: a retried first attempt (slow moto) must not fail the setup
-    monkeypatch.setenv("SOC_TELEGRAM_BOT_TOKEN_PARAM", f"/{aws.prefix}/telegram/bot-token")
-    monkeypatch.setenv(
-        "SOC_TELEGRAM_WEBHOOK_SECRET_PARAM", f"/{aws.prefix}/telegram/webhook-secret"
-    )
-    monkeypatch.setenv("SOC_TELEGRAM_API_BASE", fake_bot.url)
-
-
-@pytest.fixture
 def operator(
     handler_services: Services, cognito: Cognito, aws: AwsEnv
 ) -> tuple[Services, UserAdmin]:
