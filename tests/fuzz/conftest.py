@@ -8,7 +8,7 @@ What the fuzzers check is the handlers' promise (always an answer, never an unha
 exception, never a 5xx); that the aws adapters behave like the memory ones is the contract
 suite's job (tests/contracts), and the handlers against moto are tests/control_plane.
 
-`Services` is also installed as the container's (`services.reset`), so the real Lambda entry
+`Services` is also installed as the container's (`wiring.reset`), so the real Lambda entry
 points `handler(event, context)` use it too.
 """
 
