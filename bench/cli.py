@@ -116,7 +116,7 @@ async def run_suites(names: Sequence[str], ctx: Context) -> dict[str, Figure]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .harness import load_average, machine
+    from .machine import load_average, machine
 
     args = parser().parse_args(argv)
     names = list(ORDER) if args.suite == "all" else [args.suite]

@@ -46,6 +46,7 @@ from typing import Any
 
 import psutil
 
+from harness import AgentProcess, DevStackProcess, Person, new_id
 from serverless_openclaw.agent.openclaw.client import GatewayClient, RunDelta, RunEnd
 from serverless_openclaw.agent.openclaw.config import (
     ModelChoice,
@@ -62,8 +63,7 @@ from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime, locate
 from serverless_openclaw.settings import environ_snapshot
 
-from .context import Context
-from .harness import AgentProcess, BenchUser, DevStackProcess, new_id
+from .context import Context, bench_stack
 from .stats import Figure, ratio
 
 PHASES = (
@@ -173,7 +173,7 @@ async def cold_stack(ctx: Context, quota: CpuQuota | None) -> DevStackProcess:
         command = ["taskset", "-c", cpus, *command]
     if quota is not None:
         command = quota.wrap(command)
-    stack = DevStackProcess(
+    stack = bench_stack(
         ctx.dir / "coldstart",
         agent_command=command,
         agent_env={"TMPDIR": str(ctx.task_tmp)},
@@ -186,7 +186,7 @@ async def cold_stack(ctx: Context, quota: CpuQuota | None) -> DevStackProcess:
 
 
 # --- one cold start --------------------------------------------------------------------------
-async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
+async def cold_turn(user: Person, text: str) -> dict[str, float]:
     """One message to an idle agent; returns the phases and the total in ms."""
     async with user.ws() as ws:
         sent_wall = time.time()
@@ -197,7 +197,7 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
         status = await agent.status()
         task_cpu = tree_cpu_s(agent.pid)  # the supervisor and OpenClaw below it
         cpu = tree_cpu_s(int(status["gatewayPid"])) if status.get("gatewayPid") else 0.0
-        await ws.reply(message, timeout=300)
+        await ws.reply_end(message, timeout=300)
     status = await agent.status()
     marks: dict[str, float] = status["timings"]
     turn = next(t for t in status["turns"] if t["job_id"] == message)
@@ -227,7 +227,7 @@ async def cold_turn(user: BenchUser, text: str) -> dict[str, float]:
     return result
 
 
-async def prewarm_done(user: BenchUser, timeout: float = 900) -> dict[str, Any]:
+async def prewarm_done(user: Person, timeout: float = 900) -> dict[str, Any]:
     """Waits until the woken agent's pre-warm has a result; returns it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -240,7 +240,7 @@ async def prewarm_done(user: BenchUser, timeout: float = 900) -> dict[str, Any]:
     raise TimeoutError("no pre-warm result")
 
 
-async def open_then_send(user: BenchUser, text: str, delay_s: float | None) -> dict[str, Any]:
+async def open_then_send(user: Person, text: str, delay_s: float | None) -> dict[str, Any]:
     """The page opens (wake on open); the person sends `delay_s` later (None: once the
     agent's pre-warm is over). Returns the ms from that send to the first text, and what the
     agent did meanwhile."""
@@ -253,7 +253,7 @@ async def open_then_send(user: BenchUser, text: str, delay_s: float | None) -> d
         message = new_id()
         sent = await ws.send({"action": "send", "id": message, "text": text})
         first = await ws.first_chunk(message, timeout=900)
-        await ws.reply(message, timeout=300)
+        await ws.reply_end(message, timeout=300)
     agent = await user.agent_process()
     status = await agent.status()
     running_wall = agent.running_logged_at()
@@ -268,7 +268,7 @@ async def open_then_send(user: BenchUser, text: str, delay_s: float | None) -> d
     }
 
 
-async def stop_and_wait(user: BenchUser) -> AgentProcess:
+async def stop_and_wait(user: Person) -> AgentProcess:
     """StopTask through the API; returns the stopped task once the row is Idle
     and the task's process has exited. Both: the watchdog may set the row Idle while the task
     is still writing its final backup (it treats desiredStatus STOPPED as gone), and a cold
@@ -404,7 +404,7 @@ async def measure(ctx: Context, quota: CpuQuota | None) -> dict[str, Figure]:
                 runtime,
                 agent.openclaw_state_dir,
                 ctx.dir / f"bare-{n}",
-                stack.offline_model_url,
+                stack.offline_model().url,
                 o.task_cpus,
                 quota,
             )

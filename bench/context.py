@@ -1,20 +1,58 @@
-"""What the suites share: options, a scratch folder, and one real-agent dev stack started on
-first use (relay, memory, coldstart and the real-agent load share it when run together)."""
+"""What the suites share: options, a scratch folder, how a benchmark's dev stack is set up,
+and one real-agent dev stack started on first use (relay, memory, coldstart and the
+real-agent load share it when run together).
+
+The stack itself is the harness the tests use too (`harness/`, beside `bench/`): the whole
+product in a child process, so that its event loop, its moto and its Lambda handlers never
+share an interpreter (or a GIL) with the code that measures them, driven only through its
+public WebSocket and HTTP APIs and observed through each agent's own /status.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .harness import BenchUser, DevStackProcess, new_id
+from harness import DevStackProcess, Person, new_id
 
 OFFLINE_LABEL = "[offline model]"
+
+BENCH_ENV: Mapping[str, str] = {
+    # The per-user message quota (20/min) is a product limit, not a speed: a benchmark user
+    # sends faster than a person would, so it is lifted for every suite.
+    "SOC_MESSAGES_PER_MINUTE": "1000000",
+    "SOC_DEV_WATCHDOG_INTERVAL_SECONDS": "5",
+    "SOC_MIN_UPTIME_SECONDS": "0",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+"""A benchmark's stack environment, instead of the tests' fast clocks."""
+
+
+def bench_stack(
+    state_dir: Path,
+    *,
+    agent_command: list[str] | None = None,
+    agent_env: Mapping[str, str] | None = None,
+) -> DevStackProcess:
+    """A dev stack as every suite runs it: the aws backend (boto3 against moto, IAM enforced,
+    as the product runs on AWS), BENCH_ENV, and a gateway token of its own in every agent's
+    environment so that the relay suite can talk to an agent's OpenClaw gateway directly.
+    `agent_command` replaces the agent task (`python -m bench.stack_runner`)."""
+    return DevStackProcess(
+        state_dir,
+        backend="aws",
+        defaults=BENCH_ENV,
+        agent_command=agent_command,
+        agent_env=agent_env,
+        gateway_token=secrets.token_urlsafe(32),
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +99,7 @@ class Context:
     notes: dict[str, Any] = field(default_factory=dict)
     _dir: Path | None = None
     _real: DevStackProcess | None = None
-    _relay_user: BenchUser | None = None
+    _relay_user: Person | None = None
     _owned: list[DevStackProcess] = field(default_factory=list)
 
     @property
@@ -89,7 +127,7 @@ class Context:
         """`serverless-openclaw dev` with the real agent and OpenClaw, started once."""
         if self._real is None:
             self.log("starting the dev stack (real agent, offline model)")
-            stack = DevStackProcess(self.dir / "real")
+            stack = bench_stack(self.dir / "real")
             started = time.monotonic()
             await asyncio.to_thread(stack.start)
             self.log(f"dev stack up in {time.monotonic() - started:.1f} s")
@@ -99,7 +137,7 @@ class Context:
 
     def script_model(self, stack: DevStackProcess) -> None:
         o = self.options
-        stack.script_model(
+        stack.offline_model().script(
             [
                 {
                     "match": r"^bench ",
@@ -113,7 +151,7 @@ class Context:
             default_chunk_chars=12,
         )
 
-    async def relay_user(self) -> BenchUser:
+    async def relay_user(self) -> Person:
         """A user whose agent is running and warm (its first, cold turn already done)."""
         if self._relay_user is None:
             stack = await self.real_stack()
@@ -124,7 +162,7 @@ class Context:
             async with user.ws() as ws:
                 message = new_id()
                 await ws.send({"action": "send", "id": message, "text": "hello"})
-                await ws.reply(message, timeout=600)
+                await ws.reply_end(message, timeout=600)
             self._relay_user = user
         return self._relay_user
 

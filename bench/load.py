@@ -28,15 +28,16 @@ from typing import Any
 
 import psutil
 
-from .context import Context
-from .harness import BenchUser, DevStackProcess, WsClient, new_id
+from harness import DevStackProcess, Person, WsClient, new_id
+
+from .context import Context, bench_stack
 from .stats import Figure, rate
 
 
 @dataclass
 class Sent:
     message_id: str
-    user: BenchUser
+    user: Person
     ws: WsClient
     sent: float
     ack: float | None = None
@@ -77,7 +78,7 @@ def cpu_snapshot(stack_pid: int) -> dict[str, float]:
 
 
 async def person(
-    user: BenchUser,
+    user: Person,
     ws: WsClient,
     result: LoadResult,
     until: float,
@@ -101,12 +102,12 @@ async def person(
             continue
         record.ack = ack.at
         with contextlib.suppress(TimeoutError):
-            end = await ws.reply(message, timeout=120, after=after)
+            end = await ws.reply_end(message, timeout=120, after=after)
             record.end = end.at
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
 
 
-async def wait_all_running(stack: DevStackProcess, users: list[BenchUser], timeout: float) -> None:
+async def wait_all_running(stack: DevStackProcess, users: list[Person], timeout: float) -> None:
     """Every user's task row says running (one scan per check, not one request per user)."""
     wanted = {u.user_id for u in users}
     table = f"{stack.info['prefix']}-task-state"
@@ -125,7 +126,7 @@ async def wait_all_running(stack: DevStackProcess, users: list[BenchUser], timeo
 
 async def run_load(
     stack: DevStackProcess,
-    users: list[BenchUser],
+    users: list[Person],
     seconds: float,
     think_s: float,
     log: Any,
@@ -157,7 +158,7 @@ async def run_load(
         for record in result.records:
             if record.ack is not None and record.end is None:
                 with contextlib.suppress(TimeoutError):
-                    end = await record.ws.reply(
+                    end = await record.ws.reply_end(
                         record.message_id, timeout=max(0.1, deadline - time.monotonic())
                     )
                     record.end = end.at
@@ -170,8 +171,8 @@ def audit(result: LoadResult) -> dict[str, int]:
     ends: Counter[str] = Counter()
     for ws in {id(r.ws): r.ws for r in result.records}.values():
         for frame in ws.frames:
-            if frame.data.get("type") == "stream_end":
-                ends[str(frame.data.get("id"))] += 1
+            if frame.get("type") == "stream_end":
+                ends[str(frame.get("id"))] += 1
     stored: dict[str, Counter[str]] = {}
     for user in {r.user.user_id: r.user for r in result.records}.values():
         counts: Counter[str] = Counter(m["id"] for m in user.messages())
@@ -240,7 +241,7 @@ def figures_of(
 
 async def double_run(ctx: Context) -> dict[str, Figure]:
     o = ctx.options
-    stack = DevStackProcess(
+    stack = bench_stack(
         ctx.dir / "double", agent_command=[sys.executable, "-m", "bench.agent_double"]
     )
     ctx.log(f"load: dev stack with the agent double for {o.load_users} users")
@@ -267,11 +268,11 @@ async def real_run(ctx: Context) -> dict[str, Figure]:
     ]
     ctx.log(f"load: warming {len(users)} real agents (first turns are not measured)")
 
-    async def warm(user: BenchUser) -> None:
+    async def warm(user: Person) -> None:
         async with user.ws() as ws:
             message = new_id()
             await ws.send({"action": "send", "id": message, "text": "hello"})
-            await ws.reply(message, timeout=900)
+            await ws.reply_end(message, timeout=900)
 
     await asyncio.gather(*(warm(u) for u in users))
     result = await run_load(stack, users, o.load_seconds, o.load_think_s, ctx.log)

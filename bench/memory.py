@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from harness import WsClient, new_id
+
 from .context import Context
-from .harness import WsClient, new_id
 from .stats import Figure, median
 
 MB = 1024 * 1024
@@ -62,7 +63,7 @@ async def reply_peak(ws: WsClient, pid: int, text: str) -> Peak:
     message = new_id()
     try:
         await ws.send({"action": "send", "id": message, "text": text})
-        await ws.reply(message)
+        await ws.reply_end(message)
     finally:
         stop.set()
         await task
@@ -83,7 +84,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
         ctx.log("memory: first message to a new user's agent (cold start)")
         first = new_id()
         await ws.send({"action": "send", "id": first, "text": "hello"})
-        await ws.reply(first, timeout=900)
+        await ws.reply_end(first, timeout=900)
         agent = await user.agent_process()
         ctx.log(f"memory: sampling {o.memory_replies} replies")
         for n in range(o.memory_replies):
@@ -96,7 +97,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
         for n in range(o.memory_growth_turns):
             message = new_id()
             await ws.send({"action": "send", "id": message, "text": f"bench memory more {n}"})
-            await ws.reply(message)
+            await ws.reply_end(message)
         later = [
             (await reply_peak(ws, agent.pid, f"bench memory later {n}")).bridge for n in range(3)
         ]

@@ -30,6 +30,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from harness import AgentProcess, WsClient, new_id
 from serverless_openclaw.agent.bridge import session_key
 from serverless_openclaw.agent.openclaw.client import GatewayClient, RunDelta, RunEnd
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
@@ -37,7 +38,6 @@ from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
 from serverless_openclaw.core.backoff import Backoff
 
 from .context import Context
-from .harness import AgentProcess, WsClient, new_id
 from .stats import Figure, ratio
 
 DIRECT_SESSION = session_key(MAIN_CONVERSATION_ID)
@@ -65,7 +65,7 @@ async def relay_turn(
     after = len(ws.frames)
     sent = await ws.send({"action": "send", "id": message, "text": text})
     first = await ws.first_chunk(message, after=after)
-    end = await ws.reply(message, after=after)
+    end = await ws.reply_end(message, after=after)
     if samples is None:
         return
     samples.relay_ttft.append((first.at - sent) * 1000)

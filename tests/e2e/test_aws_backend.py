@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import DevStackHandle
 from tests.faults.conftest import account, model  # noqa: F401 - fixtures
 from tests.faults.test_agent_crashes import (  # noqa: F401 - collected here, on this stack
     test_kill9_mid_reply_the_next_task_answers_once_and_remembers,
 )
 
+from harness import DevStackProcess
 from serverless_openclaw.adapters.aws.agent_roles import PERSON_TAG
 from serverless_openclaw.adapters.aws.call_log import read_calls
 from serverless_openclaw.adapters.aws.clients import AwsCall
@@ -64,9 +64,9 @@ CALLS: dict[str, Path] = {}
 """Where each stack of this module records its calls (checked by the last test)."""
 
 
-def _stack(path: Path) -> DevStackHandle:
+def _stack(path: Path) -> DevStackProcess:
     calls = path.parent / "aws-calls"
-    stack = DevStackHandle(path, {"SOC_AWS_CALL_LOG_DIR": str(calls)}, backend="aws")
+    stack = DevStackProcess(path, {"SOC_AWS_CALL_LOG_DIR": str(calls)}, backend="aws")
     CALLS[str(path)] = calls
     return stack
 
@@ -74,7 +74,7 @@ def _stack(path: Path) -> DevStackHandle:
 @pytest.fixture(scope="module")
 def dev_stack(
     tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: object
-) -> Iterator[DevStackHandle]:
+) -> Iterator[DevStackProcess]:
     stack = _stack(tmp_path_factory.mktemp("aws-stack") / "state")
     stack.start()
     yield stack
@@ -82,14 +82,14 @@ def dev_stack(
 
 
 @pytest.fixture
-def fresh_dev_stack(tmp_path: Path, openclaw_runtime: object) -> Iterator[DevStackHandle]:
+def fresh_dev_stack(tmp_path: Path, openclaw_runtime: object) -> Iterator[DevStackProcess]:
     stack = _stack(tmp_path / "state")
     stack.start()
     yield stack
     stack.stop()
 
 
-def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackHandle) -> None:
+def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackProcess) -> None:
     assert dev_stack.info["backend"] == "aws"
     assert dev_stack.info["enforce_iam"] is True
     assert dev_stack.aws("dynamodb").list_tables()["TableNames"]  # the administrator may
@@ -106,7 +106,7 @@ def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackHandle) -
         anyone.list_tables()
 
 
-async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackHandle) -> None:
+async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackProcess) -> None:
     """A job that failed its deliveries lands in the shared dead-letter queue (put there
     directly); the watchdog, as its own role, tells the person and drops it."""
     user = dev_stack.create_user(idle_minutes=1)
@@ -136,7 +136,7 @@ async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackHand
     raise AssertionError(f"no notice; history: {user.messages()}")
 
 
-async def test_a_due_scheduled_job_wakes_the_sleeping_agent(dev_stack: DevStackHandle) -> None:
+async def test_a_due_scheduled_job_wakes_the_sleeping_agent(dev_stack: DevStackProcess) -> None:
     """The watchdog starts an idle agent whose recorded next job is due (the row is written
     as the agent writes it; tests/scheduled waits for a real job)."""
     user = dev_stack.create_user(idle_minutes=1)

@@ -36,10 +36,10 @@ def outage_stack(
     tmp_path_factory: pytest.TempPathFactory,
     openclaw_runtime: Any,
 ) -> Iterator[tuple[Any, SwitchableProxy]]:
-    from tests.conftest import DevStackHandle
+    from harness import DevStackProcess
 
     state = tmp_path_factory.mktemp("s3-outage") / "state"
-    stack = DevStackHandle(state, backend="aws")  # S3 is moto's, reached through a proxy
+    stack = DevStackProcess(state, backend="aws")  # S3 is moto's, reached through a proxy
     proxy = SwitchableProxy(stack.moto_port)
     proxy.up()
     stack.env["SOC_DEV_AGENT_ENV"] = json.dumps({"AWS_ENDPOINT_URL_S3": proxy.url})

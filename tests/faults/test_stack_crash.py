@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 import pytest
-from tests.conftest import DevStackHandle
+
+from harness import DevStackProcess
 
 from .conftest import alive, ask_what_i_said, history, send, token, wait_chunks, wait_until
 
@@ -35,7 +36,7 @@ def _epoch(text: str) -> float:
 async def test_sigkill_of_the_whole_local_stack_mid_reply_with_three_queued_messages(
     tmp_path: Any, openclaw_runtime: Any, account: Any, figure: Any
 ) -> None:
-    stack = DevStackHandle(tmp_path / "state")
+    stack = DevStackProcess(tmp_path / "state")
     await asyncio.to_thread(stack.start)
     try:
         user = stack.create_user(idle_minutes=30)

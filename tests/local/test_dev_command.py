@@ -60,7 +60,7 @@ def stopped_within(process: subprocess.Popen[bytes], seconds: float) -> tuple[in
 @pytest.fixture
 def port() -> int:
     """The stack takes this port and, on the aws backend, the next one."""
-    from tests.conftest import free_port_pair
+    from harness import free_port_pair
 
     return free_port_pair()
 

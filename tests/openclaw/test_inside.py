@@ -36,9 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tests import conftest as rig
-from tests.conftest import DevStackHandle, OfflineModel
 
+from harness import DevStackProcess, OfflineModel, Person
 from serverless_openclaw.agent.openclaw.client import GatewayClient, RunEnd
 from serverless_openclaw.agent.openclaw.config import (
     ModelChoice,
@@ -195,7 +194,7 @@ def credentials() -> Iterator[FakeCredentials]:
 @pytest.fixture(scope="module")
 def shell_stack(
     openclaw_runtime: OpenClawRuntime, credentials: FakeCredentials
-) -> Iterator[DevStackHandle]:
+) -> Iterator[DevStackProcess]:
     if not IS_ROOT:
         pytest.skip(NO_UID_SWITCH)
     _ensure_account(SUPERVISOR_USER)
@@ -209,7 +208,7 @@ def shell_stack(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": credentials.full_uri,
         "AWS_CONTAINER_AUTHORIZATION_TOKEN": credentials.token,
     }
-    stack = DevStackHandle(
+    stack = DevStackProcess(
         root / "state",
         {
             "SOC_RUNTIME_CACHE": str(_reachable_runtime(openclaw_runtime, root)),
@@ -227,7 +226,7 @@ def shell_stack(
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def _ask(user: rig.TestUser, text: str, timeout: float = 600) -> str:
+async def _ask(user: Person, text: str, timeout: float = 600) -> str:
     async with user.ws() as ws:
         message = uuid.uuid4().hex
         await ws.send({"action": "send", "id": message, "text": text})
@@ -235,7 +234,7 @@ async def _ask(user: rig.TestUser, text: str, timeout: float = 600) -> str:
     return str(end["text"])
 
 
-async def _run(stack: DevStackHandle, user: rig.TestUser, command: str) -> str:
+async def _run(stack: DevStackProcess, user: Person, command: str) -> str:
     """What OpenClaw's exec returned for `command` (the offline model reports it verbatim)."""
     marker = f"cmd-{uuid.uuid4().hex[:10]}"
     _script_exec(str(stack.info["offline_model_url"]), marker, command)
@@ -256,7 +255,7 @@ def _sh(script: str) -> str:
 
 
 async def test_shell_as_its_own_uid_reaches_no_secret_and_no_credentials(
-    shell_stack: DevStackHandle, credentials: FakeCredentials
+    shell_stack: DevStackProcess, credentials: FakeCredentials
 ) -> None:
     user = shell_stack.create_user(idle_minutes=5)
     first = await _ask(user, "hello")  # wakes the agent
@@ -351,7 +350,7 @@ async def test_shell_as_its_own_uid_reaches_no_secret_and_no_credentials(
     assert gateway_env["OPENCLAW_GATEWAY_TOKEN"] in replies["id and env"]
 
 
-def test_the_supervisor_still_backs_up_what_openclaw_wrote(shell_stack: DevStackHandle) -> None:
+def test_the_supervisor_still_backs_up_what_openclaw_wrote(shell_stack: DevStackProcess) -> None:
     """As `agent`, the supervisor still backs up OpenClaw's databases, which OpenClaw creates
     0600 (its backup thread gets root's file access: privileges.file_access). Run after the
     shell test, on its agent: the turns there wrote those databases."""

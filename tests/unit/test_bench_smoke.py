@@ -4,19 +4,14 @@ statistics are right. No benchmark runs here: the slow suites live in bench/ onl
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # bench/ is a top-level folder, not part of the package
-    sys.path.insert(0, str(ROOT))
-
-from bench.cli import SUITES, options_from, parser  # noqa: E402
-from bench.load import LoadResult, Sent, figures_of  # noqa: E402
-from bench.report import TARGETS, as_json, table  # noqa: E402
-from bench.stats import Figure, median, percentile, rate, ratio  # noqa: E402
+from bench.cli import SUITES, options_from, parser
+from bench.load import LoadResult, Sent, figures_of
+from bench.report import TARGETS, as_json, table
+from bench.stats import Figure, median, percentile, rate, ratio
 
 
 # --- statistics -------------------------------------------------------------------------------
