@@ -39,6 +39,7 @@ FAST = BridgeOptions(
     busy_receive_wait_s=1,
     recovery_settle_s=0.05,
     quiet_timeout_s=5.0,
+    recovery_wait_s=3.0,
     busy_wait_s=5.0,
     backup_timeout_s=2.0,
     receive_retry_s=0.05,

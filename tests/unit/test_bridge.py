@@ -127,6 +127,29 @@ async def test_a_gateway_crash_mid_reply_hands_the_job_back_and_it_is_answered_o
     assert [t.outcome for t in rig.bridge.turns] == ["released", "answered"]
 
 
+async def test_a_recovery_that_starts_late_is_awaited_and_the_message_is_never_sent_twice(
+    rig: BridgeRig,
+) -> None:
+    """On a loaded machine OpenClaw starts its restart recovery seconds after the gateway is
+    back (14 s seen in CI): the job that came back must wait for it, not send the message
+    again, or the agent remembers the person saying it twice."""
+    rig.gateway.recovery_delay_s = 1.0  # far beyond the settle time (FAST: 0.05 s)
+    rig.gateway.script("long story", Crash(partial="Once upon a"))
+    rig.start()
+    job = rig.send("tell me a long story")
+    await until(lambda: rig.gateway.crashes == 1, what="the gateway crash")
+    await rig.gateway.boot()
+
+    reply = await rig.answered(job)
+    await until(lambda: rig.depth() == 0, what="the job acknowledged")
+
+    assert reply.text == rig.gateway.answer(job.text)
+    assert [s.outcome for s in rig.gateway.sent] == ["started"], "never sent again"
+    said = [m for m in rig.gateway.history() if m.role == "user" and m.text.endswith(job.text)]
+    assert len(said) == 1, "the agent remembers the message once"
+    assert len(stream_ends(rig.ports, job.jobId)) == 1
+
+
 async def test_without_openclaws_own_recovery_the_job_that_came_back_is_sent_again(
     rig: BridgeRig,
 ) -> None:

@@ -58,7 +58,7 @@ from . import failures
 from .attachments import chat_attachments, with_notes
 from .clock import SYSTEM_CLOCK, Clock
 from .delivery import ReplySink
-from .openclaw.gateway import Gateway, HistoryMessage
+from .openclaw.gateway import MAIN_SESSION_KEY, Gateway, HistoryMessage
 from .openclaw.runs import ChatRun, RunDelta, RunEnd
 from .reporter import AgentReporter
 
@@ -68,6 +68,8 @@ CLOCK_SLACK_MS: Final = 5_000
 
 MODEL_ERROR_PREFIX = "⚠️ The model could not answer: "
 NO_REPLY: Final = "(no reply)"
+RECOVERY_POLL_S: Final = 2.0
+"""How often a message OpenClaw holds unanswered is looked up while its recovery is awaited."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class Answer:
         return "failed" if self.error else "aborted" if self.aborted else "answered"
 
 
-def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -> str | None:
-    """The first answer after the person's `text` reached OpenClaw (not before `since_ms`)."""
+def _asked_at(history: list[HistoryMessage], text: str, since_ms: int) -> int | None:
+    """Where the person's `text` last reached OpenClaw (not before `since_ms`), if it did."""
     wanted = text.strip()
     asked = None
     for index, message in enumerate(history):
@@ -97,6 +99,12 @@ def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -
             and message.text.strip().endswith(wanted)
         ):
             asked = index
+    return asked
+
+
+def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -> str | None:
+    """The first answer after the person's `text` reached OpenClaw (not before `since_ms`)."""
+    asked = _asked_at(history, text, since_ms)
     if asked is None:
         return None
     for message in history[asked + 1 :]:
@@ -108,10 +116,19 @@ def answer_in_history(history: list[HistoryMessage], text: str, since_ms: int) -
     return None
 
 
+def held_unanswered(history: list[HistoryMessage], text: str, since_ms: int) -> bool:
+    """OpenClaw holds the person's `text` with no answer after it: a turn its restart recovery
+    answers by itself. Sending the text again would put it into the agent's memory twice."""
+    return (
+        _asked_at(history, text, since_ms) is not None
+        and answer_in_history(history, text, since_ms) is None
+    )
+
+
 def session_key(conversation_id: str) -> str:
     """The main conversation is OpenClaw's main session (shared by web and Telegram)."""
     if conversation_id == MAIN_CONVERSATION_ID:
-        return "agent:main:main"
+        return MAIN_SESSION_KEY
     return f"agent:main:conv-{conversation_id}"
 
 
@@ -164,6 +181,11 @@ class BridgeOptions:
     (DEFAULT_RECOVERY_DELAY_MS), e.g. by the retried job's own `chat.send`."""
     quiet_timeout_s: float = 240.0
     """How long a retried job waits for OpenClaw's own run (a recovery can be a whole turn)."""
+    recovery_wait_s: float = 60.0
+    """How long a main-session job whose message OpenClaw already holds unanswered waits for
+    OpenClaw's restart recovery to answer it before sending it again. OpenClaw marks such a
+    session at start-up and starts the recovery run later: ~5 s on a quiet machine, 14 s
+    seen on a loaded one. Sending meanwhile makes the agent remember the message twice."""
     fold_attempts: int = 3
     """Sends of one job whose runs may end empty (folded into a run OpenClaw started itself)."""
     busy_wait_s: float = 60.0
@@ -530,8 +552,8 @@ class Bridge:
             )
             if retried:
                 # Answered before the job came back (a crash after the backup, or OpenClaw's
-                # own recovery run): the restored history has it; OpenClaw answers once.
-                recovered = await self._answer_from_history(job, key)
+                # own recovery run), or about to be: OpenClaw answers once.
+                recovered = await self._answer_from_recovery(job, key)
                 if recovered:
                     log.info("job %s was answered before it came back: using it", job.jobId)
                     return Answer(self._noted(job, recovered))
@@ -552,7 +574,7 @@ class Bridge:
                     settle_s=self.options.recovery_settle_s,
                     timeout=self.options.quiet_timeout_s,
                 )
-                recovered = await self._answer_from_history(job, key)
+                recovered = await self._answer_from_recovery(job, key)
                 if recovered:
                     log.info("job %s was answered by OpenClaw's own run: using it", job.jobId)
                     return Answer(self._noted(job, recovered))
@@ -586,12 +608,39 @@ class Bridge:
     def _noted(self, job: ChatJob, text: str) -> str:
         return with_notes(text, job.attachments, audio_understood=self.options.audio_understood)
 
-    async def _answer_from_history(self, job: ChatJob, key: str) -> str | None:
-        return answer_in_history(
-            await self.gateway.chat_history(key, limit=50),
-            job.text,
-            since_ms=int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS,
-        )
+    async def _answer_from_recovery(self, job: ChatJob, key: str) -> str | None:
+        """The answer OpenClaw gave, or gives by itself, to a message it already took.
+
+        A main-session message OpenClaw holds with no answer after it is its restart
+        recovery's to answer (the session was marked at start-up; the run starts seconds
+        later). That answer is awaited, up to `recovery_wait_s`, instead of sending the
+        message again. None: OpenClaw does not hold the message (send it), or did not answer
+        in time (send it again: an answer remembered twice beats none).
+        """
+        since_ms = int(job.receivedAt.timestamp() * 1000) - CLOCK_SLACK_MS
+        activity = self.gateway.activity
+        waited = 0.0
+        while True:
+            history = await self.gateway.chat_history(key, limit=50)
+            answer = answer_in_history(history, job.text, since_ms)
+            if answer:
+                return answer
+            if key != MAIN_SESSION_KEY or not held_unanswered(history, job.text, since_ms):
+                return None
+            if waited >= self.options.recovery_wait_s:
+                log.warning(
+                    "job %s: OpenClaw holds it unanswered and no recovery came in %.0f s",
+                    job.jobId,
+                    waited,
+                )
+                return None
+            if waited == 0.0:
+                log.info("job %s: OpenClaw holds it unanswered; awaiting its recovery", job.jobId)
+            started = asyncio.get_running_loop().time()
+            # Woken by a run starting or ending; a poll besides, for an answer without events.
+            await activity.wait_change(min(RECOVERY_POLL_S, self.options.recovery_wait_s))
+            await activity.wait_quiet(key, settle_s=0.0, timeout=self.options.quiet_timeout_s)
+            waited += asyncio.get_running_loop().time() - started
 
     async def _run(
         self,

@@ -60,6 +60,12 @@ class SessionActivity:
         self._last_change[session] = self._clock()
         self._changed.set()
 
+    async def wait_change(self, timeout: float) -> None:
+        """Until a run starts or ends in any session, or `timeout` passed."""
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(timeout, 0.01))
+
     def reset(self) -> None:
         """The connection dropped: whatever ran died with the gateway or is re-announced."""
         self._busy.clear()
