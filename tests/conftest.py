@@ -127,7 +127,8 @@ def openclaw_runtime():  # type: ignore[no-untyped-def]
 def dev_stack(
     tmp_path_factory: pytest.TempPathFactory, openclaw_runtime
 ) -> Iterator[DevStackProcess]:  # type: ignore[no-untyped-def]
-    """One dev stack for the e2e, browser and fault tests that do not restart it."""
+    """One dev stack for the e2e and browser tests that do not restart it (the fault suite has
+    its own, on the aws backend: tests/faults/conftest.py)."""
     stack = DevStackProcess(tmp_path_factory.mktemp("dev-stack") / "state")
     stack.start()
     yield stack

@@ -15,7 +15,8 @@ makes for a due scheduled job. Every AWS call of every component is recorded
 against the role that makes it on AWS with the policy evaluator (resources, conditions,
 `dynamodb:LeadingKeys` of the person's rows): what moto does not check.
 
-`SOC_TEST_BACKEND=aws` runs the rest of the suite on this backend too (not in CI: too slow).
+The fault suite's shared stack runs on this backend with IAM enforced too (tests/faults/
+conftest.py); `SOC_TEST_BACKEND=aws` runs the rest of the suite on it (not in CI: too slow).
 """
 
 from __future__ import annotations

@@ -293,6 +293,31 @@ async def wait_agent_state(user: Any, state: str, timeout: float = 240) -> dict[
     return dict(await wait_until(check, timeout, f"agent {state}", 1.0))
 
 
+FAULTS_BACKEND_ENV = "SOC_TEST_FAULTS_BACKEND"
+
+
+@pytest.fixture(scope="session")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: Any) -> Iterator[Any]:
+    """The fault suite's shared stack runs the production adapters: boto3 against moto and
+    the ECS emulator, with IAM enforced (each component, and each person's agent, calls as its
+    own principal with exactly the rights the synthesized templates give it).
+
+    Faults are where the code takes the paths a good day never does (jobs handed back and
+    delivered again, tasks restarted by the watchdog, turns recovered): where a call missing
+    from a policy would first be refused on AWS. The inbox, store and compute semantics these
+    tests rely on are the same on every backend (tests/contracts); the product's default
+    embedded backend has its own crash test (test_stack_crash.py) and the e2e suite.
+    `SOC_TEST_FAULTS_BACKEND=embedded` runs the fault suite on the embedded backend instead.
+    """
+    from harness import DevStackProcess
+
+    backend = os.environ.get(FAULTS_BACKEND_ENV, "aws")
+    stack = DevStackProcess(tmp_path_factory.mktemp("fault-stack") / "state", backend=backend)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
 def model(dev_stack: Any) -> Iterator[Any]:
     """The shared stack's offline model; its script is cleared after the test."""

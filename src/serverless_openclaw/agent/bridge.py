@@ -555,7 +555,11 @@ class Bridge:
                 # own recovery run), or about to be: OpenClaw answers once.
                 recovered = await self._answer_from_recovery(job, key)
                 if recovered:
-                    log.info("job %s was answered before it came back: using it", job.jobId)
+                    log.info(
+                        "job %s was answered by OpenClaw (before it came back or by its "
+                        "recovery): using it",
+                        job.jobId,
+                    )
                     return Answer(self._noted(job, recovered))
             idempotency = job.jobId
             for attempt in range(1, self.options.fold_attempts + 1):
