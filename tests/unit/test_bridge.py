@@ -8,7 +8,9 @@ from dataclasses import replace
 
 from serverless_openclaw.agent.bridge import session_key
 from serverless_openclaw.agent.openclaw.fake import Crash, Fail, Reply, Stall
+from serverless_openclaw.contracts.jobs import ChatJob
 from serverless_openclaw.contracts.limits import MAIN_CONVERSATION_ID
+from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import Fenced, StorageUnavailable
 
 from .conftest import USER, BridgeRig, frames, launch, messages, stream_ends, until
@@ -104,17 +106,24 @@ async def test_a_job_answered_before_it_came_back_is_taken_from_the_restored_his
     assert [f["text"] for f in stream_ends(rig.ports, job.jobId)] == [answer]
 
 
-async def test_a_gateway_crash_mid_reply_hands_the_job_back_and_it_is_answered_once(
-    rig: BridgeRig,
-) -> None:
+async def crash_mid_reply_then_reboot(rig: BridgeRig) -> tuple[ChatJob, Message]:
+    """A question whose reply the gateway dies in the middle of; the gateway is then started
+    again (what the supervisor's gateway monitor does). Returns the job and its stored reply,
+    once the job is acknowledged."""
     rig.gateway.script("long story", Crash(partial="Once upon a"))
     rig.start()
     job = rig.send("tell me a long story")
     await until(lambda: rig.gateway.crashes == 1, what="the gateway crash")
-    await rig.gateway.boot()  # what the supervisor's gateway monitor does
-
+    await rig.gateway.boot()
     reply = await rig.answered(job)
     await until(lambda: rig.depth() == 0, what="the job acknowledged")
+    return job, reply
+
+
+async def test_a_gateway_crash_mid_reply_hands_the_job_back_and_it_is_answered_once(
+    rig: BridgeRig,
+) -> None:
+    job, reply = await crash_mid_reply_then_reboot(rig)
 
     # OpenClaw's own restart recovery answered the interrupted turn; the job that came
     # back takes that answer instead of asking again.
@@ -134,14 +143,7 @@ async def test_a_recovery_that_starts_late_is_awaited_and_the_message_is_never_s
     back (14 s seen in CI): the job that came back must wait for it, not send the message
     again, or the agent remembers the person saying it twice."""
     rig.gateway.recovery_delay_s = 1.0  # far beyond the settle time (FAST: 0.05 s)
-    rig.gateway.script("long story", Crash(partial="Once upon a"))
-    rig.start()
-    job = rig.send("tell me a long story")
-    await until(lambda: rig.gateway.crashes == 1, what="the gateway crash")
-    await rig.gateway.boot()
-
-    reply = await rig.answered(job)
-    await until(lambda: rig.depth() == 0, what="the job acknowledged")
+    job, reply = await crash_mid_reply_then_reboot(rig)
 
     assert reply.text == rig.gateway.answer(job.text)
     assert [s.outcome for s in rig.gateway.sent] == ["started"], "never sent again"
@@ -154,14 +156,7 @@ async def test_without_openclaws_own_recovery_the_job_that_came_back_is_sent_aga
     rig: BridgeRig,
 ) -> None:
     rig.gateway.recovery = False
-    rig.gateway.script("long story", Crash(partial="Once upon a"))
-    rig.start()
-    job = rig.send("tell me a long story")
-    await until(lambda: rig.gateway.crashes == 1, what="the gateway crash")
-    await rig.gateway.boot()
-
-    reply = await rig.answered(job)
-    await until(lambda: rig.depth() == 0, what="the job acknowledged")
+    job, reply = await crash_mid_reply_then_reboot(rig)
 
     assert reply.text == rig.gateway.answer(job.text)
     assert len(rig.gateway.turns(job.text)) == 2, "asked again: nobody had answered"
