@@ -7,47 +7,35 @@ policies end to end.
 It runs a chosen set of the e2e and fault scenarios on one such stack — together they make
 every AWS call path of the product once: a first message and a turn (handlers: queue, wake,
 RunTask passing the person's role; agent: inbox, replies, @connections), two people at once,
-the watchdog's idle stop with a backup and the restore at the next start, a task killed
-mid-reply and restarted by the watchdog (the jobs it left in the inbox), a Telegram pairing
+the watchdog's idle stop with a backup and the restore at the next start, a Telegram pairing
 and reply (the webhook), a dead letter answered by the watchdog, and a wake the watchdog
-makes for a due scheduled job. Every AWS call of every component is recorded
-(`SOC_AWS_CALL_LOG_DIR`, adapters/aws/call_log.py), and the last test evaluates each one
-against the role that makes it on AWS with the policy evaluator (resources, conditions,
-`dynamodb:LeadingKeys` of the person's rows): what moto does not check.
+makes for a due scheduled job (tasks killed mid-reply and restarted by the watchdog are the
+fault suite's, on a stack of the same kind whose calls are checked the same way). Every AWS
+call of every component is recorded (`SOC_AWS_CALL_LOG_DIR`, adapters/aws/call_log.py), and
+the last test evaluates each one against the role that makes it on AWS with the policy
+evaluator (resources, conditions, `dynamodb:LeadingKeys` of the person's rows): what moto
+does not check.
 
-The fault suite's shared stack runs on this backend with IAM enforced too (tests/faults/
-conftest.py); `SOC_TEST_BACKEND=aws` runs the rest of the suite on it (not in CI: too slow).
+The fault suite's shared stack runs on this backend with IAM enforced too, its calls checked
+when it stops (tests/faults/conftest.py); `SOC_TEST_BACKEND=aws` runs the rest of the suite
+on it (not in CI: too slow).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.faults.conftest import account, model  # noqa: F401 - fixtures
-from tests.faults.test_agent_crashes import (  # noqa: F401 - collected here, on this stack
-    test_kill9_mid_reply_the_next_task_answers_once_and_remembers,
-)
+from tests.iam.dev_stack_calls import CALL_LOG_DIR_ENV, check_recorded_calls
 
 from harness import DevStackProcess
-from serverless_openclaw.adapters.aws.agent_roles import PERSON_TAG
-from serverless_openclaw.adapters.aws.call_log import read_calls
-from serverless_openclaw.adapters.aws.clients import AwsCall
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
-from serverless_openclaw.infra.iam_requests import Deployment, IamRequest, requests_for
-from serverless_openclaw.infra.iam_simulator import IamSimulator
-from serverless_openclaw.infra.local_iam import ACCOUNT, local_policies
-from serverless_openclaw.infra.local_templates import load_or_synth
-from serverless_openclaw.infra.node import find_or_install_node
-from serverless_openclaw.infra.policies import resolve_variables
 
 from .test_local_stack import (  # noqa: F401 - collected here, on this module's stacks
     test_cold_start_streams_reply_and_history_is_listed,
@@ -67,7 +55,7 @@ CALLS: dict[str, Path] = {}
 
 def _stack(path: Path) -> DevStackProcess:
     calls = path.parent / "aws-calls"
-    stack = DevStackProcess(path, {"SOC_AWS_CALL_LOG_DIR": str(calls)}, backend="aws")
+    stack = DevStackProcess(path, {CALL_LOG_DIR_ENV: str(calls)}, backend="aws")
     CALLS[str(path)] = calls
     return stack
 
@@ -160,63 +148,24 @@ async def test_a_due_scheduled_job_wakes_the_sleeping_agent(dev_stack: DevStackP
     raise AssertionError(f"not woken: {dev_stack.task_row(user)}")
 
 
-def _policies(stack_dir: Path) -> tuple[dict[str, Any], Deployment]:
-    info = json.loads((stack_dir / "dev.json").read_text())
-    prefix = str(info["prefix"])
-    policies = local_policies(
-        load_or_synth(), prefix=prefix, state_bucket=str(info["state_bucket"])
-    )
-    role = f"arn:aws:iam::{ACCOUNT}:role/{prefix}"
-    deployment = Deployment(
-        account=ACCOUNT,
-        execution_role=f"{role}-agent-execution",
-        default_task_role=f"{role}-agent-task-default",
-    )
-    return policies, deployment
-
-
 def test_every_recorded_call_is_allowed_by_the_role_that_makes_it(figure: Any) -> None:
     """Last of the module: every call every component made above, evaluated against the
     synthesized policy of its role (an agent's: resolved for its person)."""
     assert CALLS, "no stack of this module ran"
-    simulator = IamSimulator(find_or_install_node())
-    documents: dict[str, dict[str, Any]] = {}
-    batch: list[tuple[str, IamRequest]] = []
-    roles: Counter[str] = Counter()
-    for stack_dir, log in CALLS.items():
-        policies, deployment = _policies(Path(stack_dir))
-        for line in read_calls(log):
-            role, person = str(line["role"]), line.get("person")
-            policy = policies[role]
-            key = f"{stack_dir}|{role}|{person or ''}"
-            if key not in documents:
-                if person:
-                    policy = resolve_variables(policy, {f"aws:PrincipalTag/{PERSON_TAG}": person})
-                documents[key] = policy.document()
-            call = AwsCall(line["service"], line["operation"], line["params"], line["region"])
-            for request in requests_for(call, deployment):
-                batch.append((key, request))
-                roles[role] += 1
+    checked = check_recorded_calls({Path(state): log for state, log in CALLS.items()})
+    roles, actions = checked.requests, checked.actions
     assert {"handlers", "watchdog", "agent-task"} <= set(roles), roles
-    evaluations = simulator.evaluate(documents, batch, account=ACCOUNT)
-    refused = sorted(
-        {
-            f"{e.role.split('|')[1]}: {e.request.call} -> {e.request.action} on "
-            f"{e.request.resource} {dict(e.request.context)} [{e.decision}] {e.detail}"
-            for e in evaluations
-            if not e.allowed
-        }
-    )
-    assert not refused, "refused on AWS:\n" + "\n".join(refused)
-    actions = {(e.role.split("|")[1], e.request.action) for e in evaluations}
+    assert not checked.refused, "refused on AWS:\n" + "\n".join(checked.refused)
     for expected in (
         ("handlers", "ecs:RunTask"), ("handlers", "iam:PassRole"), ("handlers", "sqs:SendMessage"),
         ("watchdog", "dynamodb:Scan"), ("watchdog", "ecs:StopTask"), ("watchdog", "ecs:RunTask"),
-        ("watchdog", "sqs:ReceiveMessage"), ("watchdog", "sqs:GetQueueAttributes"),
+        ("watchdog", "sqs:ReceiveMessage"),
         ("agent-task", "sqs:ReceiveMessage"), ("agent-task", "s3:PutObject"),
         ("agent-task", "s3:GetObjectVersion"), ("agent-task", "dynamodb:PutItem"),
         ("agent-task", "execute-api:ManageConnections"),
     ):  # fmt: skip
+        # (the watchdog's restart of a killed task, sqs:GetQueueAttributes on the jobs it
+        # left, is the fault suite's: its stack's calls are checked the same way)
         assert expected in actions, f"no {expected} in this run: the scenarios changed"
     for role, count in roles.items():
         figure(f"iam_requests_checked_{role.replace('-', '_')}", count)

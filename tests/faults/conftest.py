@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from tests.iam.dev_stack_calls import CALL_LOG_DIR_ENV, check_recorded_calls
 
 Frame = dict[str, Any]
 
@@ -307,15 +308,25 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: Any) -
     from a policy would first be refused on AWS. The inbox, store and compute semantics these
     tests rely on are the same on every backend (tests/contracts); the product's default
     embedded backend has its own crash test (test_stack_crash.py) and the e2e suite.
+    Every AWS call is recorded and, when the stack stops, evaluated against its role's
+    synthesized policy (tests/iam/dev_stack_calls.py): a refused one fails the run.
     `SOC_TEST_FAULTS_BACKEND=embedded` runs the fault suite on the embedded backend instead.
     """
     from harness import DevStackProcess
 
     backend = os.environ.get(FAULTS_BACKEND_ENV, "aws")
-    stack = DevStackProcess(tmp_path_factory.mktemp("fault-stack") / "state", backend=backend)
+    root = tmp_path_factory.mktemp("fault-stack")
+    calls = root / "aws-calls"
+    env = {CALL_LOG_DIR_ENV: str(calls)} if backend == "aws" else {}
+    stack = DevStackProcess(root / "state", env, backend=backend)
     stack.start()
     yield stack
     stack.stop()
+    if backend == "aws":
+        # moto checks actions, not resources or conditions: the policy evaluator does.
+        checked = check_recorded_calls({stack.state_dir: calls})
+        print(f"fault stack: {dict(checked.requests)} IAM requests checked", flush=True)
+        assert not checked.refused, "refused on AWS:\n" + "\n".join(checked.refused)
 
 
 @pytest.fixture
