@@ -17,17 +17,6 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-async def wait_agent(user, state: str, timeout: float = 240) -> dict:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        agent = await asyncio.to_thread(user.agent)
-        if agent["state"] == state:
-            return agent
-        if time.monotonic() > deadline:
-            raise AssertionError(f"agent is {agent}, not {state}")
-        await asyncio.sleep(1)
-
-
 async def test_cold_start_streams_reply_and_history_is_listed(dev_stack, figure) -> None:  # type: ignore[no-untyped-def]
     user = dev_stack.create_user(idle_minutes=1)
     user.settings(wakeOnConnect=False)  # measure the cold start from "send"
@@ -76,7 +65,7 @@ async def test_idle_agent_stops_and_remembers_after_cold_start(dev_stack) -> Non
         first = new_id()
         await ws.send({"action": "send", "id": first, "text": "my cat is called Miso"})
         await ws.reply_to(first)
-    stopped = await wait_agent(user, "idle", timeout=240)
+    stopped = await user.wait_state("idle", timeout=240)
     assert stopped["lastBackupAt"], "the agent backed its state up before stopping"
     async with user.ws() as ws:
         second = new_id()

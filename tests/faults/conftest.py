@@ -286,14 +286,6 @@ def kill_task(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-async def wait_agent_state(user: Any, state: str, timeout: float = 240) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        agent = user.agent()
-        return agent if agent["state"] == state else None
-
-    return dict(await wait_until(check, timeout, f"agent {state}", 1.0))
-
-
 FAULTS_BACKEND_ENV = "SOC_TEST_FAULTS_BACKEND"
 
 

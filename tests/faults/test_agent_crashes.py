@@ -21,7 +21,6 @@ from .conftest import (
     processes_in,
     send,
     token,
-    wait_agent_state,
     wait_chunks,
     wait_until,
 )
@@ -94,7 +93,7 @@ async def test_sigterm_mid_reply_finishes_the_turn_syncs_and_exits(
         await wait_until(lambda: not alive(pid), 120, "the agent exits")
         exit_s = time.monotonic() - signalled
         figure("sigterm_finish_exit_s", exit_s)
-        stopped = await wait_agent_state(user, "idle", 30)
+        stopped = await user.wait_state("idle", 30)
         assert stopped["lastBackupAt"] and _epoch(stopped["lastBackupAt"]) >= signalled_wall
         assert not stopped.get("lastError"), stopped
         states = [f["agent"] for f in ws.frames if f.get("type") == "status"]
@@ -126,7 +125,7 @@ async def test_sigterm_during_a_stalled_reply_hands_the_job_to_the_next_task(
         pid = int(agent["pid"])
         signalled = time.monotonic()
         os.kill(pid, signal.SIGTERM)
-        await wait_agent_state(user, "stopping", 30)
+        await user.wait_state("stopping", 30)
         m2 = await send(ws, account, second)
         await wait_until(lambda: not alive(pid), 150, "the agent exits")
         exit_s = time.monotonic() - signalled

@@ -21,7 +21,6 @@ from .conftest import (
     launches,
     send,
     token,
-    wait_agent_state,
     wait_until,
 )
 
@@ -94,7 +93,7 @@ async def test_restore_with_s3_unreachable_keeps_the_backup_and_the_messages(
         await ws.reply_to(m0)
         with user.http() as http:
             http.post("/api/agent/stop").raise_for_status()
-        stopped = await wait_agent_state(user, "idle", 120)
+        stopped = await user.wait_state("idle", 120)
         assert stopped["lastBackupAt"], "the agent backed up on its way out"
         before = backup_objects(stack, user)
         assert any(key.endswith("manifest.json") for key, *_ in before)

@@ -24,8 +24,10 @@ from serverless_openclaw.infra.local_iam import ACCOUNT, local_policies
 from serverless_openclaw.infra.local_templates import load_or_synth
 from serverless_openclaw.infra.node import find_or_install_node
 from serverless_openclaw.infra.policies import resolve_variables
+from serverless_openclaw.settings import HandlerSettings, env_name
 
-CALL_LOG_DIR_ENV = "SOC_AWS_CALL_LOG_DIR"
+CALL_LOG_DIR_ENV = env_name(HandlerSettings, "aws_call_log_dir")
+"""`SOC_AWS_CALL_LOG_DIR`: where every component of a stack records its calls."""
 
 
 @dataclass
