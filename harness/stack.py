@@ -412,6 +412,27 @@ class DevStackProcess:
         logs = sorted(self.tasks_dir.glob("*.log"))
         return "\n".join(p.read_text(errors="replace")[-2000:] for p in logs[-3:])
 
+    def diagnostics(self, lines: int = 60) -> str:
+        """What a failed test needs to be understood from CI output alone: the stack's last
+        log lines that say something (the watchdog's "done" ticks left out) and the last
+        agent tasks' lines about their lifecycle."""
+        parts: list[str] = []
+        if self.log.exists():
+            said = [
+                line
+                for line in self.log.read_text(errors="replace").splitlines()
+                if '"watchdog done"' not in line
+            ]
+            parts.append(f"--- {self.log.name} (last {lines} lines)\n" + "\n".join(said[-lines:]))
+        for path in sorted(self.tasks_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)[-4:]:
+            kept = [
+                line[:400]
+                for line in path.read_text(errors="replace").splitlines()
+                if '"level": "INFO"' not in line or "phase" in line or "stop" in line
+            ]
+            parts.append(f"--- task {path.name}\n" + "\n".join(kept[-lines:]))
+        return "\n".join(parts)
+
     def gateway_admin(self, user: Person) -> GatewayClient:
         """An operator client with admin scope on the person's running OpenClaw gateway (for
         tests that create scheduled jobs with cron.add). The token never leaves the agent

@@ -183,6 +183,31 @@ def figure(request: pytest.FixtureRequest, summary_line):  # type: ignore[no-unt
     return record
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failed test on a dev stack shows that stack's logs: in CI they are gone with the
+    clone, and a flaky failure may not come back when run alone."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.passed or report.skipped:
+        return
+    for stack in _stacks_of(getattr(item, "funcargs", {})):
+        try:
+            title = f"dev stack logs ({stack.state_dir.parent.name})"
+            report.sections.append((title, stack.diagnostics()))
+        except OSError as exc:
+            report.sections.append(("dev stack logs", f"could not be read: {exc}"))
+
+
+def _stacks_of(funcargs: dict[str, object]) -> list[DevStackProcess]:
+    found: list[DevStackProcess] = []
+    for value in funcargs.values():
+        for candidate in value if isinstance(value, tuple) else (value,):
+            if isinstance(candidate, DevStackProcess) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "teardown":
         return
