@@ -260,13 +260,21 @@ def disconnect_event(connection_id: str) -> dict[str, Any]:
     }
 
 
-def http_event(method: str, path: str, query: str, claims: dict[str, Any]) -> dict[str, Any]:
+def http_event(
+    method: str, path: str, query: str, token: str, claims: dict[str, Any]
+) -> dict[str, Any]:
+    """An HTTP API v2 event as API Gateway passes it on: the handler checks the bearer token
+    itself (the JWT authorizer's claims are not trusted alone)."""
     return {
         "version": "2.0",
         "routeKey": "ANY /api/{proxy+}",
         "rawPath": path,
         "rawQueryString": query,
-        "headers": {"accept": "application/json", "host": "efgh654321.execute-api.aws"},
+        "headers": {
+            "accept": "application/json",
+            "authorization": f"Bearer {token}",
+            "host": "efgh654321.execute-api.aws",
+        },
         "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if p) or None,
         "pathParameters": {"proxy": path.removeprefix("/api/")},
         "requestContext": {
@@ -381,9 +389,10 @@ def measure_warm(
             )
             os.environ.pop("AWS_SESSION_TOKEN", None)
             # Imported only now: powertools reads its settings when the modules load.
+            from serverless_openclaw import wiring
+            from serverless_openclaw.adapters.aws.ports import AwsPorts
             from serverless_openclaw.gateway import (
                 http_api,
-                services,
                 watchdog,
                 ws_connect,
                 ws_disconnect,
@@ -418,7 +427,7 @@ def measure_warm(
                     "SOC_SECURITY_GROUPS": '["sg-bench"]',
                 }
             )
-            services.reset()
+            wiring.reset()
 
             def ctx(name: str) -> LambdaContext:
                 return LambdaContext(function_name=name)
@@ -436,10 +445,12 @@ def measure_warm(
                     message_event(c, {"action": "ping"}), ctx("m")
                 ),
                 "http_api_agent": lambda c: http_api.handler(
-                    http_event("GET", "/api/agent", "", claims), ctx("h")
+                    http_event("GET", "/api/agent", "", token, claims), ctx("h")
                 ),
                 "http_api_messages": lambda c: http_api.handler(
-                    http_event("GET", "/api/conversations/main/messages", "limit=20", claims),
+                    http_event(
+                        "GET", "/api/conversations/main/messages", "limit=20", token, claims
+                    ),
                     ctx("h"),
                 ),
                 "ws_disconnect": lambda c: ws_disconnect.handler(disconnect_event(c), ctx("d")),
@@ -450,7 +461,9 @@ def measure_warm(
             api = ApiCalls()
             for n in range(invocations + 1):
                 if n == 1:  # the clients exist once every handler ran
-                    clients_ = services.current().clients
+                    wired = wiring.current().ports
+                    assert isinstance(wired, AwsPorts)
+                    clients_ = wired.clients
                     api.watch(clients_.dynamodb(), clients_.sqs(), clients_.ecs())
                 if n % 20 == 0:
                     log(f"handlers: warm invocations {n}/{invocations}")
@@ -473,9 +486,9 @@ def measure_warm(
             ecs_handle.stop()
         os.environ.clear()
         os.environ.update(saved)
-        from serverless_openclaw import wiring as services
+        from serverless_openclaw import wiring
 
-        services.reset()
+        wiring.reset()
     figures = {
         f"handler_warm_{name}_ms": Figure.of(values, note=f"first call {first[name]:.0f} ms")
         for name, values in samples.items()

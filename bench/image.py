@@ -66,7 +66,7 @@ def gzipped_bytes(*roots: Path) -> int:
     """Bytes of `tar c roots | gzip -6`: what the layer weighs in the registry."""
     counter = _Counter()
     with (
-        gzip.GzipFile(fileobj=counter, mode="wb", compresslevel=6, mtime=0) as packed,  # type: ignore[arg-type]
+        gzip.GzipFile(fileobj=counter, mode="wb", compresslevel=6, mtime=0) as packed,
         tarfile.open(fileobj=packed, mode="w|") as tar,
     ):
         for root in roots:
@@ -132,7 +132,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
     figures: dict[str, Figure] = {}
     for tier in (0, 1, 2):
         if tier:
-            await asyncio.to_thread(prune_install, prefix, tier)  # type: ignore[arg-type]
+            await asyncio.to_thread(prune_install, prefix, tier)
         # The cache's own figure comes below; the tiers are the install alone.
         size = await asyncio.to_thread(content_bytes, prefix)
         gz = await asyncio.to_thread(gzipped_bytes, prefix)

@@ -106,6 +106,7 @@ async def run(ctx: Context) -> dict[str, Figure]:
     ctx.script_model(stack)
     agent = await user.agent_process()
     await agent.wait_running()
+    assert stack.gateway_token, "the bench's stack gives every agent one gateway token"
     client = GatewayClient(
         f"ws://127.0.0.1:{agent.gateway_port}",
         stack.gateway_token,

@@ -52,7 +52,11 @@ def _moto_blobs(ports: MemoryPorts) -> subprocess.Popen[bytes]:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
     create_state_bucket(s3, "bench-state", "us-east-1")
-    ports.state_blobs = lambda prefix: StateBucket(s3, "bench-state", prefix)  # type: ignore[method-assign]
+
+    def bucket(prefix: str) -> StateBucket:
+        return StateBucket(s3, "bench-state", prefix)
+
+    ports.state_blobs = bucket  # type: ignore[method-assign,assignment]
     return moto
 
 
