@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
@@ -65,14 +66,40 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
+class _CurrentApp:
+    """The ASGI app of this test's fake: one server per worker serves each test's own fake
+    (a fresh server per test cost ~0.15 s to start and stop, over a hundred tests)."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("no fake Bot API is current (used outside the fake_bot fixture)")
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def bot_server() -> Iterator[tuple[ServerHandle, _CurrentApp]]:
+    current = _CurrentApp()
+    server = serve_in_thread(current)
+    try:
+        yield server, current
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def fake_bot(clock: VirtualClock) -> Iterator[FakeBot]:
+def fake_bot(
+    clock: VirtualClock, bot_server: tuple[ServerHandle, _CurrentApp]
+) -> Iterator[FakeBot]:
+    server, current = bot_server
     fake = FakeTelegram(clock=clock)
-    server = serve_in_thread(fake.app)
+    current.app = fake.app
     try:
         yield FakeBot(fake, server)
     finally:
-        server.stop()
+        current.app = None
 
 
 @pytest.fixture
