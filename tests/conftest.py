@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness import DevStackProcess, OfflineModel
+from harness import DevStackProcess, OfflineModel, SharedServers
 from serverless_openclaw.local.serve import free_port
 
 
@@ -93,6 +93,14 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     }.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def shared_servers() -> Iterator[SharedServers]:
+    """Loopback servers that stay up for the worker; each test mounts its own app on them."""
+    servers = SharedServers()
+    yield servers
+    servers.close()
 
 
 # --- OpenClaw and the offline model ---------------------------------------------------------

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness import SharedServers
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import Inbox
@@ -38,7 +39,6 @@ from serverless_openclaw.adapters.memory.identity import MemoryTokens
 from serverless_openclaw.app.services import Services
 from serverless_openclaw.core.errors import Unauthorized
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
-from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
 from serverless_openclaw.ports.identity import Caller, TokenVerifier
 from serverless_openclaw.settings import HandlerSettings
 from serverless_openclaw.wiring import wire_lambda
@@ -219,13 +219,14 @@ def _connections_app(endpoint: ConnectionsEndpoint) -> Starlette:
 
 
 @pytest.fixture
-def connections_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectionsEndpoint]:
+def connections_endpoint(
+    monkeypatch: pytest.MonkeyPatch, shared_servers: SharedServers
+) -> Iterator[ConnectionsEndpoint]:
     endpoint = ConnectionsEndpoint(url="")
-    handle: ServerHandle = serve_in_thread(_connections_app(endpoint))
-    endpoint.url = handle.url
-    monkeypatch.setenv("SOC_CONNECTIONS_URL", handle.url)
-    yield endpoint
-    handle.stop()
+    with shared_servers.mount("connections", _connections_app(endpoint)) as handle:
+        endpoint.url = handle.url
+        monkeypatch.setenv("SOC_CONNECTIONS_URL", handle.url)
+        yield endpoint
 
 
 # --- ECS ------------------------------------------------------------------------------------
@@ -269,30 +270,36 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 
 
 
 def _ecs(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: tuple[str, ...]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: tuple[str, ...],
+    servers: SharedServers,
 ) -> Iterator[Ecs]:
     emulator = EcsEmulator(
         default=TaskDefinition(command=command), log_dir=tmp_path / "tasks", stop_timeout_s=5
     )
-    handle = serve_in_thread(emulator.app)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)  # read when the client is made
     try:
-        yield Ecs(emulator, handle.url)
+        with servers.mount("ecs", emulator.app) as handle:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)  # read when clients are made
+            yield Ecs(emulator, handle.url)
     finally:
         emulator.close(timeout_s=5)
-        handle.stop()
 
 
 @pytest.fixture
-def ecs(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Ecs]:
+def ecs(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_servers: SharedServers
+) -> Iterator[Ecs]:
     """The ECS emulator running the no-op agent."""
-    yield from _ecs(monkeypatch, tmp_path, NOOP_AGENT)
+    yield from _ecs(monkeypatch, tmp_path, NOOP_AGENT, shared_servers)
 
 
 @pytest.fixture
-def ecs_sleeper(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Ecs]:
+def ecs_sleeper(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_servers: SharedServers
+) -> Iterator[Ecs]:
     """The ECS emulator running tasks that never report (the test plays the agent)."""
-    yield from _ecs(monkeypatch, tmp_path, SLEEPER)
+    yield from _ecs(monkeypatch, tmp_path, SLEEPER, shared_servers)
 
 
 # --- Cognito --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from tests.control_plane.conftest import (  # noqa: F401 - fixtures
     provisioned,
 )
 from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa: F401
-from tests.telegram.conftest import WEBHOOK_SECRET, FakeBot, bot_server, clock, fake_bot  # noqa: F401
+from tests.telegram.conftest import WEBHOOK_SECRET, FakeBot, clock, fake_bot  # noqa: F401
 
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.agent_roles import role_arn_prefix

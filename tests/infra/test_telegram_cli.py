@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.telegram.conftest import FakeBot, bot_server, clock, fake_bot  # noqa: F401 - fixtures
+from tests.telegram.conftest import FakeBot, clock, fake_bot  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from serverless_openclaw.adapters.aws.clients import AwsClients

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from harness import SharedServers
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.clients import AwsClients
 from serverless_openclaw.adapters.aws.inbox import InboxConsumer
@@ -26,7 +26,7 @@ from serverless_openclaw.core.errors import NotFound
 from serverless_openclaw.gateway import telegram_webhook
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
 from serverless_openclaw.local.fake_telegram import DEFAULT_TOKEN, FakeTelegram
-from serverless_openclaw.local.serve import ServerHandle, serve_in_thread
+from serverless_openclaw.local.serve import ServerHandle
 from serverless_openclaw.local.telegram_poller import webhook_event
 from serverless_openclaw.settings import ComputeSettings, HandlerSettings, TelegramSettings
 from serverless_openclaw.telegram.bot_api import AsyncBotApi, BotApi
@@ -66,40 +66,11 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
-class _CurrentApp:
-    """The ASGI app of this test's fake: one server per worker serves each test's own fake
-    (a fresh server per test cost ~0.15 s to start and stop, over a hundred tests)."""
-
-    def __init__(self) -> None:
-        self.app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.app is None:
-            raise RuntimeError("no fake Bot API is current (used outside the fake_bot fixture)")
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="session")
-def bot_server() -> Iterator[tuple[ServerHandle, _CurrentApp]]:
-    current = _CurrentApp()
-    server = serve_in_thread(current)
-    try:
-        yield server, current
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def fake_bot(
-    clock: VirtualClock, bot_server: tuple[ServerHandle, _CurrentApp]
-) -> Iterator[FakeBot]:
-    server, current = bot_server
+def fake_bot(clock: VirtualClock, shared_servers: SharedServers) -> Iterator[FakeBot]:
     fake = FakeTelegram(clock=clock)
-    current.app = fake.app
-    try:
+    with shared_servers.mount("telegram", fake.app) as server:
         yield FakeBot(fake, server)
-    finally:
-        current.app = None
 
 
 @pytest.fixture
@@ -180,7 +151,7 @@ class LambdaContext:
 
 @pytest.fixture
 def ecs_emulator(
-    aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_servers: SharedServers
 ) -> Iterator[EcsEmulator]:
     """Local ECS whose tasks never report (the agent's side is not under test here)."""
     emulator = EcsEmulator(
@@ -188,13 +159,12 @@ def ecs_emulator(
         log_dir=tmp_path / "tasks",
         stop_timeout_s=2,
     )
-    handle = serve_in_thread(emulator.app)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
     try:
-        yield emulator
+        with shared_servers.mount("ecs", emulator.app) as handle:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
+            yield emulator
     finally:
         emulator.close(timeout_s=5)
-        handle.stop()
 
 
 def handler_settings(api_base: str, *, configured: bool = True) -> HandlerSettings:
