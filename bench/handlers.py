@@ -365,7 +365,9 @@ def measure_warm(
 ) -> dict[str, Figure]:
     import jwt
 
+    from serverless_openclaw import wiring
     from serverless_openclaw.adapters.aws.clients import AwsClients
+    from serverless_openclaw.adapters.aws.ports import AwsPorts
     from serverless_openclaw.adapters.aws.provision import provision
     from serverless_openclaw.local import cognito
     from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
@@ -388,9 +390,7 @@ def measure_warm(
                 }
             )
             os.environ.pop("AWS_SESSION_TOKEN", None)
-            # Imported only now: powertools reads its settings when the modules load.
-            from serverless_openclaw import wiring
-            from serverless_openclaw.adapters.aws.ports import AwsPorts
+            # The handlers only now: powertools reads its settings when the modules load.
             from serverless_openclaw.gateway import (
                 http_api,
                 watchdog,
@@ -486,8 +486,6 @@ def measure_warm(
             ecs_handle.stop()
         os.environ.clear()
         os.environ.update(saved)
-        from serverless_openclaw import wiring
-
         wiring.reset()
     figures = {
         f"handler_warm_{name}_ms": Figure.of(values, note=f"first call {first[name]:.0f} ms")

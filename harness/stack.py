@@ -407,10 +407,14 @@ class DevStackProcess:
                 raise TimeoutError(f"the agent of {user.email} did not start")
             time.sleep(0.2)
 
+    def _recent_task_logs(self, count: int) -> list[Path]:
+        """The logs of the last `count` tasks to write (task ids are random: not by name)."""
+        logs = sorted(self.tasks_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
+        return logs[-count:]
+
     def task_log(self, user: Person) -> str:
         """The end of what the last agent tasks wrote (for failure messages)."""
-        logs = sorted(self.tasks_dir.glob("*.log"))
-        return "\n".join(p.read_text(errors="replace")[-2000:] for p in logs[-3:])
+        return "\n".join(p.read_text(errors="replace")[-2000:] for p in self._recent_task_logs(3))
 
     def diagnostics(self, lines: int = 60) -> str:
         """What a failed test needs to be understood from CI output alone: the stack's last
@@ -424,7 +428,7 @@ class DevStackProcess:
                 if '"watchdog done"' not in line
             ]
             parts.append(f"--- {self.log.name} (last {lines} lines)\n" + "\n".join(said[-lines:]))
-        for path in sorted(self.tasks_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)[-4:]:
+        for path in self._recent_task_logs(4):
             kept = [
                 line[:400]
                 for line in path.read_text(errors="replace").splitlines()

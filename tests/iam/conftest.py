@@ -34,6 +34,7 @@ from tests.control_plane.conftest import (  # noqa: F401 - fixtures
 from tests.infra.conftest import Synthesized, lambda_bundle, synthesized  # noqa: F401
 from tests.telegram.conftest import WEBHOOK_SECRET, FakeBot, clock, fake_bot  # noqa: F401
 
+from harness import SharedServers
 from serverless_openclaw import wiring
 from serverless_openclaw.adapters.aws.agent_roles import role_arn_prefix
 from serverless_openclaw.adapters.aws.clients import AwsClients, AwsCredentials
@@ -49,7 +50,7 @@ from serverless_openclaw.infra.local_iam import (
 from serverless_openclaw.infra.node import find_or_install_node
 from serverless_openclaw.infra.policies import Names, RolePolicy, role_policies
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
-from serverless_openclaw.local.serve import free_port, serve_in_thread
+from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.settings import HandlerSettings
 from serverless_openclaw.wiring import wire_lambda
 
@@ -173,6 +174,7 @@ def ecs(
     people: LocalPeople,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    shared_servers: SharedServers,
 ) -> Iterator[Ecs]:
     """The ECS emulator; every task runs the no-op agent as its person's role."""
     emulator = EcsEmulator(
@@ -181,13 +183,12 @@ def ecs(
         stop_timeout_s=5,
         task_role=lambda arn: people.credentials(arn).environment(),
     )
-    handle = serve_in_thread(emulator.app)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
     try:
-        yield Ecs(emulator, handle.url)
+        with shared_servers.mount("ecs", emulator.app) as handle:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", handle.url)
+            yield Ecs(emulator, handle.url)
     finally:
         emulator.close(timeout_s=5)
-        handle.stop()
 
 
 @pytest.fixture
