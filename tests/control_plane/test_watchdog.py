@@ -19,6 +19,13 @@ def _running(services: Services, user: str) -> str:
     return state.task_arn
 
 
+def _wait_reported_stopped(services: Services, arn: str) -> None:
+    """Until DescribeTasks says STOPPED, which is what the watchdog goes by: the emulator
+    reports it once it has reaped the process and what it left behind, a moment after the
+    process exits (ECS lags behind the container too)."""
+    wait_for(lambda: services.compute.describe([arn])[arn].last_status == "STOPPED")
+
+
 def test_an_idle_agent_is_stopped_after_the_users_idle_timeout(
     services: Services, ecs: Ecs
 ) -> None:
@@ -33,9 +40,7 @@ def test_an_idle_agent_is_stopped_after_the_users_idle_timeout(
     # The task got SIGTERM, reported itself idle and exited.
     wait_for(lambda: services.task_state.get("idle-user").state == "idle")
     wait_for(lambda: ecs.alive_tasks_of("idle-user") == [])
-    # DescribeTasks says STOPPED once the emulator has reaped the process (a moment after it
-    # exits, as ECS lags behind the container too).
-    wait_for(lambda: services.compute.describe([arn])[arn].last_status == "STOPPED")
+    _wait_reported_stopped(services, arn)
 
 
 def test_an_agent_with_recent_activity_is_kept(services: Services, ecs: Ecs) -> None:
@@ -74,6 +79,7 @@ def test_a_start_that_never_completes_is_given_up_and_reset(
     watchdog.sweep(shifted(services, timedelta(minutes=11)))
     assert services.task_state.get("stuck-user").state == "stopping"
     wait_for(lambda: ecs_sleeper.alive_tasks_of("stuck-user") == [])
+    _wait_reported_stopped(services, started.task_arn)
 
     watchdog.sweep(shifted(services, timedelta(minutes=12)))
     final = services.task_state.get("stuck-user")
@@ -107,6 +113,8 @@ def test_a_message_sent_while_stopping_starts_the_agent_once_it_is_down(
     woken = ops.wake(services, "late", "message")
     assert (woken.state, woken.wake_pending) == ("stopping", True)
     wait_for(lambda: ecs_sleeper.alive_tasks_of("late") == [])
+    assert started.task_arn
+    _wait_reported_stopped(services, started.task_arn)
 
     watchdog.sweep(services)  # task gone -> idle
     watchdog.sweep(services)  # idle with a pending wake -> starting
