@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,10 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
 from serverless_openclaw.local.serve import free_port, port_is_free
 
 from .agent import AgentProcess
+from .diagnostics import person_digest, stack_log_digest, task_log_digest
 from .model import OfflineModel
 from .people import Person
 
@@ -407,34 +410,44 @@ class DevStackProcess:
                 raise TimeoutError(f"the agent of {user.email} did not start")
             time.sleep(0.2)
 
-    def _recent_task_logs(self, count: int) -> list[Path]:
-        """The logs of the last `count` tasks to write (task ids are random: not by name)."""
-        logs = sorted(self.tasks_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
-        return logs[-count:]
+    def _task_logs(self) -> list[Path]:
+        """Every agent task's log, oldest first (task ids are random: by time, not name)."""
+        return sorted(self.tasks_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
+
+    @staticmethod
+    def _log_user(path: Path) -> str | None:
+        """The person (first 12 characters of the id) a task's log names in its first lines."""
+        with path.open("rb") as log:
+            head = log.read(8192).decode(errors="replace")
+        marker = '"user": "'
+        at = head.find(marker)
+        return head[at + len(marker) : at + len(marker) + 12] if at >= 0 else None
+
+    def task_logs_of(self, user: Person) -> list[Path]:
+        """The logs of the person's agent tasks, oldest first."""
+        return [p for p in self._task_logs() if self._log_user(p) == user.user_id[:12]]
 
     def task_log(self, user: Person) -> str:
-        """The end of what the last agent tasks wrote (for failure messages)."""
-        return "\n".join(p.read_text(errors="replace")[-2000:] for p in self._recent_task_logs(3))
+        """The person's task row and their agent tasks' lifecycle (for failure messages)."""
+        return self._person_digest(user, lines=30)
 
-    def diagnostics(self, lines: int = 60) -> str:
-        """What a failed test needs to be understood from CI output alone: the stack's last
-        log lines that say something (the watchdog's "done" ticks left out) and the last
-        agent tasks' lines about their lifecycle."""
-        parts: list[str] = []
-        if self.log.exists():
-            said = [
-                line
-                for line in self.log.read_text(errors="replace").splitlines()
-                if '"watchdog done"' not in line
-            ]
-            parts.append(f"--- {self.log.name} (last {lines} lines)\n" + "\n".join(said[-lines:]))
-        for path in self._recent_task_logs(4):
-            kept = [
-                line[:400]
-                for line in path.read_text(errors="replace").splitlines()
-                if '"level": "INFO"' not in line or "phase" in line or "stop" in line
-            ]
-            parts.append(f"--- task {path.name}\n" + "\n".join(kept[-lines:]))
+    def _person_digest(self, user: Person, lines: int = 12) -> str:
+        try:
+            row: dict[str, Any] | str = self.task_row(user)
+        except (BotoCoreError, ClientError, sqlite3.Error, OSError) as exc:  # the stack is gone
+            row = f"task row unreadable ({type(exc).__name__}: {exc})"
+        return person_digest(user.email, user.user_id, row, self.task_logs_of(user)[-3:], lines)
+
+    def diagnostics(self, people: int = 3) -> str:
+        """What a failed test needs to be understood from CI output alone: the stack log's
+        warnings, errors and watchdog actions, task logs that name nobody (a task that died
+        before its first line), then the last people's task rows and agent tasks."""
+        parts = [stack_log_digest(self.log)]
+        nameless = [p for p in self._task_logs() if self._log_user(p) is None]
+        if nameless:
+            parts.append("--- task logs that name nobody")
+            parts.extend(task_log_digest(p) for p in nameless[-3:])
+        parts.extend(self._person_digest(user) for user in self.users[-people:])
         return "\n".join(parts)
 
     def gateway_admin(self, user: Person) -> GatewayClient:
