@@ -31,6 +31,8 @@ class Person:
     _token: str | None = field(default=None, repr=False)
     _token_at: float = field(default=0.0, repr=False)
     _token_start: int = field(default=0, repr=False)
+    created_at: float = field(default_factory=time.monotonic, repr=False)
+    """When the test made them (time.monotonic): their agents stop when that test ends."""
 
     # --- signing in ------------------------------------------------------------------------
     def tokens(self) -> dict[str, str]:

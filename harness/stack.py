@@ -354,10 +354,19 @@ class DevStackProcess:
             user.settings(**settings)
         return user
 
-    def stop_agents(self) -> None:
-        """Ask every person's agent to stop (best effort: the stack may be gone)."""
+    def stop_agents(self, *, made_since: float | None = None) -> None:
+        """Ask the agents of every person (or of those made since `made_since`, a
+        time.monotonic() value) to stop, as they would in the web app; best effort: the
+        stack may be gone, or the person removed."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
         for user in self.users:
-            with contextlib.suppress(httpx.HTTPError), user.http() as client:
+            if made_since is not None and user.created_at < made_since:
+                continue
+            with (
+                contextlib.suppress(httpx.HTTPError, BotoCoreError, ClientError),
+                user.http() as client,
+            ):
                 client.post("/api/agent/stop")
 
     # --- a person's agent task (its row, work dir, process) --------------------------------

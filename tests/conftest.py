@@ -191,6 +191,18 @@ def figure(request: pytest.FixtureRequest, summary_line):  # type: ignore[no-unt
     return record
 
 
+@pytest.fixture(autouse=True)
+def _agents_stop_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The agents of the people a test made stop when it ends (those of module and session
+    fixtures stay): an idle OpenClaw gateway and its supervisor burn ~1.9 CPU-s a minute
+    until their idle timeout, and on a shared stack that timeout outlasts the test by up to
+    15 minutes, competing with the next tests' starts (docs/development.md)."""
+    started = time.monotonic()
+    yield
+    for stack in _stacks_of(getattr(request.node, "funcargs", {})):
+        stack.stop_agents(made_since=started)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """A failed test on a dev stack shows that stack's logs: in CI they are gone with the
