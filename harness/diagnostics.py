@@ -20,6 +20,9 @@ LINE_CHARS = 260
 _NOISE = ("PowertoolsUserWarning", "UserWarning", "self.provider.", "self.flush_metrics(")
 """Library warnings every Lambda invocation prints (and the source line after each)."""
 
+_KEPT_INFO = frozenset({"watchdog action", "starting agent"})
+"""INFO lines of the stack log that a failure may turn on: who was woken, and why."""
+
 _KEPT_FIELDS = ("user_id", "action", "reason", "state", "error", "launch_id")
 """Fields of a handler's structured line worth showing beside its message."""
 
@@ -55,20 +58,19 @@ def _is_said(line: str) -> bool:
         except ValueError:
             return True
         level = str(record.get("level", "")) if isinstance(record, dict) else ""
-        return level not in ("INFO", "DEBUG") or record.get("message") == "watchdog action"
+        return level not in ("INFO", "DEBUG") or record.get("message") in _KEPT_INFO
     return True
 
 
 def stack_log_digest(path: Path, lines: int = 25) -> str:
     """The last `lines` lines of the stack's log that say something: warnings, errors,
-    tracebacks, the watchdog's actions."""
+    tracebacks, the agents started and the watchdog's actions."""
     if not path.exists():
         return f"--- {path.name}: missing"
     raw = path.read_text(errors="replace").splitlines()
     kept = [compact(line) for line in raw if _is_said(line)]
-    return f"--- {path.name} (warnings, errors, watchdog actions; last {lines})\n" + "\n".join(
-        kept[-lines:]
-    )
+    title = f"--- {path.name} (warnings, errors, wakes, watchdog actions; last {lines})"
+    return "\n".join([title, *kept[-lines:]])
 
 
 def _is_lifecycle(line: str) -> bool:

@@ -35,6 +35,13 @@ def test_the_stack_log_digest_keeps_what_explains_a_failure_and_drops_the_chatte
                     action="stop",
                     reason="idle",
                 ),
+                _line(
+                    level="INFO",
+                    message="starting agent",
+                    timestamp="2026-12-01 04:52:05,000+0000",
+                    user_id="u-2",
+                    reason="telegram message",
+                ),
                 _line(level="ERROR", message="unhandled error", timestamp="2026-12-01 04:53:00,5"),
                 "Traceback (most recent call last):",
                 "KeyError: 'taskArn'",
@@ -45,6 +52,7 @@ def test_the_stack_log_digest_keeps_what_explains_a_failure_and_drops_the_chatte
     assert "04:52:47,123 INFO watchdog: watchdog action user_id=u-1 action=stop reason=idle" in (
         digest
     )
+    assert "starting agent user_id=u-2 reason=telegram message" in digest
     assert "unhandled error" in digest and "KeyError: 'taskArn'" in digest
     for chatter in ("password", "_aws", "PowertoolsUserWarning", "add_dimension", "done"):
         assert chatter not in digest

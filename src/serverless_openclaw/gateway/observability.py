@@ -13,6 +13,7 @@ process that calls handlers from several threads (the local stack) serialises th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -27,6 +28,22 @@ NAMESPACE: Final = "ServerlessOpenClaw"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+APPLICATION_LOGGERS: Final = ("serverless_openclaw.app", "serverless_openclaw.telegram")
+"""The layers below the handlers log with the standard library. In Lambda those records reach
+only the runtime's root handler, as plain text and never at INFO ("starting agent", with the
+person and the launch, was lost): they get the handlers' JSON lines, level and keys."""
+
+
+def _application_logs_as_ours() -> None:
+    for name in APPLICATION_LOGGERS:
+        library = logging.getLogger(name)
+        library.setLevel(logger.log_level)
+        library.handlers = [logger.registered_handler]
+        library.propagate = False
+
+
+_application_logs_as_ours()
 
 Handle = Callable[[Any, Services], dict[str, Any]]
 Handler = Callable[[Any, Any], dict[str, Any]]
