@@ -27,14 +27,20 @@ _KEPT_FIELDS = ("user_id", "action", "reason", "state", "error", "launch_id")
 """Fields of a handler's structured line worth showing beside its message."""
 
 
-def compact(line: str) -> str:
-    """One log line, short: time of day, level, logger and message (JSON lines), or the
-    line itself cut to LINE_CHARS."""
+def _record(line: str) -> dict[str, Any] | None:
+    """A JSON log line as its record (None for any other line)."""
     try:
         record = json.loads(line)
     except ValueError:
-        return line.rstrip()[:LINE_CHARS]
-    if not isinstance(record, dict):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def compact(line: str) -> str:
+    """One log line, short: time of day, level, logger and message (JSON lines), or the
+    line itself cut to LINE_CHARS."""
+    record = _record(line)
+    if record is None:
         return line.rstrip()[:LINE_CHARS]
     when = str(record.get("ts") or record.get("timestamp") or "")
     clock = when[11:23] if len(when) >= 23 else when
@@ -52,14 +58,11 @@ def _is_said(line: str) -> bool:
         return False
     if any(noise in stripped for noise in _NOISE):
         return False
-    if stripped.startswith("{"):
-        try:
-            record = json.loads(stripped)
-        except ValueError:
-            return True
-        level = str(record.get("level", "")) if isinstance(record, dict) else ""
-        return level not in ("INFO", "DEBUG") or record.get("message") in _KEPT_INFO
-    return True
+    record = _record(stripped)
+    if record is None:
+        return True
+    level = str(record.get("level", ""))
+    return level not in ("INFO", "DEBUG") or record.get("message") in _KEPT_INFO
 
 
 def stack_log_digest(path: Path, lines: int = 25) -> str:
