@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,16 @@ def _deployment(policies: dict[str, RolePolicy], prefix: str) -> Deployment:
         execution_role=f"{role}-agent-execution",
         default_task_role=f"{role}-agent-task-default",
     )
+
+
+def _server_errors(logs: Iterable[Path]) -> str:
+    """The tracebacks in the inner run's moto log: a 500 from moto says only "Internal Server
+    Error", and the log is gone with the inner run's temporary folder."""
+    found = []
+    for log in logs:
+        text = log.read_text(errors="replace")
+        found += [f"\nmoto: {tb[:3000]}" for tb in text.split("Traceback")[1:]]
+    return "".join(found[-2:])
 
 
 def test_the_evaluator_refuses_what_a_policy_does_not_grant(
@@ -82,12 +93,16 @@ def test_every_recorded_call_of_the_control_plane_is_allowed_by_its_role(
 ) -> None:
     log = tmp_path / "calls.jsonl"
     env = {**os.environ, CALL_LOG_ENV: str(log)}
+    inner = tmp_path / "inner"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *RECORDED_SUITES, "-q", "-p", "no:cacheprovider",
-         "-x", "-o", "addopts=--strict-markers --import-mode=importlib"],
+         "-x", "-o", "addopts=--strict-markers --import-mode=importlib",
+         f"--basetemp={inner}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert run.returncode == 0, (
+        run.stdout[-4000:] + run.stderr[-2000:] + _server_errors(inner.glob("moto*/moto.log"))
+    )
 
     calls = [c for c in read(log) if c["role"] is not None]
     assert calls, "the recorder saw no handler or watchdog call"
