@@ -203,6 +203,22 @@ def _agents_stop_with_their_test(request: pytest.FixtureRequest) -> Iterator[Non
         stack.stop_agents(made_since=started)
 
 
+LONGEST_FIRST = ("faults", "e2e", "browser", "openclaw", "infra")
+"""The slow groups, longest tests first (see pytest_collection_modifyitems)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow groups run first and the fast tests last, each group in file order: pytest-xdist
+    hands whole files to whichever worker is free, so many short files at the end even the
+    workers out, where one long scenario last would leave the other core idle for minutes."""
+
+    def rank(item: pytest.Item) -> int:
+        marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]
+        return min(marks, default=len(LONGEST_FIRST))
+
+    items.sort(key=rank)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """A failed test on a dev stack shows that stack's logs: in CI they are gone with the

@@ -38,9 +38,9 @@ from harness import DevStackProcess
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
 
 from .test_local_stack import (  # noqa: F401 - collected here, on this module's stacks
-    test_cold_start_streams_reply_and_history_is_listed,
-    test_history_survives_a_restart_of_the_dev_command,
-    test_idle_agent_stops_and_remembers_after_cold_start,
+    ask_what_i_said,
+    cold_start_turns,
+    new_id,
     test_two_users_get_separate_agents_and_never_see_each_other,
 )
 from .test_telegram_flow import (  # noqa: F401
@@ -93,6 +93,42 @@ def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackProcess) 
     )
     with pytest.raises(anyone.exceptions.ClientError):  # nobody else
         anyone.list_tables()
+
+
+async def test_idle_agent_stops_and_remembers_after_cold_start(
+    dev_stack: DevStackProcess, figure: Any
+) -> None:
+    """A cold start and a second turn; a minute of silence later the watchdog, as its own
+    role, stops the agent, which backs up on its way down; the next message starts a new
+    task, which restores that backup and remembers."""
+    user = dev_stack.create_user(idle_minutes=1)
+    await cold_start_turns(user, figure, "my cat is called Miso")
+    stopped = await user.wait_state("idle", timeout=240)
+    assert stopped["lastBackupAt"], "the agent backed its state up before stopping"
+    answer = await ask_what_i_said(user)
+    assert "Miso" in answer, dev_stack.task_log(user)
+
+
+async def test_history_survives_a_restart_of_the_dev_command(
+    fresh_dev_stack: DevStackProcess,
+) -> None:
+    """moto's state is pickled at a clean stop and loaded at the next start (its S3 objects
+    are not: `test_attachments_survive_a_restart` is a strict xfail here, so the agent's
+    memory across a restart is the embedded backend's test)."""
+    user = fresh_dev_stack.create_user(idle_minutes=1)
+    user.settings(wakeOnConnect=False)
+    async with user.ws() as ws:
+        message = new_id()
+        await ws.send({"action": "send", "id": message, "text": "remember this across restarts"})
+        await ws.reply_to(message)
+    await asyncio.to_thread(fresh_dev_stack.restart)
+    # Same email and password, a new sign-in against the restored Cognito pool.
+    texts = [m["text"] for m in user.messages()]
+    assert texts == [
+        "remember this across restarts",
+        "[offline model] You said: remember this across restarts",
+    ]
+    assert user.settings()["wakeOnConnect"] is False, "settings came back too"
 
 
 async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackProcess) -> None:

@@ -287,6 +287,10 @@ def kill_task(pid: int) -> None:
 
 
 FAULTS_BACKEND_ENV = "SOC_TEST_FAULTS_BACKEND"
+SHORT_DRAIN = {"SOC_DRAIN_SECONDS": "25"}
+"""How long a SIGTERM'd agent waits for its turn (`AgentSettings.drain_seconds`; 60 s
+deployed, inside ECS's 120 s stopTimeout). The fault suite's replies stream for ~10 s, so 25 s
+still lets them finish, and a stalled turn is handed back 35 s sooner."""
 
 
 @pytest.fixture(scope="session")
@@ -310,7 +314,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: Any) -
     root = tmp_path_factory.mktemp("fault-stack")
     calls = root / "aws-calls"
     env = {CALL_LOG_DIR_ENV: str(calls)} if backend == "aws" else {}
-    stack = DevStackProcess(root / "state", env, backend=backend)
+    stack = DevStackProcess(root / "state", env, backend=backend, agent_env=SHORT_DRAIN)
     stack.start()
     yield stack
     stack.stop()
