@@ -16,6 +16,7 @@ from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo, message_grou
 from .conftest import (
     agent_status,
     ask_what_i_said,
+    awake,
     history,
     is_end,
     launches,
@@ -69,13 +70,14 @@ def redeliver(stack: Any, user: Any, job: ChatJob) -> None:
 
 
 async def test_browser_socket_dropped_mid_stream_gets_the_whole_reply_on_reconnect(
-    dev_stack, model, account
+    dev_stack, person, model, account
 ) -> None:  # type: ignore[no-untyped-def]
     """A slow reply; after three chunks the browser's connection dies without a close frame
     (wifi gone) and it reconnects at once. The new socket is shown the reply from the top and
     is caught up before the next chunk, never with it (found by this test: the live text used
     to repeat the piece being flushed when the socket was found)."""
-    user = dev_stack.create_user(idle_minutes=30)
+    user = person
+    await awake(dev_stack, user)
     slow = token()
     model.script([{"match": slow, **SLOW}])
     first = user.ws()
@@ -96,9 +98,10 @@ async def test_browser_socket_dropped_mid_stream_gets_the_whole_reply_on_reconne
 
 
 async def test_a_job_delivered_again_is_acknowledged_without_a_second_turn(
-    dev_stack, model, account
+    dev_stack, person, model, account
 ) -> None:  # type: ignore[no-untyped-def]
-    user = dev_stack.create_user(idle_minutes=30)
+    user = person
+    await awake(dev_stack, user)
     slow = token()
     first = f"count me once {slow}"
     second = f"and resent by the browser {token()}"
@@ -112,7 +115,9 @@ async def test_a_job_delivered_again_is_acknowledged_without_a_second_turn(
             conversationId="main",
             text=first,
             replyTo=WebReplyTo(),
-            receivedAt=datetime.fromisoformat(str(history(user)[0]["createdAt"])),
+            receivedAt=datetime.fromisoformat(
+                next(str(m["createdAt"]) for m in history(user) if m["id"] == m1)
+            ),
         )
         await wait_chunks(ws, m1, 2)
         redeliver(dev_stack, user, job)  # while the turn runs
@@ -126,7 +131,7 @@ async def test_a_job_delivered_again_is_acknowledged_without_a_second_turn(
         await wait_until(lambda: inbox_depth(dev_stack, user) == 0, 120, "inbox drained")
         status = await asyncio.to_thread(agent_status, dev_stack.agent_process(user))
         remembered = await ask_what_i_said(ws)
-    outcomes = [(t["job_id"], t["outcome"]) for t in status["turns"]]
+    outcomes = [(t["job_id"], t["outcome"]) for t in status["turns"] if t["job_id"] in (m1, m2)]
     assert outcomes == [(m1, "answered"), (m1, "duplicate"), (m1, "duplicate"), (m2, "answered")]
     acks = [f for f in ws.frames if f.get("type") == "ack" and f.get("id") == m2]
     assert len(acks) == 2, "a resend is acknowledged again"
