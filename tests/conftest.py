@@ -210,7 +210,9 @@ LONGEST_FIRST = ("faults", "e2e", "browser", "openclaw", "infra")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow groups run first and the fast tests last, each group in file order: pytest-xdist
     hands whole files to whichever worker is free, so many short files at the end even the
-    workers out, where one long scenario last would leave the other core idle for minutes."""
+    workers out, where one long scenario last would leave the other core idle for minutes.
+    pytest-xdist keeps this order only with `--no-loadscope-reorder` (scripts/test); by
+    default it sends the files with the most tests first."""
 
     def rank(item: pytest.Item) -> int:
         marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]
