@@ -78,6 +78,7 @@ async def run(turns: int, blobs: str) -> dict[str, Any]:
         task_id=launch,
         health_port=0,
         gateway_port=0,
+        prewarm_port=0,
         sync_interval_seconds=3600,
         model=ModelSettings(model_provider="offline", model_base_url=f"{model.url}/v1"),
     )

@@ -185,6 +185,9 @@ class AgentSettings(_Settings):
     """None = generate one per start (it never leaves the task)."""
     health_port: int = 8080
     """0 = any free port; the port in use is written to <work_dir>/agent.json."""
+    prewarm_port: int = 18799
+    """The pre-warm's stand-in model (agent/prewarm.py); 0 = any free port. A fixed port keeps
+    openclaw.json the same at every start, so OpenClaw skips its start-up migrations."""
     sync_interval_seconds: float = 300.0
     """Periodic backups beside the one after every turn (OpenClaw also writes on its own)."""
     drain_seconds: float = 60.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -85,4 +86,5 @@ async def test_backups_hold_no_secret_values(aws_dev_stack) -> None:  # type: ig
     text = s3.get_object(Bucket=bucket, Key=config["Key"], VersionId=config["VersionId"])[
         "Body"
     ].read()
-    assert b"${OPENCLAW_GATEWAY_TOKEN}" in text, "the config holds a reference, not the token"
+    auth = json.loads(text)["gateway"]["auth"]
+    assert auth == {"mode": "token"}, "the token comes from the gateway's environment"

@@ -4,7 +4,9 @@
 - the pre-warm turn runs on its own session with the stand-in model (no request to the real
   model), and leaves the person's sessions on their model;
 - a pruned runtime (tier 2, the image's) still answers, on fresh and on restored state;
-- the compile cache handed over as NODE_COMPILE_CACHE is the one the gateway's processes use.
+- the compile cache handed over as NODE_COMPILE_CACHE is the one the gateway's processes use;
+- a start on the state and the file the last start left skips OpenClaw's start-up migrations
+  when only the token changed (it is in the environment, not the file).
 """
 
 from __future__ import annotations
@@ -40,14 +42,24 @@ from serverless_openclaw.settings import environ_snapshot
 pytestmark = pytest.mark.openclaw
 
 
-def _process(runtime: OpenClawRuntime, root: Path, config: dict[str, object]) -> GatewayProcess:
+def _process(
+    runtime: OpenClawRuntime,
+    root: Path,
+    config: dict[str, object],
+    *,
+    token: str = "t" * 32,
+    log: str = "gateway.out",
+    trace: bool = False,
+) -> GatewayProcess:
     state, home = root / "state", root / "home"
     state.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
     write_config(state / "openclaw.json", config)
-    env = gateway_environment(environ_snapshot(), state_dir=state, home=home, token="t" * 32)
+    env = gateway_environment(environ_snapshot(), state_dir=state, home=home, token=token)
+    if trace:
+        env["OPENCLAW_GATEWAY_STARTUP_TRACE"] = "1"  # one line per start-up step
     port = int(config["gateway"]["port"])  # type: ignore[index]
-    return GatewayProcess(runtime, state, port, env, root / "logs" / "gateway.out")
+    return GatewayProcess(runtime, state, port, env, root / "logs" / log)
 
 
 async def test_a_bad_key_stops_the_gateway_with_78_and_the_issue_is_named(
@@ -156,3 +168,35 @@ async def test_a_pruned_runtime_still_answers_on_fresh_and_on_restored_state(
     finally:
         await process.stop()
     assert answer.startswith(OFFLINE_LABEL)
+
+
+MIGRATIONS_STEP = "legacy-state-migrations"
+"""The start-up step OpenClaw skips once its checkpoint matches the config it runs with."""
+
+
+async def test_a_new_token_alone_does_not_rerun_the_start_up_migrations(
+    openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """OpenClaw fingerprints the resolved config to decide whether its start-up migrations
+    already ran on this state (~1 s and ~1 CPU-s of every start). The token changes at every
+    start of ours; with it in the environment only, the second start skips them (a token in
+    the file, even as `${OPENCLAW_GATEWAY_TOKEN}`, made every start run them again)."""
+    offline_model.reset()
+    config = patch_config(
+        None, port=free_port(), model=ModelChoice("offline", base_url=offline_model.base_url)
+    )
+    logs = []
+    for n, token in enumerate(("a" * 32, "b" * 32)):
+        process = _process(
+            openclaw_runtime, tmp_path, config, token=token, log=f"start{n}.out", trace=True
+        )
+        await process.start()
+        try:
+            await process.wait_ready(timeout=240)
+            answer = await _one_turn(process, token, tmp_path / "state")
+        finally:
+            await process.stop()
+        assert answer.startswith(OFFLINE_LABEL), "the token in force is the environment's"
+        logs.append((tmp_path / "logs" / f"start{n}.out").read_text(errors="replace"))
+    assert MIGRATIONS_STEP in logs[0], "the first start on a new state runs them"
+    assert MIGRATIONS_STEP not in logs[1], "the next start, with a new token, does not"

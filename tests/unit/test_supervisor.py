@@ -155,6 +155,7 @@ def new_task(
         task_id=launch_id,
         health_port=0,
         gateway_port=0,
+        prewarm_port=0,
         sync_interval_seconds=3600,
         drain_seconds=2,
         model=ModelSettings(model_provider="offline", model_base_url="http://127.0.0.1:9/v1"),

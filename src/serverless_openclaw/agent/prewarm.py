@@ -136,20 +136,21 @@ def stand_in_app(stats: StandInStats | None = None) -> Starlette:
 
 
 class StandIn:
-    """The stand-in model served on 127.0.0.1 (any free port) while it is needed."""
+    """The stand-in model served on 127.0.0.1 while it is needed (`port` 0: any free port)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.stats = StandInStats()
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def start(self) -> str:
-        self._server, self._task, self.port = await health.serve(stand_in_app(self.stats), 0)
+        app = stand_in_app(self.stats)
+        self._server, self._task, self.port = await health.serve(app, self.port)
         return self.base_url
 
     async def stop(self) -> None:
@@ -209,12 +210,13 @@ class Prewarm:
         enabled: bool = True,
         timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        port: int = 0,
     ) -> None:
         self._pending_jobs = pending_jobs
         self.enabled = enabled
         self._timeout = timeout
         self._clock = clock
-        self._stand_in = StandIn()
+        self._stand_in = StandIn(port)
         self._task: asyncio.Task[PrewarmResult] | None = None
         self.result: PrewarmResult | None = None
 

@@ -197,7 +197,7 @@ class Supervisor:
         )
         # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
         inbox = ports.inbox_consumer(settings.inbox_queue_url)
-        self.prewarm = Prewarm(pending_jobs=inbox.depth)
+        self.prewarm = Prewarm(pending_jobs=inbox.depth, port=settings.prewarm_port)
         self.waking: TypingWhileWaking | None = None
 
     # --- the process -----------------------------------------------------------------------

@@ -316,6 +316,7 @@ class DevStack:
         env = {
             "SOC_HEALTH_PORT": "0",
             "SOC_GATEWAY_PORT": "0",
+            "SOC_PREWARM_PORT": "0",
             "SOC_MODEL_PROVIDER": provider,
             "SOC_CONNECTIONS_URL": connections_url,
             "SOC_TELEGRAM_API_BASE": telegram_base,

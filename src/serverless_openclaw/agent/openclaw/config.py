@@ -3,8 +3,10 @@
 Two rules learnt from the projects before us:
 - *Patch, don't overwrite.* The person (or their agent) may change settings we do not
   manage; we only touch the keys listed in `MANAGED` and keep everything else.
-- *No secret in the file.* The state dir is backed up to S3, so the gateway token and API keys
-  are written as `${ENV_VAR}` references that OpenClaw resolves from its environment.
+- *No secret in the file.* The state dir is backed up to S3, so API keys are written as
+  `${ENV_VAR}` references that OpenClaw resolves from its environment, and the gateway token
+  is not in it at all: OpenClaw takes `OPENCLAW_GATEWAY_TOKEN` from its environment when the
+  file names none, which also keeps the file the same from start to start (see `patch_config`).
 
 OpenClaw's config schema is strict (an unknown key stops the gateway) and moves between
 releases. The gateway checks the file itself when it starts and exits with `EXIT_CONFIG_INVALID`
@@ -238,7 +240,11 @@ def patch_config(
     _set(config, "gateway.mode", "local")
     _set(config, "gateway.bind", "loopback")
     _set(config, "gateway.port", port)
-    _set(config, "gateway.auth", {"mode": "token", "token": f"${{{TOKEN_ENV}}}"})
+    # No token in the file, not even as `${OPENCLAW_GATEWAY_TOKEN}`: OpenClaw reads that
+    # variable itself when `gateway.auth.token` is unset, and it fingerprints the *resolved*
+    # config to decide whether its start-up migrations already ran. A token per start in the
+    # file made every start re-run them (~1 s and ~1 CPU-s: docs/performance.md).
+    _set(config, "gateway.auth", {"mode": "token"})
 
     for provider in (OFFLINE_PROVIDER, CUSTOM_PROVIDER, "amazon-bedrock", PREWARM_PROVIDER):
         _delete(config, f"models.providers.{provider}")
