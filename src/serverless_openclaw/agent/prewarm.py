@@ -20,9 +20,11 @@ path — session, context and prompt assembly, tools, the model transport, strea
 transcript — except the provider's own network request: 0 tokens, no provider bill. What it
 does not warm is the person's provider client (e.g. the TLS connection to the model API).
 
-One session, reused: `agent:main:soc-prewarm` (the bridge's scopes cannot delete sessions,
-and the bridge's own sessions are `agent:main:main` and `agent:main:conv-<id>`). It grows by
-two short messages per wake, answered by the stand-in whatever their number.
+One session, reused: `agent:main:soc-prewarm` (the bridge's own sessions are `agent:main:main`
+and `agent:main:conv-<id>`). It grows by two short messages per wake, answered by the
+stand-in whatever their number. The bridge's scopes could delete it once archived, but
+OpenClaw keeps every deleted transcript as a file of its own (docs/performance.md,
+"Pre-warming"): one file per wake in every backup is worse than two short rows.
 
 The same stand-in fills Node's compile cache when the image is built
 (`python -m serverless_openclaw.agent.prewarm compile-cache`): a gateway start and two turns
