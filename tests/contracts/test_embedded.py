@@ -4,18 +4,23 @@ a partial file behind."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.control_plane.conftest import ConnectionsEndpoint, connections_app
 
+from harness import SharedServers
 from serverless_openclaw.adapters.embedded import EmbeddedPorts
 from serverless_openclaw.adapters.embedded.blobs import KEEP_VERSIONS
 from serverless_openclaw.adapters.embedded.database import Database
+from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
 from serverless_openclaw.adapters.memory import FakeClock
 from serverless_openclaw.contracts.records import Message
-from serverless_openclaw.core.errors import StorageUnavailable, TransitionRejected
+from serverless_openclaw.core.errors import ConnectionGone, StorageUnavailable, TransitionRejected
 from serverless_openclaw.core.task_state import Wake
 
 
@@ -113,3 +118,41 @@ def test_a_key_keeps_its_last_versions_and_no_partial_files(root: Path, tmp_path
     assert leftovers == []
     assert not list(tmp_path.glob(".out.*.part"))
     ports.close()
+
+
+@pytest.fixture
+def connections_endpoint(shared_servers: SharedServers) -> Iterator[ConnectionsEndpoint]:
+    """API Gateway's @connections as the local stack's emulator answers it (410 once gone)."""
+    endpoint = ConnectionsEndpoint(url="")
+    with shared_servers.mount("connections", connections_app(endpoint)) as handle:
+        endpoint.url = handle.url
+        yield endpoint
+
+
+def test_pushes_from_many_threads_arrive_and_a_gone_connection_says_so(
+    root: Path, connections_endpoint: ConnectionsEndpoint
+) -> None:
+    """The embedded family's push client (the local stack's @connections): one pool shared
+    by every handler and bridge thread, closed with the ports."""
+    push = LoopbackConnections(connections_endpoint.url)
+    ports = EmbeddedPorts(root, connections_api=push)
+    api = ports.connections_api()
+    assert api is push
+
+    def send(n: int) -> None:
+        push.post("conn-1", json.dumps({"type": "pong", "n": n}).encode())
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(frame["n"] for frame in connections_endpoint.frames("conn-1")) == list(range(8))
+
+    push.delete("conn-1")
+    with pytest.raises(ConnectionGone):
+        push.post("conn-1", b"{}")
+    ports.close()
+    push.post("conn-2", b'{"type": "pong"}')  # a late push after the stop opens a new pool
+    assert connections_endpoint.frames("conn-2") == [{"type": "pong"}]
+    push.close()

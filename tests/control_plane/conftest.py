@@ -188,7 +188,7 @@ class ConnectionsEndpoint:
             return list(self.posts.get(connection_id, []))
 
 
-def _connections_app(endpoint: ConnectionsEndpoint) -> Starlette:
+def connections_app(endpoint: ConnectionsEndpoint) -> Starlette:
     async def post(request: Request) -> Response:
         connection = unquote(request.path_params["connection_id"])
         if connection in endpoint.gone:
@@ -223,7 +223,7 @@ def connections_endpoint(
     monkeypatch: pytest.MonkeyPatch, shared_servers: SharedServers
 ) -> Iterator[ConnectionsEndpoint]:
     endpoint = ConnectionsEndpoint(url="")
-    with shared_servers.mount("connections", _connections_app(endpoint)) as handle:
+    with shared_servers.mount("connections", connections_app(endpoint)) as handle:
         endpoint.url = handle.url
         monkeypatch.setenv("SOC_CONNECTIONS_URL", handle.url)
         yield endpoint
@@ -415,6 +415,7 @@ def services(
     wiring.reset(built)
     yield built
     wiring.reset(None)
+    built.close()
 
 
 def shifted(services: Services, delta: timedelta) -> Services:

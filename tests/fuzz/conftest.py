@@ -105,6 +105,7 @@ def world(jwks_url: str, fake_telegram: tuple[FakeTelegram, str]) -> Iterator[Wo
         yield World(services, ports, USER, CONNECTION, PAIRED_CHAT, fake)
     finally:
         wiring.reset(None)
+        services.close()
 
 
 def check_answer(answer: Any) -> int:

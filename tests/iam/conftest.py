@@ -216,6 +216,7 @@ def handler_services(
     wiring.reset(built)
     yield built
     wiring.reset(None)
+    built.close()
 
 
 @pytest.fixture

@@ -198,3 +198,4 @@ def webhook(aws: Any, fake_bot: FakeBot, ecs_emulator: EcsEmulator) -> Iterator[
         yield Webhook(services, fake_bot.fake, fake_bot.url, ecs_emulator)
     finally:
         wiring.reset(None)
+        services.close()

@@ -6,6 +6,7 @@ import logging
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from serverless_openclaw.core.errors import TelegramError
 from serverless_openclaw.local.serve import free_port
@@ -69,6 +70,25 @@ def test_wrong_token_is_unauthorized(fake_bot: FakeBot) -> None:
         api.call(tg.get_me())
     assert caught.value.status == 401
     assert "not-the-token" not in str(caught.value)
+
+
+def test_a_containers_clients_keep_one_client_per_token_and_close_together(
+    fake_bot: FakeBot,
+) -> None:
+    bots = tg.BotClients(base_url=fake_bot.url)
+    bot = bots.for_token(SecretStr(fake_bot.token))
+    assert bots.for_token(SecretStr(fake_bot.token)) is bot
+    stranger = bots.for_token(SecretStr("999:not-the-token"))
+    assert stranger is not bot
+    with pytest.raises(TelegramError):
+        stranger.call(tg.get_me())  # a rotated-away token fails alone...
+    assert bot.call(tg.send_message(7, "still here")).text == "still here"  # ...not the pool
+    bots.close()
+    # Closing is not final: a later call opens a new pool.
+    assert bots.for_token(SecretStr(fake_bot.token)).call(tg.send_message(7, "again")).text == (
+        "again"
+    )
+    bots.close()
 
 
 def test_webhook_and_commands_round_trip(bot_api: BotApi, fake_bot: FakeBot) -> None:

@@ -4,6 +4,7 @@ reply becomes that answer instead of a second message. Memory adapters, the fake
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -26,7 +27,7 @@ BROWSER = "conn-notice-1"
 
 
 @pytest.fixture
-def services(fake_bot: FakeBot) -> Services:
+def services(fake_bot: FakeBot) -> Iterator[Services]:
     settings = HandlerSettings.given(
         telegram=TelegramSettings.given(
             telegram_api_base=fake_bot.url,
@@ -38,7 +39,8 @@ def services(fake_bot: FakeBot) -> Services:
     built = Services(settings, ports)
     built.telegram.link(CHAT, USER, "ada")
     built.connections.put(BROWSER, USER, built.clock())
-    return built
+    yield built
+    built.close()
 
 
 def _job(services: Services) -> ChatJob:

@@ -289,15 +289,21 @@ def test_many_chats_with_one_wrong_guess_each_pause_pairing_for_the_hour(
         clock=lambda: datetime.now(UTC) + timedelta(hours=1),
     )
     wiring.reset(later)
-    code = later.telegram.create_pairing_code(USER, now=later.clock()).code
-    assert webhook.say(CHAT, f"/pair {code}") == 200
-    assert webhook.replies(CHAT)[-1] == replies.PAIRED
+    try:
+        code = later.telegram.create_pairing_code(USER, now=later.clock()).code
+        assert webhook.say(CHAT, f"/pair {code}") == 200
+        assert webhook.replies(CHAT)[-1] == replies.PAIRED
+    finally:
+        later.close()
 
 
 def test_unlinking_in_the_web_app_tells_the_chat(webhook: Webhook) -> None:
     webhook.pair(CHAT, USER)
     services = Services(webhook.services.settings, webhook.services.ports, verifier=TestTokens())
-    answer = http_api.handle(http_event("DELETE", "/api/telegram", USER), services)
+    try:
+        answer = http_api.handle(http_event("DELETE", "/api/telegram", USER), services)
+    finally:
+        services.close()
     assert answer["statusCode"] == 204
     assert webhook.services.telegram.user_for_chat(CHAT) is None
     assert webhook.replies(CHAT) == [replies.PAIRED, replies.UNLINKED_FROM_WEB]

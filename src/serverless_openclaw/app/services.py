@@ -64,6 +64,8 @@ from serverless_openclaw.settings import HandlerSettings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
+    from serverless_openclaw.telegram.bot_api import BotClients
+
 log = logging.getLogger(__name__)
 
 DEDUPE_TTL: Final = timedelta(hours=24)
@@ -158,6 +160,23 @@ class Services:
         """None when no push endpoint is configured (pushes are then skipped)."""
         api = self.connections_api
         return Broadcaster(self.connections, api) if api is not None else None
+
+    @cached_property
+    def telegram_bots(self) -> BotClients:
+        """Bot API clients for the webhook's replies and the bot's notices, on the configured
+        base URL; imported and built on first use, so the other handlers never load them."""
+        from serverless_openclaw.telegram.bot_api import HANDLER_TIMEOUT, BotClients
+
+        return BotClients(
+            base_url=self.settings.telegram.telegram_api_base, timeout=HANDLER_TIMEOUT
+        )
+
+    def close(self) -> None:
+        """Close the connections this container opened itself (the Bot API pool). The ports'
+        own (a database, push clients) belong to whoever built the factory."""
+        bots: BotClients | None = self.__dict__.pop("telegram_bots", None)
+        if bots is not None:
+            bots.close()
 
     @cached_property
     def verifier(self) -> TokenVerifier:

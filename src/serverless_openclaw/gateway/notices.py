@@ -107,7 +107,7 @@ def _telegram(services: Services, user_id: str, text: str, *, job: ChatJob | Non
         token = resolve_bot_token(services.settings.telegram, services.secrets)
         if token is None:
             return
-        bot = bot_for(services.settings.telegram, token)
+        bot = bot_for(services, token)
         if job is not None and _replace_cut_off(services, bot, job, link.chatId, text):
             return
         bot.call(tg.send_message(link.chatId, text))

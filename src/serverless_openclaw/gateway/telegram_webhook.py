@@ -20,7 +20,6 @@ Telegram redeliver (the job is already queued; the bridge answers in any case).
 from __future__ import annotations
 
 import hmac
-import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,7 +59,6 @@ from serverless_openclaw.core.errors import (
     TelegramError,
 )
 from serverless_openclaw.gateway.observability import entry, logger
-from serverless_openclaw.settings import TelegramSettings
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram import pairing, replies
 from serverless_openclaw.telegram.secrets import resolve_bot_token, resolve_secrets
@@ -82,8 +80,6 @@ SECRET_HEADER: Final = "x-telegram-bot-api-secret-token"  # noqa: S105 - a heade
 DEDUPE_WINDOW: Final = timedelta(hours=24)
 """Telegram gives up redelivering an update well within a day."""
 MAX_BODY_BYTES: Final = 1024 * 1024
-NOTICE_TIMEOUT_S: Final = 5.0
-"""The bot's own notices must not hold the webhook answer (and Telegram's next update) up."""
 REMOVED: Final = (
     "This chat is no longer linked to an account: the administrator of this agent removed "
     "it. Nothing you send here reaches the agent."
@@ -110,22 +106,14 @@ def _digest(value: bytes) -> bytes:
     return hmac.new(b"telegram-webhook-secret", value, "sha256").digest()
 
 
-# --- per-container caches ------------------------------------------------------------------
-_lock = threading.Lock()
-_bots: dict[tuple[str, str], tg.BotApi] = {}
+# --- per-container state ------------------------------------------------------------------
 _lambda_context: ContextVar[Any] = ContextVar("telegram_webhook_lambda_context", default=None)
 
 
-def bot_for(settings: TelegramSettings, token: SecretStr) -> tg.BotApi:
-    """One client (and connection pool) per container and token."""
-    key = (settings.telegram_api_base, token.get_secret_value())
-    with _lock:
-        bot = _bots.get(key)
-        if bot is None:
-            bot = _bots[key] = tg.BotApi(
-                token, base_url=settings.telegram_api_base, timeout=NOTICE_TIMEOUT_S
-            )
-        return bot
+def bot_for(services: Services, token: SecretStr) -> tg.BotApi:
+    """The container's client for `token` (one connection pool per container, closed with
+    its `Services`)."""
+    return services.telegram_bots.for_token(token)
 
 
 def tell_chat(services: Services, chat_id: int, text: str) -> None:
@@ -134,7 +122,7 @@ def tell_chat(services: Services, chat_id: int, text: str) -> None:
     try:
         token = resolve_bot_token(services.settings.telegram, services.secrets)
         if token is not None:
-            bot_for(services.settings.telegram, token).call(tg.send_message(chat_id, text))
+            bot_for(services, token).call(tg.send_message(chat_id, text))
     except OpenClawError as exc:
         logger.warning("telegram: notice not delivered", extra={"error": str(exc)})
 
@@ -182,7 +170,7 @@ def handle(raw: Any, services: Services) -> dict[str, Any]:
         logger.warning("telegram: unreadable update ignored")
         return _response(200)
     logger.append_keys(update_id=update.update_id)
-    webhook = _Webhook(services, bot_for(services.settings.telegram, secrets.bot_token))
+    webhook = _Webhook(services, bot_for(services, secrets.bot_token))
     config = IdempotencyConfig(
         event_key_jmespath="update_id",
         raise_on_no_idempotency_key=True,

@@ -489,6 +489,9 @@ class DevStack:
         if self._api_socket is not None:
             self._api_socket.close()
             self._api_socket = None
+        for services in (self.services, self.watchdog_services):
+            if services is not None:
+                services.close()  # may be the same object twice: closing is idempotent
         with contextlib.suppress(Exception):
             said = await self.backend.stop()
             if self.endpoints is not None:

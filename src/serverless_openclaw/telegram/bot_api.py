@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -45,6 +46,9 @@ MAX_MESSAGE_CHARS: Final = 4096
 MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
 """The largest file bots may download (`getFile` refuses bigger ones)."""
 DOWNLOAD_TIMEOUT: Final = 15.0
+HANDLER_TIMEOUT: Final = 5.0
+"""Seconds for a call from a Lambda handler: the bot's own notices must not hold the
+webhook's answer (and Telegram's next update) up."""
 
 ParseMode = Literal["HTML", "MarkdownV2"]
 ChatAction = Literal["typing", "upload_document", "upload_photo", "record_voice"]
@@ -437,6 +441,45 @@ class BotApi(_Base):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class BotClients:
+    """Blocking clients for whichever bot token is configured, over one connection pool: what
+    a handler container keeps between invocations (a rotated token gets a client of its own,
+    on the same pool). `close()` ends the pool: the dev stack's stop, a test's end; a later
+    `for_token` opens a new one."""
+
+    def __init__(
+        self, *, base_url: str = DEFAULT_API_BASE, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pool: httpx.Client | None = None
+        self._bots: dict[str, BotApi] = {}
+
+    def for_token(self, token: SecretStr) -> BotApi:
+        key = _secret(token)
+        with self._lock:
+            bot = self._bots.get(key)
+            if bot is None:
+                if self._pool is None:
+                    self._pool = httpx.Client(timeout=self._timeout)  # shared by threads
+                bot = BotApi(
+                    token, base_url=self._base_url, client=self._pool, timeout=self._timeout
+                )
+                self._bots[key] = bot
+            return bot
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._bots.clear()
+        if pool is not None:
+            pool.close()
+
+    def __repr__(self) -> str:
+        return f"BotClients(base_url={self._base_url!r}, tokens={len(self._bots)})"
 
 
 class AsyncBotApi(_Base):

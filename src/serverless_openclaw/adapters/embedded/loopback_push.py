@@ -18,19 +18,27 @@ from serverless_openclaw.core.errors import ConnectionGone, PayloadTooLarge, Sto
 
 
 class LoopbackConnections:
-    """Implements `ports.push.ConnectionsApi` against `<stage URL>/@connections`."""
+    """Implements `ports.push.ConnectionsApi` against `<stage URL>/@connections`: one
+    connection pool, shared by every thread that pushes (httpx clients are thread-safe),
+    opened on first use; `close()` ends it (`EmbeddedPorts.close`)."""
 
     def __init__(self, stage_url: str, *, timeout_s: float = 5.0) -> None:
         self.stage_url = stage_url.rstrip("/")
         self._timeout_s = timeout_s
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pool: httpx.Client | None = None
 
     def _client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = httpx.Client(timeout=self._timeout_s)
-            self._local.client = client
-        return client
+        with self._lock:
+            if self._pool is None:
+                self._pool = httpx.Client(timeout=self._timeout_s)
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def _call(self, method: str, connection_id: str, data: bytes | None = None) -> httpx.Response:
         url = f"{self.stage_url}/@connections/{connection_id}"

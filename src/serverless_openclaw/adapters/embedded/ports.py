@@ -5,7 +5,8 @@ and each agent task); each port is built once per `EmbeddedPorts`.
 
 Compute, push (the API Gateway emulator's @connections), the user directory and the token
 verifier are the local stack's own and are injected; asking for one that was not given is a
-wiring mistake and says so.
+wiring mistake and says so. The push client is made for these ports alone and closes with
+them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from serverless_openclaw.adapters.embedded.conversations import EmbeddedConversa
 from serverless_openclaw.adapters.embedded.database import FILENAME, Database
 from serverless_openclaw.adapters.embedded.idempotency import EmbeddedIdempotency
 from serverless_openclaw.adapters.embedded.inbox import EmbeddedInbox, EmbeddedInboxConsumer
+from serverless_openclaw.adapters.embedded.loopback_push import LoopbackConnections
 from serverless_openclaw.adapters.embedded.secrets import EmbeddedSecrets
 from serverless_openclaw.adapters.embedded.stores import (
     EmbeddedConnectionStore,
@@ -52,7 +54,7 @@ class EmbeddedPorts:
         root: Path,
         *,
         clock: Clock = utc_now,
-        connections_api: ConnectionsApi | None = None,
+        connections_api: LoopbackConnections | None = None,
         compute: Compute | None = None,
         users: UserDirectory | None = None,
         verifier: TokenVerifier | None = None,
@@ -67,8 +69,10 @@ class EmbeddedPorts:
         self._verifier = verifier
 
     def close(self) -> None:
-        """Close this process's connections to the database."""
+        """Close this process's connections to the database and the push client's pool."""
         self.db.close()
+        if self._connections_api is not None:
+            self._connections_api.close()
 
     @cached_property
     def _counters(self) -> EmbeddedCounterStore:
