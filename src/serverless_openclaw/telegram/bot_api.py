@@ -26,6 +26,7 @@ from typing import Any, Final, Generic, Literal, Protocol, Self, TypeVar
 import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
+from serverless_openclaw.adapters.http_pool import HttpPool
 from serverless_openclaw.core.errors import TelegramError
 from serverless_openclaw.telegram.updates import (
     BotCommand,
@@ -455,7 +456,7 @@ class BotClients:
         self._base_url = base_url
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._pool: httpx.Client | None = None
+        self._pool = HttpPool(timeout=timeout)
         self._bots: dict[str, BotApi] = {}
 
     def for_token(self, token: SecretStr) -> BotApi:
@@ -463,20 +464,19 @@ class BotClients:
         with self._lock:
             bot = self._bots.get(key)
             if bot is None:
-                if self._pool is None:
-                    self._pool = httpx.Client(timeout=self._timeout)  # shared by threads
                 bot = BotApi(
-                    token, base_url=self._base_url, client=self._pool, timeout=self._timeout
+                    token,
+                    base_url=self._base_url,
+                    client=self._pool.client(),
+                    timeout=self._timeout,
                 )
                 self._bots[key] = bot
             return bot
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
             self._bots.clear()
-        if pool is not None:
-            pool.close()
+            self._pool.close()
 
     def __repr__(self) -> str:
         return f"BotClients(base_url={self._base_url!r}, tokens={len(self._bots)})"

@@ -9,41 +9,30 @@ no AWS credentials at all.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 
+from serverless_openclaw.adapters.http_pool import HttpPool
 from serverless_openclaw.core.errors import ConnectionGone, PayloadTooLarge, StorageUnavailable
 
 
 class LoopbackConnections:
     """Implements `ports.push.ConnectionsApi` against `<stage URL>/@connections`: one
-    connection pool, shared by every thread that pushes (httpx clients are thread-safe),
-    opened on first use; `close()` ends it (`EmbeddedPorts.close`)."""
+    connection pool, shared by every thread that pushes, opened on first use; `close()` ends
+    it (`EmbeddedPorts.close`)."""
 
     def __init__(self, stage_url: str, *, timeout_s: float = 5.0) -> None:
         self.stage_url = stage_url.rstrip("/")
-        self._timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._pool: httpx.Client | None = None
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._pool is None:
-                self._pool = httpx.Client(timeout=self._timeout_s)
-            return self._pool
+        self._pool = HttpPool(timeout=timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        self._pool.close()
 
     def _call(self, method: str, connection_id: str, data: bytes | None = None) -> httpx.Response:
         url = f"{self.stage_url}/@connections/{connection_id}"
         try:
-            response = self._client().request(method, url, content=data)
+            response = self._pool.client().request(method, url, content=data)
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"@connections {method.lower()}: {exc}") from exc
         if response.status_code == 410:
