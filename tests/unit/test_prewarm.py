@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from serverless_openclaw.agent.prewarm import (
+    SCHEDULE_GUARD_S,
     SESSION_KEY,
     STAND_IN_REPLY,
     Prewarm,
@@ -100,6 +101,42 @@ async def test_an_unreadable_inbox_counts_as_maybe_waiting() -> None:
     gateway = FakeGateway()
     result = await prewarm.run(gateway)
     assert result.reason == "inbox unreadable" and gateway.sent == []
+
+
+@pytest.mark.parametrize(
+    ("due_in", "warmed", "reason"),
+    [
+        (30.0, False, "scheduled job due"),  # a reminder the wake was for, due during a turn
+        (-5.0, False, "scheduled job due"),  # overdue: OpenClaw runs it now
+        (SCHEDULE_GUARD_S + 60, True, "warmed"),  # far enough: the warm-up ends first
+        (None, True, "warmed"),  # nothing scheduled
+    ],
+)
+async def test_a_scheduled_job_about_to_run_goes_first_and_no_throwaway_turn_runs(
+    due_in: float | None, warmed: bool, reason: str
+) -> None:
+    async def next_job_in() -> float | None:
+        return due_in
+
+    prewarm = Prewarm(pending_jobs=lambda: 0, next_job_in=next_job_in)
+    url = await prewarm.open()
+    gateway = FakeGateway(stand_in_url=url)
+    try:
+        result = await prewarm.run(gateway)
+    finally:
+        await prewarm.aclose()
+    assert (result.warmed, result.reason) == (warmed, reason)
+    assert len(gateway.sent) == (1 if warmed else 0)
+
+
+async def test_an_unreadable_schedule_means_no_warm_up() -> None:
+    async def next_job_in() -> float | None:
+        raise GatewayError("gateway busy", code="UNAVAILABLE")
+
+    prewarm = Prewarm(pending_jobs=lambda: 0, next_job_in=next_job_in)
+    gateway = FakeGateway()
+    result = await prewarm.run(gateway)
+    assert result.reason == "schedule unreadable" and gateway.sent == []
 
 
 async def test_a_failed_warm_up_is_reported_not_raised() -> None:

@@ -173,3 +173,15 @@ async def test_a_fenced_scheduler_stores_and_records_nothing(
     assert messages(ports) == []
     assert frames(ports) == []
     assert ports.task_state().get(USER).next_wake_job is None
+
+
+async def test_the_next_job_of_any_kind_is_what_the_pre_warm_keeps_out_of_the_way_of(
+    ports: MemoryPorts, clock: ManualClock, gateway: FakeGateway
+) -> None:
+    agent = scheduler(ports, clock, gateway, running(ports))
+    assert await agent.next_job_in() is None  # nothing scheduled
+    openclaws_own_jobs(gateway, clock)
+    assert await agent.next_job_in() == 1800  # OpenClaw's heartbeat counts too
+    gateway.add_cron_job("Paused", next_run_at_ms=ms(clock, 10), enabled=False)
+    gateway.add_cron_job("Reminder: stretch", next_run_at_ms=ms(clock, 45))
+    assert await agent.next_job_in() == 45

@@ -11,7 +11,11 @@ How it decides. It pre-warms only when no job waits in the user's inbox once the
 one sent while it started, is in the inbox by then, and the person's turn must not share
 the CPU with a throwaway turn; a message that arrives during the warm-up is answered at once
 beside it (the bridge never waits for the warm-up). The depth rather than the wake reason,
-because it also sees messages sent during the start-up, whatever woke the agent.
+because it also sees messages sent during the start-up, whatever woke the agent. Nor when
+a scheduled job falls due within `SCHEDULE_GUARD_S` (`next_job_in`, from OpenClaw's
+`cron.list`): OpenClaw postpones a scheduled system event that falls due while a turn runs
+by a whole minute (its session-event retry), so a warm-up then would make the reminder a
+minute late; the job's own turn warms OpenClaw just as well.
 
 What it costs. No model call: the warm-up session's model is a *stand-in* served here on
 loopback (an OpenAI-compatible endpoint answering "ok"), set with `sessions.patch` on that
@@ -43,7 +47,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
@@ -68,6 +72,9 @@ from .openclaw.gateway_process import GatewayProcess, gateway_environment
 log = logging.getLogger(__name__)
 
 SESSION_KEY: Final = "agent:main:soc-prewarm"
+SCHEDULE_GUARD_S: Final = 60.0
+"""No warm-up when a scheduled job is due this soon: a warm-up lasts 1-10 s, and a job that
+falls due during it is postponed by OpenClaw for 60 s (`SESSION_EVENT_IDLE_RETRY_MS`)."""
 WARM_UP_TEXT: Final = "(warm-up turn: answer with one word)"
 STAND_IN_REPLY: Final = "ok"
 
@@ -195,7 +202,8 @@ async def warm_turn(gateway: WarmGateway, *, timeout: float = 120.0) -> None:
 class PrewarmResult:
     warmed: bool
     reason: str
-    """One of: warmed, jobs waiting, inbox unreadable, disabled, failed: <why>."""
+    """One of: warmed, jobs waiting, inbox unreadable, scheduled job due, schedule
+    unreadable, disabled, failed: <why>."""
     seconds: float | None = None
     model_calls: int = 0
     """Requests the stand-in answered (what a real model would have billed: none)."""
@@ -209,12 +217,14 @@ class Prewarm:
         self,
         *,
         pending_jobs: Callable[[], int],
+        next_job_in: Callable[[], Awaitable[float | None]] | None = None,
         enabled: bool = True,
         timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         port: int = 0,
     ) -> None:
         self._pending_jobs = pending_jobs
+        self._next_job_in = next_job_in
         self.enabled = enabled
         self._timeout = timeout
         self._clock = clock
@@ -255,6 +265,14 @@ class Prewarm:
             return PrewarmResult(False, "inbox unreadable")
         if waiting > 0:
             return PrewarmResult(False, "jobs waiting")
+        if self._next_job_in is not None:
+            try:
+                due_in = await self._next_job_in()
+            except OpenClawError as exc:
+                log.warning("pre-warm skipped: the schedule could not be read (%s)", exc)
+                return PrewarmResult(False, "schedule unreadable")
+            if due_in is not None and due_in < SCHEDULE_GUARD_S:
+                return PrewarmResult(False, "scheduled job due")
         started = self._clock()
         before = self._stand_in.stats.requests
         try:

@@ -195,6 +195,18 @@ class Scheduler:
             log.info("next scheduled wake: %s", wake)
         return wake
 
+    async def next_job_in(self) -> float | None:
+        """Seconds until the earliest enabled job of OpenClaw's schedule runs, whatever the
+        wake policy (negative: overdue; None: nothing scheduled). The pre-warm keeps out of
+        its way."""
+        now_ms = self.clock.now().timestamp() * 1000
+        due = [
+            job.next_run_at_ms
+            for job in await self.gateway.cron_list()
+            if job.enabled and job.next_run_at_ms is not None
+        ]
+        return (min(due) - now_ms) / 1000 if due else None
+
     async def deliver_new(self) -> int:
         history = await self.gateway.chat_history(MAIN_SESSION, limit=50)
         count = 0

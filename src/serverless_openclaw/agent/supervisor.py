@@ -195,9 +195,14 @@ class Supervisor:
             pause=self._pause_automations,
             notify=self._notify,
         )
-        # Pre-warm only when nothing waits in the inbox once running (agent/prewarm.py).
+        # Pre-warm only when nothing waits in the inbox once running and no scheduled job is
+        # about to run (agent/prewarm.py).
         inbox = ports.inbox_consumer(settings.inbox_queue_url)
-        self.prewarm = Prewarm(pending_jobs=inbox.depth, port=settings.prewarm_port)
+        self.prewarm = Prewarm(
+            pending_jobs=inbox.depth,
+            next_job_in=self._next_scheduled_job_in,
+            port=settings.prewarm_port,
+        )
         self.waking: TypingWhileWaking | None = None
 
     # --- the process -----------------------------------------------------------------------
@@ -488,6 +493,10 @@ class Supervisor:
             tools=self.plan.tools,
             automations_paused=paused,
         )
+
+    async def _next_scheduled_job_in(self) -> float | None:
+        """Seconds until OpenClaw's next scheduled job (None: none, or not running yet)."""
+        return await self.scheduler.next_job_in() if self.scheduler is not None else None
 
     async def _notify(self, message_id: str, text: str) -> None:
         if self.scheduler is not None:
