@@ -97,7 +97,6 @@ def _deliver(
 
 
 def _telegram(services: Services, user_id: str, text: str, *, job: ChatJob | None) -> None:
-    from serverless_openclaw.gateway.telegram_webhook import bot_for
     from serverless_openclaw.telegram.secrets import resolve_bot_token
 
     try:
@@ -107,7 +106,7 @@ def _telegram(services: Services, user_id: str, text: str, *, job: ChatJob | Non
         token = resolve_bot_token(services.settings.telegram, services.secrets)
         if token is None:
             return
-        bot = bot_for(services, token)
+        bot = services.telegram_bots.for_token(token)
         if job is not None and _replace_cut_off(services, bot, job, link.chatId, text):
             return
         bot.call(tg.send_message(link.chatId, text))

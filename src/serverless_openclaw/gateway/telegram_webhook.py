@@ -110,19 +110,13 @@ def _digest(value: bytes) -> bytes:
 _lambda_context: ContextVar[Any] = ContextVar("telegram_webhook_lambda_context", default=None)
 
 
-def bot_for(services: Services, token: SecretStr) -> tg.BotApi:
-    """The container's client for `token` (one connection pool per container, closed with
-    its `Services`)."""
-    return services.telegram_bots.for_token(token)
-
-
 def tell_chat(services: Services, chat_id: int, text: str) -> None:
     """A notice of the bot to one chat, outside any update (best effort: Telegram not
     configured, or down, is logged and nothing else)."""
     try:
         token = resolve_bot_token(services.settings.telegram, services.secrets)
         if token is not None:
-            bot_for(services, token).call(tg.send_message(chat_id, text))
+            services.telegram_bots.for_token(token).call(tg.send_message(chat_id, text))
     except OpenClawError as exc:
         logger.warning("telegram: notice not delivered", extra={"error": str(exc)})
 
@@ -170,7 +164,7 @@ def handle(raw: Any, services: Services) -> dict[str, Any]:
         logger.warning("telegram: unreadable update ignored")
         return _response(200)
     logger.append_keys(update_id=update.update_id)
-    webhook = _Webhook(services, bot_for(services, secrets.bot_token))
+    webhook = _Webhook(services, services.telegram_bots.for_token(secrets.bot_token))
     config = IdempotencyConfig(
         event_key_jmespath="update_id",
         raise_on_no_idempotency_key=True,
