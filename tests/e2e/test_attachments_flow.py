@@ -2,7 +2,8 @@
 form from the HTTP API, the bytes to the form's (site-relative) URL, a `send` naming them,
 the real agent passing them to OpenClaw and the offline model saying what it received; the
 history listing them, links serving them only to their owner; Telegram photos and voice
-notes fetched from the (fake) Bot API; and all of it still there after a restart."""
+notes fetched from the (fake) Bot API. That a picture and its bytes are still there after a
+restart of the dev command is test_local_stack.py's restart scenario."""
 
 from __future__ import annotations
 
@@ -180,26 +181,3 @@ def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack) -> None:  # 
     ):
         time.sleep(0.5)
     assert any(AUDIO_NOTE in t for t in user.telegram_texts(chat)), user.telegram_texts(chat)
-
-
-def test_attachments_survive_a_restart(fresh_dev_stack, request) -> None:  # type: ignore[no-untyped-def]
-    stack = fresh_dev_stack
-    if stack.backend == "aws":
-        # Seen 2026-11-30: after a restart the aws backend's moto has the state bucket but
-        # none of its objects (an object put with a plain PutObject is gone too; tables,
-        # users and the bucket survive), so backups do not survive either. Not ours to fix
-        # here: strict, so the day it works this marker must go.
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="the aws dev backend loses S3 objects")
-        )
-    user = stack.create_user()
-    user.settings(wakeOnConnect=False)
-    picture = png(10, 10)
-    photo = upload(user, "small.png", picture, "image/png")
-    end = asyncio.run(ask(user, "keep this", [photo["id"]]))
-    assert "10x10 pixels" in str(end["text"])
-
-    stack.restart()
-    question = next(m for m in user.messages() if m["role"] == "user")
-    assert question["attachments"] == [photo]
-    assert fetch(user, photo["id"]).content == picture

@@ -113,8 +113,8 @@ async def test_history_survives_a_restart_of_the_dev_command(
     fresh_dev_stack: DevStackProcess,
 ) -> None:
     """moto's state is pickled at a clean stop and loaded at the next start (its S3 objects
-    are not: `test_attachments_survive_a_restart` is a strict xfail here, so the agent's
-    memory across a restart is the embedded backend's test)."""
+    are not, so attachments and the agent's memory across a restart are the embedded
+    backend's test: test_local_stack.py, a strict xfail on this backend)."""
     user = fresh_dev_stack.create_user(idle_minutes=1)
     user.settings(wakeOnConnect=False)
     async with user.ws() as ws:

@@ -9,6 +9,9 @@ import time
 import uuid
 
 import pytest
+from tests.media_samples import png
+
+from .test_attachments_flow import ask, fetch, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -19,8 +22,9 @@ def new_id() -> str:
 
 async def cold_start_turns(user, figure, first_text: str) -> None:  # type: ignore[no-untyped-def]
     """A message to a sleeping agent (wake on open off, so the cold start counts from "send"):
-    acknowledged at once, the start's phases shown, the reply streamed; then a second turn on
-    the running agent, and both listed in the history."""
+    acknowledged at once, the start's phases shown, the reply streamed; a second message sent
+    while the agent starts is answered after it without resending; then a turn on the running
+    agent, and all three listed in the history, in order."""
     user.settings(wakeOnConnect=False)
     async with user.ws() as ws:
         await ws.send({"action": "status"})
@@ -31,10 +35,17 @@ async def cold_start_turns(user, figure, first_text: str) -> None:  # type: igno
         await ws.send({"action": "send", "id": message, "text": first_text})
         ack = await ws.wait_for(lambda f: f.get("type") == "ack")
         assert ack == {"type": "ack", "id": message, "conversationId": "main"}
+        await ws.wait_for(lambda f: f.get("type") == "status" and f.get("agent") == "starting")
+        meanwhile = new_id()
+        await ws.send({"action": "send", "id": meanwhile, "text": WHILE_WAKING})
+        await ws.wait_for(lambda f: f.get("type") == "ack" and f.get("id") == meanwhile)
         await ws.wait_for(lambda f: f.get("type") == "stream_chunk" and f.get("id") == message)
         figure("idle_send_to_first_text_s", time.monotonic() - sent)
         end = await ws.reply_to(message)
         assert end["text"] == f"[offline model] You said: {first_text}"
+        assert (await ws.reply_to(meanwhile))["text"].endswith(WHILE_WAKING)
+        order = [f["id"] for f in ws.frames if f.get("type") == "stream_end"]
+        assert order == [message, meanwhile], "answered in the order sent"
         phases = [f.get("phase") for f in ws.frames if f.get("agent") == "starting"]
         assert "starting OpenClaw" in phases, phases
         states = [f["agent"] for f in ws.frames if f.get("type") == "status"]
@@ -53,14 +64,19 @@ async def cold_start_turns(user, figure, first_text: str) -> None:  # type: igno
         conversations = http.get("/api/conversations").json()["items"]
         assert [c["id"] for c in conversations] == ["main"]
         messages = http.get("/api/conversations/main/messages").json()["items"]
-    assert [(m["role"], m["text"]) for m in messages] == first_two_turns(first_text)
+    assert [(m["role"], m["text"]) for m in messages] == first_turns(first_text)
 
 
-def first_two_turns(first_text: str) -> list[tuple[str, str]]:
+WHILE_WAKING = "sent while you were waking"
+
+
+def first_turns(first_text: str) -> list[tuple[str, str]]:
     """The history of `cold_start_turns`, as (role, text)."""
     return [
         ("user", first_text),
         ("assistant", f"[offline model] You said: {first_text}"),
+        ("user", WHILE_WAKING),
+        ("assistant", f"[offline model] You said: {WHILE_WAKING}"),
         ("user", "and again"),
         ("assistant", "[offline model] You said: and again"),
     ]
@@ -76,17 +92,29 @@ async def ask_what_i_said(user) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_cold_start_then_a_stop_and_a_restart_keep_history_settings_and_memory(
-    fresh_dev_stack, figure
+    fresh_dev_stack, figure, request
 ) -> None:  # type: ignore[no-untyped-def]
     """One person's agent from a cold start to a second cold start on a restarted stack: the
     person stops the agent (it backs up on its way down), the dev command is stopped and run
-    again, and the history, the settings and the agent's memory are all still there.
+    again, and the history (with a picture sent before), the settings and the agent's memory
+    are all still there.
 
     The watchdog's idle stop is proven end to end on the aws backend (test_aws_backend.py,
     with the watchdog's own IAM role), and decided by `core/wake.py` (unit tests): here the
     person's stop button does it, without a minute of waiting."""
+    if fresh_dev_stack.backend == "aws":
+        # Seen 2026-11-30: after a restart the aws backend's moto has the state bucket but
+        # none of its objects (tables, users and the bucket survive), so neither the picture
+        # nor the backup does. Not ours to fix here: strict, so the day it works this goes.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="the aws dev backend loses S3 objects")
+        )
     user = fresh_dev_stack.create_user(idle_minutes=30)
     await cold_start_turns(user, figure, "my cat is called Miso")
+    picture = png(10, 10)
+    photo = await asyncio.to_thread(upload, user, "small.png", picture, "image/png")
+    end = await ask(user, "keep this", [photo["id"]])
+    assert "10x10 pixels" in str(end["text"])
     with user.http() as client:
         client.post("/api/agent/stop").raise_for_status()
     stopped = await user.wait_state("idle", timeout=120)
@@ -94,8 +122,13 @@ async def test_cold_start_then_a_stop_and_a_restart_keep_history_settings_and_me
 
     await asyncio.to_thread(fresh_dev_stack.restart)
     # Same email and password, a new sign-in against the restored local identity.
-    texts = [(m["role"], m["text"]) for m in user.messages()]
-    assert texts == first_two_turns("my cat is called Miso")
+    history = user.messages()
+    texts = [(m["role"], m["text"]) for m in history]
+    assert texts[:-2] == first_turns("my cat is called Miso")
+    assert texts[-2:] == [("user", "keep this"), ("assistant", end["text"])]
+    assert history[-2]["attachments"] == [photo]
+    fetched = await asyncio.to_thread(fetch, user, photo["id"])
+    assert fetched.content == picture, "the picture's bytes came back too"
     assert user.settings()["wakeOnConnect"] is False, "settings came back too"
     answer = await ask_what_i_said(user)
     assert "Miso" in answer, fresh_dev_stack.task_log(user)
@@ -118,20 +151,3 @@ async def test_two_users_get_separate_agents_and_never_see_each_other(dev_stack)
     assert all(agent["state"] == "running" for agent in agents)
     arns = {user.user_id: dev_stack.task_row(user).get("taskArn") for user in (alice, bob)}
     assert len(set(arns.values())) == 2 and None not in arns.values()
-
-
-async def test_message_sent_during_cold_start_is_answered_without_resending(dev_stack) -> None:  # type: ignore[no-untyped-def]
-    user = dev_stack.create_user(idle_minutes=1)
-    user.settings(wakeOnConnect=False)
-    async with user.ws() as ws:
-        first, second = new_id(), new_id()
-        await ws.send({"action": "send", "id": first, "text": "first while asleep"})
-        await ws.wait_for(lambda f: f.get("type") == "status" and f.get("agent") == "starting")
-        await ws.send({"action": "send", "id": second, "text": "second while waking"})
-        await ws.wait_for(lambda f: f.get("type") == "ack" and f.get("id") == second)
-        end_first = await ws.reply_to(first)
-        end_second = await ws.reply_to(second)
-    assert end_first["text"].endswith("first while asleep")
-    assert end_second["text"].endswith("second while waking")
-    order = [f["id"] for f in ws.frames if f.get("type") == "stream_end"]
-    assert order == [first, second]
