@@ -1,6 +1,7 @@
 """S3 (moto) unreachable for the agents — at restore and while they back up — on a dev stack
 of this module's own. Agents reach S3 through a switchable forwarder; the control plane and
-the test read moto directly, so they see exactly what was (and was not) written."""
+the test read moto directly, so they see exactly what was (and was not) written. One person
+goes through both outages (`person`, `awake`: tests/faults/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from .conftest import (
     SwitchableProxy,
     ask_what_i_said,
+    awake,
     history,
     is_end,
     kill_task,
@@ -51,6 +53,12 @@ def outage_stack(
         proxy.close()
 
 
+@pytest.fixture(scope="module")
+def dev_stack(outage_stack: tuple[Any, SwitchableProxy]) -> Any:
+    """This module's stack, for the fault suite's `person`."""
+    return outage_stack[0]
+
+
 @pytest.fixture
 def s3(outage_stack: tuple[Any, SwitchableProxy]) -> Iterator[SwitchableProxy]:
     """S3 as the agents see it; back up after each test whatever happened."""
@@ -81,11 +89,10 @@ def _epoch(value: str | None) -> float:
 
 
 async def test_restore_with_s3_unreachable_keeps_the_backup_and_the_messages(
-    outage_stack, s3, account, figure
+    dev_stack, person, s3, account, figure
 ) -> None:  # type: ignore[no-untyped-def]
-    stack, _ = outage_stack
-    user = stack.create_user(idle_minutes=30)
-    user.settings(wakeOnConnect=False)
+    stack, user = dev_stack, person
+    before_test = await awake(stack, user)
     learnt = f"the spare key is under the blue pot {token()}"
     waiting = [f"first while S3 is down {token()}", f"second while S3 is down {token()}"]
     async with user.ws() as ws:
@@ -122,16 +129,15 @@ async def test_restore_with_s3_unreachable_keeps_the_backup_and_the_messages(
         assert order == [m0, *ids]
         remembered = await ask_what_i_said(ws)
     assert learnt in remembered, (remembered, stack.task_log(user))
-    assert len(launches(stack, user)) == 3, "first run, the refused start, the good start"
+    assert len(launches(stack, user)[before_test:]) == 2, "the refused start, the good start"
     account.settle(history(user), [ws.frames], remembered=remembered)
 
 
 async def test_backups_during_an_s3_outage_are_retried_and_nothing_is_lost(
-    outage_stack, s3, account, figure
+    dev_stack, person, s3, account, figure
 ) -> None:  # type: ignore[no-untyped-def]
-    stack, _ = outage_stack
-    user = stack.create_user(idle_minutes=30)
-    user.settings(wakeOnConnect=False)
+    stack, user = dev_stack, person
+    before_test = await awake(stack, user)
     before_outage = f"my train leaves at 7:42 {token()}"
     during_outage = f"and the platform is 9 {token()}"
     async with user.ws() as ws:
@@ -163,5 +169,5 @@ async def test_backups_during_an_s3_outage_are_retried_and_nothing_is_lost(
         kill_task(int(stack.agent_process(user)["pid"]))
         remembered = await ask_what_i_said(ws, timeout=300)
     assert before_outage in remembered and during_outage in remembered, remembered
-    assert len(launches(stack, user)) == 2
+    assert len(launches(stack, user)[before_test:]) == 1, "one restart after the kill"
     account.settle(history(user), [ws.frames], remembered=remembered)
