@@ -5,7 +5,7 @@
 - `aws`: environment for boto3 pointing at it, plus a unique resource prefix per test so that
   tests never see each other's tables, queues or buckets (no reset between tests).
 - `offline_model`, `openclaw_runtime`: the offline model in this process, the pinned OpenClaw.
-- `dev_stack`, `aws_dev_stack`, `fresh_dev_stack`: `serverless-openclaw dev` in a child
+- `dev_stack`, `fresh_dev_stack`: `serverless-openclaw dev` in a child
   process, driven as a person would (the harness beside `tests/` and `bench/`: `harness/`).
 - `summary_line`, `figure`: lines and measurements printed at the end of the run.
 """
@@ -138,18 +138,6 @@ def dev_stack(
     """One dev stack for the e2e and browser tests that do not restart it (the fault suite has
     its own, on the aws backend: tests/faults/conftest.py)."""
     stack = DevStackProcess(tmp_path_factory.mktemp("dev-stack") / "state")
-    stack.start()
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture(scope="session")
-def aws_dev_stack(
-    tmp_path_factory: pytest.TempPathFactory, openclaw_runtime
-) -> Iterator[DevStackProcess]:  # type: ignore[no-untyped-def]
-    """A dev stack on the aws backend, for tests that read moto (S3 objects, SQS queues)
-    whatever backend the shared one runs."""
-    stack = DevStackProcess(tmp_path_factory.mktemp("aws-dev-stack") / "state", backend="aws")
     stack.start()
     yield stack
     stack.stop()

@@ -1,20 +1,48 @@
-"""The agent task on the dev stack, seen from outside: coalesced streaming and clean backups."""
+"""The agent task on the dev stack, seen from outside: coalesced streaming and clean backups.
+
+One person on the aws backend (the backups are read from moto's S3) goes through both: the
+first test's turn wakes the agent, the second's finds it running (a cold start costs ~17
+CPU-s of a 2-core machine and proves nothing here)."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from harness import DevStackProcess
 
 pytestmark = [pytest.mark.openclaw, pytest.mark.timeout(600)]
 
 
+@pytest.fixture(scope="module")
+def dev_stack(
+    tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: Any
+) -> Iterator[DevStackProcess]:
+    """A dev stack on the aws backend (the test reads moto's S3), stopped with the module."""
+    stack = DevStackProcess(tmp_path_factory.mktemp("aws-dev-stack") / "state", backend="aws")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def person(dev_stack: Any) -> Iterator[Any]:
+    user = dev_stack.create_user(idle_minutes=5)
+    yield user
+    dev_stack.stop_agents()
+
+
 async def test_a_ten_second_reply_is_posted_at_most_about_ten_times_a_second(
-    dev_stack, figure
+    dev_stack, person, figure
 ) -> None:  # type: ignore[no-untyped-def]
-    user = dev_stack.create_user(idle_minutes=1)
+    user = person
     marker = f"story-{uuid.uuid4().hex[:8]}"
     # 2,000 characters in 5-character pieces every 25 ms: 400 deltas over ~10 s.
     dev_stack.offline_model().script(
@@ -35,22 +63,15 @@ async def test_a_ten_second_reply_is_posted_at_most_about_ten_times_a_second(
     figure("web_posts_per_second_of_streaming", rate)
     figure("web_posts_for_400_deltas", len(chunks))
     assert rate <= 12, f"{len(chunks)} posts in {seconds:.1f} s"
-    dev_stack.stop_agents()
 
 
-async def test_backups_hold_no_secret_values(aws_dev_stack) -> None:  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    dev_stack = aws_dev_stack  # it reads the backup's objects in (moto's) S3
-
-    user = dev_stack.create_user(idle_minutes=1)
+async def test_backups_hold_no_secret_values(dev_stack, person) -> None:  # type: ignore[no-untyped-def]
+    user = person
     async with user.ws() as ws:
         message = uuid.uuid4().hex
         await ws.send({"action": "send", "id": message, "text": "write this down"})
         await ws.reply_to(message)
     info = dev_stack.agent_process(user)
-    import httpx
-
     status = httpx.get(f"http://127.0.0.1:{info['healthPort']}/status", timeout=10).json()
     environ = Path(f"/proc/{status['gatewayPid']}/environ").read_bytes().split(b"\0")
     gateway_token = next(
