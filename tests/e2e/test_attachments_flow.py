@@ -3,7 +3,11 @@ form from the HTTP API, the bytes to the form's (site-relative) URL, a `send` na
 the real agent passing them to OpenClaw and the offline model saying what it received; the
 history listing them, links serving them only to their owner; Telegram photos and voice
 notes fetched from the (fake) Bot API. That a picture and its bytes are still there after a
-restart of the dev command is test_local_stack.py's restart scenario."""
+restart of the dev command is test_local_stack.py's restart scenario.
+
+The web and the Telegram tests share one person (`person`): the second finds the agent the
+first woke, as a cold start proves nothing here (on the aws backend, where the web upload is
+an expected failure, the Telegram test wakes it)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import asyncio
 import base64
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,6 +25,14 @@ from tests.media_samples import PDF, ogg_voice, png
 from serverless_openclaw.agent.attachments import AUDIO_NOTE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def person(dev_stack: Any) -> Iterator[Any]:
+    user = dev_stack.create_user()
+    yield user
+    with user.http() as client:
+        client.post("/api/agent/stop")
 
 
 def upload(user: Any, name: str, data: bytes, content_type: str) -> dict[str, Any]:
@@ -61,7 +74,7 @@ async def ask(user: Any, text: str, attachments: list[str]) -> dict[str, Any]:
 
 
 def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_history(
-    dev_stack, request
+    dev_stack, person, request
 ) -> None:  # type: ignore[no-untyped-def]
     if dev_stack.backend == "aws":
         # moto with IAM enforced (the aws dev backend's default) authorizes every request by
@@ -71,7 +84,7 @@ def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_histor
         request.applymarker(
             pytest.mark.xfail(strict=True, reason="moto cannot authorize a presigned POST")
         )
-    user = dev_stack.create_user()
+    user = person
     picture = png(64, 48)
     photo = upload(user, "desk.png", picture, "image/png")
     report = upload(user, "report.pdf", PDF, "application/pdf")
@@ -83,7 +96,7 @@ def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_histor
     assert f"- image: (image/png, 64x48 pixels, {len(picture)} bytes)" in text
     assert "- document: report.pdf (application/pdf, 13 characters of text)" in text
 
-    question = next(m for m in user.messages() if m["role"] == "user")
+    question = [m for m in user.messages() if m["role"] == "user"][-1]
     assert [a["name"] for a in question["attachments"]] == ["desk.png", "report.pdf"]  # type: ignore[index]
     shown = fetch(user, photo["id"])
     assert shown.content == picture
@@ -138,37 +151,40 @@ def _send_file(stack: Any, chat: int, file: dict[str, Any], caption: str | None 
     httpx.post(f"{_telegram(stack)}/_fake/deliver", timeout=60).raise_for_status()
 
 
-def _wait_answers(user: Any, count: int, timeout: float = 420) -> list[dict[str, Any]]:
-    """Telegram answers are only seen in the history; the first includes a cold start (190 s
-    seen on a loaded 2-core machine with the aws backend) before the turn."""
+def _wait_answers(
+    user: Any, count: int, *, after: int, timeout: float = 420
+) -> list[dict[str, Any]]:
+    """Telegram answers are only seen in the history (the messages from index `after` on);
+    the first may include a cold start (190 s seen on a loaded 2-core machine with the aws
+    backend) before the turn."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        answers = [m for m in user.messages() if m["role"] == "assistant"]
+        answers = [m for m in user.messages()[after:] if m["role"] == "assistant"]
         if len(answers) >= count:
             return answers
         time.sleep(1)
     raise AssertionError(f"{count} answers not stored; log: {user.stack.task_log(user)}")
 
 
-def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack) -> None:  # type: ignore[no-untyped-def]
-    user = dev_stack.create_user()
-    user.settings(wakeOnConnect=False)
+def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack, person) -> None:  # type: ignore[no-untyped-def]
+    user = person
     chat = 9000 + uuid.uuid4().int % 1000
     user.pair_telegram(chat)
+    before = len(user.messages())
 
     picture = png(320, 240)
     photo = {"kind": "photo", "base64": base64.b64encode(picture).decode()}
     _send_file(dev_stack, chat, photo, caption="my desk")
-    [answer] = _wait_answers(user, 1)
+    [answer] = _wait_answers(user, 1, after=before)
     assert "You said: my desk" in str(answer["text"])
     assert f"- image: (image/png, 320x240 pixels, {len(picture)} bytes)" in str(answer["text"])
 
     voice = {"kind": "voice", "base64": base64.b64encode(ogg_voice()).decode(), "duration": 2}
     _send_file(dev_stack, chat, voice)
-    answers = _wait_answers(user, 2)
+    answers = _wait_answers(user, 2, after=before)
     assert str(answers[1]["text"]).endswith(AUDIO_NOTE)
 
-    questions = [m for m in user.messages() if m["role"] == "user"]
+    questions = [m for m in user.messages()[before:] if m["role"] == "user"]
     kinds = [[a["kind"] for a in m["attachments"]] for m in questions]  # type: ignore[union-attr]
     assert kinds == [["image"], ["audio"]]
     assert questions[1]["attachments"][0]["durationMs"] == 2000  # type: ignore[index]
