@@ -156,8 +156,11 @@ def _bot_texts(stack: Any, chat_id: int) -> list[str]:
     return [str(m["text"]) for m in answer.json()]
 
 
-async def test_a_telegram_update_delivered_three_times_is_answered_once(dev_stack, account) -> None:  # type: ignore[no-untyped-def]
-    user = dev_stack.create_user(idle_minutes=30)
+async def test_a_telegram_update_delivered_three_times_is_answered_once(
+    dev_stack, person, account
+) -> None:  # type: ignore[no-untyped-def]
+    user = person
+    await awake(dev_stack, user)
     chat = int(time.time() * 1000) % 10**9 + 10**9
     with user.http() as http:
         code = http.post("/api/telegram/pairing-code").json()["code"]
