@@ -40,7 +40,7 @@ from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
 from .test_local_stack import (  # noqa: F401 - collected here, on this module's stacks
     ask_what_i_said,
     cold_start_turns,
-    new_id,
+    first_turns,
     test_two_users_get_separate_agents_and_never_see_each_other,
 )
 from .test_telegram_flow import (  # noqa: F401
@@ -95,38 +95,31 @@ def test_this_module_runs_on_moto_with_iam_enforced(dev_stack: DevStackProcess) 
         anyone.list_tables()
 
 
-async def test_idle_agent_stops_and_remembers_after_cold_start(
-    dev_stack: DevStackProcess, figure: Any
+async def test_idle_stop_then_restore_then_a_restart_of_the_dev_command(
+    fresh_dev_stack: DevStackProcess, figure: Any
 ) -> None:
     """A cold start and a second turn; a minute of silence later the watchdog, as its own
     role, stops the agent, which backs up on its way down; the next message starts a new
-    task, which restores that backup and remembers."""
-    user = dev_stack.create_user(idle_minutes=1)
+    task, which restores that backup and remembers. Then the dev command is restarted:
+    moto's state is pickled at a clean stop and loaded at the next start, so the history and
+    the settings are still there (moto's S3 objects are not, so attachments and the agent's
+    memory across a restart are the embedded backend's test: test_local_stack.py, a strict
+    xfail on this backend)."""
+    stack = fresh_dev_stack
+    user = stack.create_user(idle_minutes=1)
     await cold_start_turns(user, figure, "my cat is called Miso")
     stopped = await user.wait_state("idle", timeout=240)
     assert stopped["lastBackupAt"], "the agent backed its state up before stopping"
     answer = await ask_what_i_said(user)
-    assert "Miso" in answer, dev_stack.task_log(user)
+    assert "Miso" in answer, stack.task_log(user)
 
-
-async def test_history_survives_a_restart_of_the_dev_command(
-    fresh_dev_stack: DevStackProcess,
-) -> None:
-    """moto's state is pickled at a clean stop and loaded at the next start (its S3 objects
-    are not, so attachments and the agent's memory across a restart are the embedded
-    backend's test: test_local_stack.py, a strict xfail on this backend)."""
-    user = fresh_dev_stack.create_user(idle_minutes=1)
-    user.settings(wakeOnConnect=False)
-    async with user.ws() as ws:
-        message = new_id()
-        await ws.send({"action": "send", "id": message, "text": "remember this across restarts"})
-        await ws.reply_to(message)
-    await asyncio.to_thread(fresh_dev_stack.restart)
+    await asyncio.to_thread(stack.restart)
     # Same email and password, a new sign-in against the restored Cognito pool.
-    texts = [m["text"] for m in user.messages()]
+    texts = [(m["role"], m["text"]) for m in user.messages()]
     assert texts == [
-        "remember this across restarts",
-        "[offline model] You said: remember this across restarts",
+        *first_turns("my cat is called Miso"),
+        ("user", "what did I say before?"),
+        ("assistant", answer),
     ]
     assert user.settings()["wakeOnConnect"] is False, "settings came back too"
 
