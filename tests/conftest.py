@@ -6,7 +6,8 @@
   tests never see each other's tables, queues or buckets (no reset between tests).
 - `offline_model`, `openclaw_runtime`: the offline model in this process, the pinned OpenClaw.
 - `dev_stack`, `fresh_dev_stack`: `serverless-openclaw dev` in a child
-  process, driven as a person would (the harness beside `tests/` and `bench/`: `harness/`).
+  process, driven as a person would (the harness beside `tests/` and `bench/`: `harness/`);
+  `person`: one person shared by the tests of a module.
 - `summary_line`, `figure`: lines and measurements printed at the end of the run.
 """
 
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -141,6 +143,21 @@ def dev_stack(
     stack.start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="module")
+def person(dev_stack: DevStackProcess) -> Iterator[Any]:
+    """One person for the tests of a module (on the module's `dev_stack`), whose agent the
+    first test wakes and the next ones find running: where a test's proof is what happens
+    after the start, a cold start of its own costs ~17 CPU-s of a 2-core machine and proves
+    nothing. Tests count launches from their start, and look for their own texts in the
+    history and the agent's memory. Wake on open is off: a test's socket wakes nothing by
+    itself. The agent stops when the module ends."""
+    user = dev_stack.create_user(idle_minutes=30)
+    user.settings(wakeOnConnect=False)
+    yield user
+    with user.http() as client:
+        client.post("/api/agent/stop")
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The agent task on the dev stack, seen from outside: coalesced streaming and clean backups.
 
-One person on the aws backend (the backups are read from moto's S3) goes through both: the
-first test's turn wakes the agent, the second's finds it running (a cold start costs ~17
-CPU-s of a 2-core machine and proves nothing here)."""
+One person (`person`, tests/conftest.py) on the aws backend (the backups are read from
+moto's S3) goes through both: the first test's turn wakes the agent, the second's finds it
+running."""
 
 from __future__ import annotations
 
@@ -30,13 +30,6 @@ def dev_stack(
     stack.start()
     yield stack
     stack.stop()
-
-
-@pytest.fixture(scope="module")
-def person(dev_stack: Any) -> Iterator[Any]:
-    user = dev_stack.create_user(idle_minutes=5)
-    yield user
-    dev_stack.stop_agents()
 
 
 async def test_a_ten_second_reply_is_posted_at_most_about_ten_times_a_second(

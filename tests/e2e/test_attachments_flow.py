@@ -5,9 +5,9 @@ history listing them, links serving them only to their owner; Telegram photos an
 notes fetched from the (fake) Bot API. That a picture and its bytes are still there after a
 restart of the dev command is test_local_stack.py's restart scenario.
 
-The web and the Telegram tests share one person (`person`): the second finds the agent the
-first woke, as a cold start proves nothing here (on the aws backend, where the web upload is
-an expected failure, the Telegram test wakes it)."""
+The web and the Telegram tests share one person (`person`, tests/conftest.py): the second
+finds the agent the first woke, as a cold start proves nothing here (on the aws backend,
+where the web upload is an expected failure, the Telegram test wakes it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import asyncio
 import base64
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,14 +24,6 @@ from tests.media_samples import PDF, ogg_voice, png
 from serverless_openclaw.agent.attachments import AUDIO_NOTE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="module")
-def person(dev_stack: Any) -> Iterator[Any]:
-    user = dev_stack.create_user()
-    yield user
-    with user.http() as client:
-        client.post("/api/agent/stop")
 
 
 def upload(user: Any, name: str, data: bytes, content_type: str) -> dict[str, Any]:

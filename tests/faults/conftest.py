@@ -211,21 +211,6 @@ def history(user: Any) -> list[Frame]:
     return [m for m in items if m["id"] not in probes and m["id"].removesuffix(":r") not in probes]
 
 
-@pytest.fixture(scope="module")
-def person(dev_stack: Any) -> Iterator[Any]:
-    """One person for the faults of a module, each test starting from their agent awake
-    (`awake`): a fault's proof is what happens after it, not the cold start before it, and
-    each cold start costs ~17 CPU-s of a 2-core machine. Tests count launches from their
-    start, their ledger counts their own messages (each carries a token of its own) and
-    memory probes look for their own texts. Wake on open is off: a test's socket wakes
-    nothing by itself."""
-    user = dev_stack.create_user(idle_minutes=30)
-    user.settings(wakeOnConnect=False)
-    yield user
-    with user.http() as client:
-        client.post("/api/agent/stop")
-
-
 async def awake(stack: Any, user: Any) -> int:
     """The person's agent running (woken when asleep); returns the launches so far."""
     if user.agent().get("state") != "running":

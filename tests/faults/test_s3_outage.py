@@ -1,7 +1,7 @@
 """S3 (moto) unreachable for the agents — at restore and while they back up — on a dev stack
 of this module's own. Agents reach S3 through a switchable forwarder; the control plane and
 the test read moto directly, so they see exactly what was (and was not) written. One person
-goes through both outages (`person`, `awake`: tests/faults/conftest.py)."""
+goes through both outages (`person`: tests/conftest.py; `awake`: tests/faults/conftest.py)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def outage_stack(
 
 @pytest.fixture(scope="module")
 def dev_stack(outage_stack: tuple[Any, SwitchableProxy]) -> Any:
-    """This module's stack, for the fault suite's `person`."""
+    """This module's stack, for `person` (tests/conftest.py)."""
     return outage_stack[0]
 
 
