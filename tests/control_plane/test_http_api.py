@@ -40,7 +40,10 @@ def test_agent_start_status_backup_and_stop(services: Services, ecs: Ecs) -> Non
     assert call("POST", "/api/agent/backup")["statusCode"] == 409
 
     started = call("POST", "/api/agent/start")
-    assert (started["statusCode"], body_of(started)["state"]) == (202, "starting")
+    # The no-op agent starts in well under a second and may mark itself running before the
+    # handler has recorded its launch (seen once on a loaded machine): the answer is the row.
+    assert started["statusCode"] == 202
+    assert body_of(started)["state"] in ("starting", "running")
     wait_for(lambda: body_of(call("GET", "/api/agent"))["state"] == "running")
     status = body_of(call("GET", "/api/agent"))
     assert status["startedAt"] and status["lastActivityAt"]
