@@ -208,16 +208,20 @@ def _agents_stop_with_their_test(request: pytest.FixtureRequest) -> Iterator[Non
         stack.stop_agents(made_since=started)
 
 
-LONGEST_FIRST = ("faults", "e2e", "browser", "openclaw", "infra")
-"""The slow groups, longest tests first (see pytest_collection_modifyitems)."""
+LONGEST_FIRST = ("waits", "faults", "e2e", "browser", "openclaw", "infra")
+"""The slow groups, longest tests first (see pytest_collection_modifyitems); `waits` (a test
+that mostly waits on a clock) goes before them all."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow groups run first and the fast tests last, each group in file order: pytest-xdist
     hands whole files to whichever worker is free, so many short files at the end even the
     workers out, where one long scenario last would leave the other core idle for minutes.
-    pytest-xdist keeps this order only with `--no-loadscope-reorder` (scripts/test); by
-    default it sends the files with the most tests first."""
+    A test that mostly waits on a clock (`waits`) goes first, beside the CPU-bound fault
+    suite and the type check scripts/test runs meanwhile: later, next to another waiting
+    test, it left both cores idle for a minute. pytest-xdist keeps this order only with
+    `--no-loadscope-reorder` (scripts/test); by default it sends the files with the most
+    tests first."""
 
     def rank(item: pytest.Item) -> int:
         marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]
