@@ -68,7 +68,8 @@ async def test_a_reply_shows_its_tokens_and_estimated_cost(
     assert (reply.usage.inputTokens, reply.usage.outputTokens) == (1000, output)
     assert reply.usage.model == FAKE
     assert reply.usage.costUsd == pytest.approx((1000 + output) / 1e6)
-    end = stream_ends(ports, job.jobId)[-1]
+    # The answer is stored before its end is pushed to the page: wait for what the page sees.
+    [end] = await until(lambda: stream_ends(ports, job.jobId), what="the reply's end pushed")
     assert end["usage"]["costUsd"] == pytest.approx(reply.usage.costUsd)
     assert spent_today(ports, clock) == pytest.approx(reply.usage.costUsd, abs=1e-6)
 
@@ -103,7 +104,8 @@ async def test_a_spent_budget_refuses_chat_without_asking_the_model(
     assert not second.error.retryable
     assert "today's LLM budget ($0.01) is used up" in second.text
     assert gateway.turns("second question") == []  # the model was never asked
-    assert stream_ends(ports, second_job.jobId)[-1]["error"]["code"] == "budget_reached"
+    [end] = await until(lambda: stream_ends(ports, second_job.jobId), what="the refusal pushed")
+    assert end["error"]["code"] == "budget_reached"
 
     await clock.advance(86400)  # a new UTC day: the budget has reset
     third = await rig.answered(rig.send("a new day"))

@@ -93,7 +93,7 @@ async def test_a_voice_note_is_passed_on_and_the_answer_says_the_model_cannot_he
     assert sent.attachments[0]["mimeType"] == "audio/ogg"
     assert reply.text.endswith(AUDIO_NOTE)
     assert reply.text.startswith(rig.gateway.answer("listen to this"))
-    [end] = stream_ends(rig.ports, job.jobId)
+    [end] = await until(lambda: stream_ends(rig.ports, job.jobId), what="the reply's end pushed")
     assert end["text"] == reply.text
 
 
