@@ -7,10 +7,10 @@ policies end to end.
 It runs a chosen set of the e2e and fault scenarios on one such stack — together they make
 every AWS call path of the product once: a first message and a turn (handlers: queue, wake,
 RunTask passing the person's role; agent: inbox, replies, @connections), two people at once,
-the watchdog's idle stop with a backup and the restore at the next start, a Telegram pairing
-and reply (the webhook), a dead letter answered by the watchdog, and a wake the watchdog
-makes for a due scheduled job (tasks killed mid-reply and restarted by the watchdog are the
-fault suite's, on a stack of the same kind whose calls are checked the same way). Every AWS
+the watchdog's idle stop with a backup, a wake it makes for a due scheduled job and the
+restore in that task, a Telegram pairing and reply (the webhook), and a dead letter answered
+by the watchdog (tasks killed mid-reply and restarted by the watchdog are the fault suite's,
+on a stack of the same kind whose calls are checked the same way). Every AWS
 call of every component is recorded (`SOC_AWS_CALL_LOG_DIR`, adapters/aws/call_log.py), and
 the last test evaluates each one against the role that makes it on AWS with the policy
 evaluator (resources, conditions, `dynamodb:LeadingKeys` of the person's rows): what moto
@@ -24,6 +24,8 @@ on it (not in CI: too slow).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,6 +38,7 @@ from tests.iam.dev_stack_calls import CALL_LOG_DIR_ENV, check_recorded_calls
 
 from harness import DevStackProcess
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
+from serverless_openclaw.contracts.records import UserSettings
 
 from .test_local_stack import (  # noqa: F401 - collected here, on this module's stacks
     ask_what_i_said,
@@ -99,8 +102,10 @@ async def test_idle_stop_then_restore_then_a_restart_of_the_dev_command(
     fresh_dev_stack: DevStackProcess, figure: Any
 ) -> None:
     """A cold start and a second turn; a minute of silence later the watchdog, as its own
-    role, stops the agent, which backs up on its way down; the next message starts a new
-    task, which restores that backup and remembers. Then the dev command is restarted:
+    role, stops the agent, which backs up on its way down. A scheduled job then falls due
+    (the row is written as the agent writes it; tests/scheduled waits for a real one): the
+    watchdog wakes the sleeping agent with no message, and the new task restores that backup
+    and remembers. Then the dev command is restarted:
     moto's state is pickled at a clean stop and loaded at the next start, so the history and
     the settings are still there (moto's S3 objects are not, so attachments and the agent's
     memory across a restart are the embedded backend's test: test_local_stack.py, a strict
@@ -110,6 +115,18 @@ async def test_idle_stop_then_restore_then_a_restart_of_the_dev_command(
     await cold_start_turns(user, figure, "my cat is called Miso")
     stopped = await user.wait_state("idle", timeout=240)
     assert stopped["lastBackupAt"], "the agent backed its state up before stopping"
+    # Due just after the person's lead time (wakeLeadSeconds, 120 s by default) from now: a
+    # job due sooner would count as covered by the run that just ended.
+    lead = UserSettings().wakeLeadSeconds + 5
+    due = (datetime.now(UTC) + timedelta(seconds=lead)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stack.aws("dynamodb").update_item(
+        TableName=f"{stack.info['prefix']}-task-state",
+        Key={"userId": {"S": user.user_id}},
+        UpdateExpression="SET nextWakeAt = :at, nextWakeJob = :job",
+        ExpressionAttributeValues={":at": {"S": due}, ":job": {"S": "Reminder: stretch"}},
+    )
+    await user.wait_state("running", timeout=120)
+    assert _wake_reasons(stack, user)[-1] == "scheduled: Reminder: stretch"
     answer = await ask_what_i_said(user)
     assert "Miso" in answer, stack.task_log(user)
 
@@ -122,6 +139,19 @@ async def test_idle_stop_then_restore_then_a_restart_of_the_dev_command(
         ("assistant", answer),
     ]
     assert user.settings()["wakeOnConnect"] is False, "settings came back too"
+
+
+def _wake_reasons(stack: DevStackProcess, user: Any) -> list[str]:
+    """Why each of the person's agents was started, from the stack's log, oldest first."""
+    reasons = []
+    for line in stack.log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if not isinstance(record, dict) or record.get("user_id") != user.user_id:
+                continue
+            if record.get("message") == "starting agent":
+                reasons.append(str(record.get("reason")))
+    return reasons
 
 
 async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackProcess) -> None:
@@ -152,29 +182,6 @@ async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackProc
             return
         await asyncio.sleep(1)
     raise AssertionError(f"no notice; history: {user.messages()}")
-
-
-async def test_a_due_scheduled_job_wakes_the_sleeping_agent(dev_stack: DevStackProcess) -> None:
-    """The watchdog starts an idle agent whose recorded next job is due (the row is written
-    as the agent writes it; tests/scheduled waits for a real job)."""
-    user = dev_stack.create_user(idle_minutes=1)
-    due = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    dev_stack.aws("dynamodb").put_item(
-        TableName=f"{dev_stack.info['prefix']}-task-state",
-        Item={
-            "userId": {"S": user.user_id},
-            "state": {"S": "idle"},
-            "version": {"N": "2"},  # it ran and stopped before
-            "nextWakeAt": {"S": due},
-            "nextWakeJob": {"S": "Reminder: stretch"},
-        },
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if dev_stack.task_row(user).get("state") == "running":
-            return
-        await asyncio.sleep(1)
-    raise AssertionError(f"not woken: {dev_stack.task_row(user)}")
 
 
 def test_every_recorded_call_is_allowed_by_the_role_that_makes_it(figure: Any) -> None:
