@@ -369,10 +369,13 @@ def make_user(stack: Any) -> Iterator[Callable[..., Any]]:
         _stop_agent(user)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chat_user(web_build: Path, dev_stack: Any) -> Iterator[Any]:
-    """One user shared by the chat tests, so that their agent cold-starts once per session.
-    Each test still signs in on a page of its own."""
+    """One user shared by the chat tests, so that their agent cold-starts once per worker.
+    Each test still signs in on a page of its own. The agent is told to stop when the worker
+    leaves the browser tests, not when the session ends: its stop (a backup, then OpenClaw's
+    own shutdown, ~8 s) then runs beside later tests instead of at the very end, where both
+    workers wait for their stacks."""
     user = new_user(dev_stack, "sam")
     yield user
     _stop_agent(user)

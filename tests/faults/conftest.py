@@ -302,9 +302,10 @@ deployed, inside ECS's 120 s stopTimeout). The fault suite's replies stream for 
 still lets them finish, and a stalled turn is handed back 35 s sooner."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dev_stack(tmp_path_factory: pytest.TempPathFactory, openclaw_runtime: Any) -> Iterator[Any]:
-    """The fault suite's shared stack runs the production adapters: boto3 against moto and
+    """The fault suite's shared stack (one per worker: it stops, and its calls are checked,
+    when the worker leaves the fault suite) runs the production adapters: boto3 against moto and
     the ECS emulator, with IAM enforced (each component, and each person's agent, calls as its
     own principal with exactly the rights the synthesized templates give it).
 
