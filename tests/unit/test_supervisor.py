@@ -15,7 +15,7 @@ import pytest
 
 from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent.clock import ManualClock
-from serverless_openclaw.agent.openclaw.fake import Crash, FakeOpenClaw
+from serverless_openclaw.agent.openclaw.fake import Crash, FakeGatewayProcess, FakeOpenClaw
 from serverless_openclaw.agent.supervisor import START_PHASES, Supervisor, SupervisorOptions
 from serverless_openclaw.contracts.records import Message
 from serverless_openclaw.core.errors import StorageUnavailable
@@ -265,6 +265,46 @@ async def test_stop_pressed_while_starting_ends_idle_without_an_error(
     row = ports.task_state().get(USER)
     assert (row.state, row.last_error) == ("idle", None)
     assert statuses(ports)[-1] == ("idle", None)
+
+
+@dataclass
+class SlowToStart(FakeOpenClaw):
+    """An OpenClaw that is not ready until the test says so (a cold start is ~10 s of CPU)."""
+
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def process(self, **kwargs: Any) -> FakeGatewayProcess:
+        handle = super().process(**kwargs)
+        ready = self.ready
+
+        async def wait_ready(timeout: float = 120.0) -> float:
+            await ready.wait()
+            return 0.0
+
+        handle.wait_ready = wait_ready  # type: ignore[method-assign]
+        return handle
+
+
+async def test_a_stop_while_openclaw_starts_stops_it_unready_and_keeps_the_last_backup(
+    deployment: Deployment, clock: ManualClock, tmp_path: Path
+) -> None:
+    """A page that woke the agent and closed, or the stop button: the stop does not wait for
+    OpenClaw's start, and writes no backup (nothing ran since the restore)."""
+    ports = deployment.memory
+    task = new_task(deployment, clock, tmp_path, launch(ports))
+    host = SlowToStart(task.openclaw.gateway)
+    task.supervisor.openclaw = task.openclaw = host
+    task.start()
+    await until(lambda: host.process_handle is not None, what="OpenClaw starting")
+    deployment.log.clear()
+
+    assert await task.stop("SIGTERM") == 0
+    assert host.process_handle is not None
+    assert host.process_handle.stops == 1, "OpenClaw was stopped, not left starting"
+    assert "backup manifest" not in deployment.log, deployment.log
+    row = ports.task_state().get(USER)
+    assert (row.state, row.last_error) == ("idle", None)
+    assert statuses(ports)[-2:] == [("stopping", None), ("idle", None)]
 
 
 # --- fencing -------------------------------------------------------------------------------

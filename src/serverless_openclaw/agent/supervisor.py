@@ -13,7 +13,9 @@ Replaces the seed's start-openclaw.sh. Three parts, each a method a test can dri
   its job goes back to the inbox and a new task is asked for) -> cancel the background tasks
   -> record the schedule (the watchdog wakes us for it) -> close the gateway connection and
   stop OpenClaw (consistent files) -> final state backup -> mark Idle. A fenced task skips
-  every write: another launch owns the row, the inbox and the backup now.
+  every write: another launch owns the row, the inbox and the backup now. A stop while
+  OpenClaw starts does not wait for it to be ready: it is stopped unready and, since nothing
+  ran, no backup is written (the one restored stays current).
 
 `run()` is the process around them: signal handlers only set the stop event (after uvicorn
 and arq); the health server answers /health, /status, /shutdown. OpenClaw comes from an
@@ -143,6 +145,9 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._stopping = False
         self._running = False
+        self._start_cut_short = False
+        """A stop came while OpenClaw was starting: it was stopped before it was ready, so
+        nothing ran since the restore and the last backup stays the one to restore."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.process: GatewayProcessHandle | None = None
         self.client: Gateway | None = None
@@ -315,6 +320,8 @@ class Supervisor:
             self.phase = phase
             await self.reporter.phase(phase)
             await step()
+            if self._start_cut_short:
+                return False
             self.timings.mark(milestone)
         if self._stop.is_set():
             return False
@@ -414,7 +421,29 @@ class Supervisor:
         await self.process.start()
         if self.privileges is not None:
             self.privileges.drop(self.plan)
-        await self.process.wait_ready(timeout=self.options.ready_timeout_s)
+        await self._ready_unless_stopped()
+
+    async def _ready_unless_stopped(self) -> None:
+        """Wait for OpenClaw to be ready, unless a stop comes first: a start is ~10 s of
+        CPU that a stop pressed meanwhile (or a page that woke the agent and closed) would
+        only throw away, and the stop would wait for it. The gateway then stops unready."""
+        assert self.process is not None
+        ready = asyncio.create_task(
+            self.process.wait_ready(timeout=self.options.ready_timeout_s), name="gateway-ready"
+        )
+        stopped = asyncio.create_task(self._stop.wait(), name="stop-while-starting")
+        try:
+            await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if ready.done():
+            ready.result()  # GatewayError when it exited or took too long
+            return
+        ready.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ready
+        self._start_cut_short = True
+        log.info("stopped while OpenClaw was starting: its start is cut short")
 
     async def _connect(self) -> None:
         assert self.process is not None
@@ -609,8 +638,8 @@ class Supervisor:
             await self.client.close()
         if self.process is not None:
             await self.process.stop(timeout=self.options.gateway_stop_timeout_s)
-        # 7. The final backup.
-        if writes and self.sync.uploads_allowed:
+        # 7. The final backup (none after a start cut short: nothing ran since the restore).
+        if writes and self.sync.uploads_allowed and not self._start_cut_short:
             await self._final_backup()
         if self.telegram is not None:
             await self.telegram.aclose()
