@@ -27,8 +27,8 @@ _KEPT_FIELDS = ("user_id", "action", "reason", "state", "error", "launch_id")
 """Fields of a handler's structured line worth showing beside its message."""
 
 
-def _record(line: str) -> dict[str, Any] | None:
-    """A JSON log line as its record (None for any other line)."""
+def log_record(line: str) -> dict[str, Any] | None:
+    """A JSON log line as its record (None for any other line: banners, tracebacks)."""
     try:
         record = json.loads(line)
     except ValueError:
@@ -39,7 +39,7 @@ def _record(line: str) -> dict[str, Any] | None:
 def compact(line: str) -> str:
     """One log line, short: time of day, level, logger and message (JSON lines), or the
     line itself cut to LINE_CHARS."""
-    record = _record(line)
+    record = log_record(line)
     if record is None:
         return line.rstrip()[:LINE_CHARS]
     when = str(record.get("ts") or record.get("timestamp") or "")
@@ -58,7 +58,7 @@ def _is_said(line: str) -> bool:
         return False
     if any(noise in stripped for noise in _NOISE):
         return False
-    record = _record(stripped)
+    record = log_record(stripped)
     if record is None:
         return True
     level = str(record.get("level", ""))

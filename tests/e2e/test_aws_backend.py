@@ -24,8 +24,6 @@ on it (not in CI: too slow).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ import pytest
 from tests.iam.dev_stack_calls import CALL_LOG_DIR_ENV, check_recorded_calls
 
 from harness import DevStackProcess
+from harness.diagnostics import log_record
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
 from serverless_openclaw.contracts.records import UserSettings
 
@@ -143,15 +142,12 @@ async def test_idle_stop_then_restore_then_a_restart_of_the_dev_command(
 
 def _wake_reasons(stack: DevStackProcess, user: Any) -> list[str]:
     """Why each of the person's agents was started, from the stack's log, oldest first."""
-    reasons = []
-    for line in stack.log.read_text().splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if not isinstance(record, dict) or record.get("user_id") != user.user_id:
-                continue
-            if record.get("message") == "starting agent":
-                reasons.append(str(record.get("reason")))
-    return reasons
+    records = [log_record(line) for line in stack.log.read_text().splitlines()]
+    return [
+        str(r.get("reason"))
+        for r in records
+        if r and r.get("message") == "starting agent" and r.get("user_id") == user.user_id
+    ]
 
 
 async def test_a_dead_letter_is_answered_by_the_watchdog(dev_stack: DevStackProcess) -> None:

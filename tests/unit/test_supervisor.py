@@ -267,22 +267,18 @@ async def test_stop_pressed_while_starting_ends_idle_without_an_error(
     assert statuses(ports)[-1] == ("idle", None)
 
 
-@dataclass
+class NeverReady(FakeGatewayProcess):
+    """A gateway still starting until it is stopped (a real cold start is ~10 s of CPU)."""
+
+    async def wait_ready(self, timeout: float = 120.0) -> float:
+        await asyncio.Event().wait()
+        return 0.0
+
+
 class SlowToStart(FakeOpenClaw):
-    """An OpenClaw that is not ready until the test says so (a cold start is ~10 s of CPU)."""
-
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def process(self, **kwargs: Any) -> FakeGatewayProcess:
-        handle = super().process(**kwargs)
-        ready = self.ready
-
-        async def wait_ready(timeout: float = 120.0) -> float:
-            await ready.wait()
-            return 0.0
-
-        handle.wait_ready = wait_ready  # type: ignore[method-assign]
-        return handle
+    def process(self, *, state_dir: Path, **_: Any) -> FakeGatewayProcess:
+        self.process_handle = NeverReady(self.gateway, state_dir)
+        return self.process_handle
 
 
 async def test_a_stop_while_openclaw_starts_stops_it_unready_and_keeps_the_last_backup(
