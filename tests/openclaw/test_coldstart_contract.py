@@ -1,12 +1,11 @@
-"""What the cold-start levers rely on, against the real pinned gateway:
+"""What the cold-start levers rely on, against gateways of their own (the pre-warm turn,
+which runs on the session's gateway, is in test_gateway_contract.py):
 - a bad config is refused by the gateway itself (exit 78) and explained by `validate`, so
   nothing needs validating before a start;
-- the pre-warm turn runs on its own session with the stand-in model (no request to the real
-  model), and leaves the person's sessions on their model;
-- a pruned runtime (tier 2, the image's) still answers, on fresh and on restored state;
-- the compile cache handed over as NODE_COMPILE_CACHE is the one the gateway's processes use;
-- a start on the state and the file the last start left skips OpenClaw's start-up migrations
-  when only the token changed (it is in the environment, not the file).
+- a pruned runtime (tier 2, the image's) still answers, on fresh state and on the state the
+  last start left; the second start skips OpenClaw's start-up migrations when only the token
+  changed (it is in the environment, not the file): one scenario, two starts;
+- the compile cache handed over as NODE_COMPILE_CACHE is the one the gateway's processes use.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from serverless_openclaw.agent.openclaw.config import (
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
-from serverless_openclaw.agent.prewarm import SESSION_KEY, warm_turn
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
 from serverless_openclaw.local.serve import free_port
 from serverless_openclaw.runtime.installer import (
@@ -81,26 +79,6 @@ async def test_a_bad_key_stops_the_gateway_with_78_and_the_issue_is_named(
     assert any(issue.get("path") == "gateway" for issue in caught.value.issues)
 
 
-async def test_the_warm_up_turn_uses_the_stand_in_and_the_person_keeps_their_model(
-    client: GatewayClient, gateway, offline_model
-) -> None:  # type: ignore[no-untyped-def]
-    model_calls = offline_model.requests()
-    stand_in_calls = gateway.stand_in.stats.requests
-    await warm_turn(client, timeout=240)
-    assert offline_model.requests() == model_calls, "the warm-up cost no model request"
-    assert gateway.stand_in.stats.requests > stand_in_calls
-
-    # Again (every wake reuses the session): still no model request.
-    await warm_turn(client, timeout=240)
-    assert offline_model.requests() == model_calls
-
-    run = await client.chat_send("agent:main:conv-after-warmup", "are you the real model?")
-    end = await run.result()
-    assert end.text.startswith(OFFLINE_LABEL), "the override is the warm-up session's alone"
-    history = await client.chat_history(SESSION_KEY)
-    assert [m.role for m in history][-2:] == ["user", "assistant"]
-
-
 def _copy_runtime(source: OpenClawRuntime, target: Path) -> OpenClawRuntime:
     """A copy of the installed runtime (mtimes kept) with installed.json pointing at it."""
     for folder in (source.node.parents[3], source.entry.parents[2]):
@@ -124,79 +102,53 @@ async def _one_turn(process: GatewayProcess, token: str, state: Path) -> str:
         return (await run.result()).text
 
 
-@pytest.mark.timeout(900)  # a 700 MB copy and two starts with an empty compile cache
-async def test_a_pruned_runtime_still_answers_on_fresh_and_on_restored_state(
+MIGRATIONS_STEP = "legacy-state-migrations"
+"""The start-up step OpenClaw skips once its checkpoint matches the config it runs with."""
+
+
+@pytest.mark.timeout(900)  # a 700 MB copy and two starts, the first with an empty compile cache
+async def test_a_pruned_runtime_answers_on_fresh_state_then_again_without_its_migrations(
     openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    """The image's runtime (tier 2) on a fresh state, then a second start on the state the
+    first left, at the same paths and port as a Fargate task's restore, with a new token.
+
+    OpenClaw fingerprints the resolved config to decide whether its start-up migrations
+    already ran on this state (~1 s and ~1 CPU-s of every start). The token changes at every
+    start of ours; with it in the environment only, the second start skips them (a token in
+    the file, even as `${OPENCLAW_GATEWAY_TOKEN}`, made every start run them again)."""
     offline_model.reset()
     runtime = _copy_runtime(openclaw_runtime, tmp_path / "runtime")
     prune_install(runtime.prefix, 2)
     assert not (runtime.entry.parent / "dist" / "control-ui").exists()
     runtime = replace(runtime, compile_cache=tmp_path / "compile-cache")
-
+    agent = tmp_path / "agent"
     config = patch_config(
         None, port=free_port(), model=ModelChoice("offline", base_url=offline_model.base_url)
     )
-    process = _process(runtime, tmp_path / "fresh", config)
-    await process.start()
-    try:
-        await process.wait_ready(timeout=240)
-        # The compile cache is the one handed over, in the gateway's own environment.
-        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-        cache = packaged_compile_cache(tmp_path / "compile-cache", runtime.entry)
-        assert f"NODE_COMPILE_CACHE={cache}".encode() in environ
-        # ...already the folder openclaw.mjs wants: it does not respawn itself into it (a
-        # respawned grandchild would outlive a killed agent).
-        assert b"OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED=1" in environ
-        assert (await _one_turn(process, "t" * 32, tmp_path / "fresh" / "state")).startswith(
-            OFFLINE_LABEL
-        )
-    finally:
-        await process.stop()
-    assert any((tmp_path / "compile-cache").rglob("*")), "the gateway filled the cache"
-    workspace = tmp_path / "fresh" / "state" / "workspace"
-    assert (workspace / "AGENTS.md").is_file(), "the kept templates seeded the workspace"
 
-    restored = tmp_path / "restored"
-    shutil.copytree(tmp_path / "fresh" / "state", restored / "state")
-    config["gateway"]["port"] = free_port()  # type: ignore[index]
-    process = _process(runtime, restored, config)
-    await process.start()
-    try:
-        await process.wait_ready(timeout=240)
-        answer = await _one_turn(process, "t" * 32, restored / "state")
-    finally:
-        await process.stop()
-    assert answer.startswith(OFFLINE_LABEL)
-
-
-MIGRATIONS_STEP = "legacy-state-migrations"
-"""The start-up step OpenClaw skips once its checkpoint matches the config it runs with."""
-
-
-async def test_a_new_token_alone_does_not_rerun_the_start_up_migrations(
-    openclaw_runtime: OpenClawRuntime, offline_model, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    """OpenClaw fingerprints the resolved config to decide whether its start-up migrations
-    already ran on this state (~1 s and ~1 CPU-s of every start). The token changes at every
-    start of ours; with it in the environment only, the second start skips them (a token in
-    the file, even as `${OPENCLAW_GATEWAY_TOKEN}`, made every start run them again)."""
-    offline_model.reset()
-    config = patch_config(
-        None, port=free_port(), model=ModelChoice("offline", base_url=offline_model.base_url)
-    )
     logs = []
     for n, token in enumerate(("a" * 32, "b" * 32)):
-        process = _process(
-            openclaw_runtime, tmp_path, config, token=token, log=f"start{n}.out", trace=True
-        )
+        process = _process(runtime, agent, config, token=token, log=f"start{n}.out", trace=True)
         await process.start()
         try:
             await process.wait_ready(timeout=240)
-            answer = await _one_turn(process, token, tmp_path / "state")
+            if n == 0:
+                # The compile cache is the one handed over, in the gateway's own environment.
+                environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+                cache = packaged_compile_cache(tmp_path / "compile-cache", runtime.entry)
+                assert f"NODE_COMPILE_CACHE={cache}".encode() in environ
+                # ...already the folder openclaw.mjs wants: it does not respawn itself into
+                # it (a respawned grandchild would outlive a killed agent).
+                assert b"OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED=1" in environ
+            answer = await _one_turn(process, token, agent / "state")
         finally:
             await process.stop()
         assert answer.startswith(OFFLINE_LABEL), "the token in force is the environment's"
-        logs.append((tmp_path / "logs" / f"start{n}.out").read_text(errors="replace"))
+        logs.append((agent / "logs" / f"start{n}.out").read_text(errors="replace"))
+        if n == 0:
+            assert any((tmp_path / "compile-cache").rglob("*")), "the gateway filled the cache"
+            workspace = agent / "state" / "workspace"
+            assert (workspace / "AGENTS.md").is_file(), "the kept templates seeded the workspace"
     assert MIGRATIONS_STEP in logs[0], "the first start on a new state runs them"
     assert MIGRATIONS_STEP not in logs[1], "the next start, with a new token, does not"

@@ -1,4 +1,18 @@
-"""Contract tests: our client against the real pinned OpenClaw gateway and the offline model."""
+"""Contract tests: our client against the real pinned OpenClaw gateway and the offline model.
+
+Every test that uses the session's gateway (`client`, `gateway`) is in this file: pytest-xdist
+hands whole files to its workers, and a second file on the other worker would start a second
+gateway (~20 CPU-s) for a few turns. So the pre-warm turn and the attachments are here too:
+- the pre-warm turn runs on its own session with the stand-in model (no request to the real
+  model), and leaves the person's sessions on their model;
+- under the default tool policy (`safe`) an exec call the model makes is refused and the person
+  still gets an answer (the `shell` policy, with OpenClaw as its own user, is
+  test_inside.py's);
+- what the bridge builds for `chat.send` (agent/attachments.py, from the person's attachment
+  store) reaches the offline model, which says what it received; this also proves our
+  generated config (the offline model takes images, `attachments.ttlHours`) is one the
+  gateway starts with.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +22,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.media_samples import PDF, png, wav
 
+from serverless_openclaw.adapters.memory import MemoryPorts
 from serverless_openclaw.agent import failures
+from serverless_openclaw.agent.attachments import chat_attachments
 from serverless_openclaw.agent.openclaw.client import (
     GatewayClient,
     RunDelta,
@@ -25,6 +42,9 @@ from serverless_openclaw.agent.openclaw.config import (
     write_config,
 )
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
+from serverless_openclaw.agent.prewarm import SESSION_KEY, warm_turn
+from serverless_openclaw.contracts.frames import Attachment
+from serverless_openclaw.core.attachments import check
 from serverless_openclaw.core.errors import GatewayAuthError, GatewayError
 from serverless_openclaw.core.spend import TokenUsage
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
@@ -197,6 +217,109 @@ async def test_a_turn_reports_its_usage_in_history(client: GatewayClient, offlin
     assert call is not None and call.id == f"oc-{reply.id}"
 
 
+# --- the pre-warm turn -------------------------------------------------------------------
+async def test_the_warm_up_turn_uses_the_stand_in_and_the_person_keeps_their_model(
+    client: GatewayClient, gateway, offline_model
+) -> None:  # type: ignore[no-untyped-def]
+    model_calls = offline_model.requests()
+    stand_in_calls = gateway.stand_in.stats.requests
+    await warm_turn(client, timeout=240)
+    assert offline_model.requests() == model_calls, "the warm-up cost no model request"
+    assert gateway.stand_in.stats.requests > stand_in_calls
+
+    # Again (every wake reuses the session): still no model request.
+    await warm_turn(client, timeout=240)
+    assert offline_model.requests() == model_calls
+
+    run = await client.chat_send("agent:main:conv-after-warmup", "are you the real model?")
+    end = await run.result()
+    assert end.text.startswith(OFFLINE_LABEL), "the override is the warm-up session's alone"
+    history = await client.chat_history(SESSION_KEY)
+    assert [m.role for m in history][-2:] == ["user", "assistant"]
+
+
+# --- attachments -------------------------------------------------------------------------
+async def send(client: GatewayClient, text: str, *files: tuple[str, str, bytes]) -> str:
+    """A turn as the bridge makes it: the files stored, then read back for `chat.send`."""
+    ports = MemoryPorts()
+    store = ports.attachments()
+    attachments = []
+    for name, content_type, data in files:
+        checked = check(name, content_type, len(data))
+        attachment_id = f"att-{uuid.uuid4().hex[:12]}"
+        store.put("u1", attachment_id, data, name=checked.name, content_type=checked.content_type)
+        attachments.append(
+            Attachment(
+                id=attachment_id,
+                name=checked.name,
+                contentType=checked.content_type,
+                size=len(data),
+                kind=checked.kind,
+            )
+        )
+    key = f"agent:main:att-{uuid.uuid4().hex[:8]}"
+    run = await client.chat_send(
+        key,
+        text,
+        idempotency_key=uuid.uuid4().hex,
+        attachments=chat_attachments(store, "u1", attachments),
+    )
+    return (await run.result()).text
+
+
+async def test_an_image_reaches_the_model_with_its_pixels(client: GatewayClient) -> None:
+    image = png(64, 48)
+    reply = await send(client, "what is in this picture?", ("desk.png", "image/png", image))
+    assert reply.startswith(f"{OFFLINE_LABEL} You said: what is in this picture?")
+    assert f"- image: (image/png, 64x48 pixels, {len(image)} bytes)" in reply
+
+
+async def test_documents_reach_the_model_as_text_under_their_names(client: GatewayClient) -> None:
+    reply = await send(
+        client,
+        "summarise these",
+        ("report.pdf", "application/pdf", PDF),
+        ("notes.txt", "text/plain", b"The magic word is KUMQUAT."),
+    )
+    assert "- document: report.pdf (application/pdf, 13 characters of text)" in reply
+    assert "- document: notes.txt (text/plain, 26 characters of text)" in reply
+
+
+async def test_audio_alone_reaches_the_model_as_not_analyzed(client: GatewayClient) -> None:
+    reply = await send(client, "", ("memo.wav", "audio/wav", wav()))
+    assert reply == f"{OFFLINE_LABEL}\n\nI received:\n- audio: memo.wav (audio/wav, not analyzed)"
+
+
+# --- the exec tool under the default policy ---------------------------------------------------
+async def test_safe_policy_refuses_exec_and_the_person_still_gets_an_answer(
+    client: GatewayClient, offline_model
+) -> None:  # type: ignore[no-untyped-def]
+    marker = f"shell-{uuid.uuid4().hex[:8]}"
+    proof = f"ran-{uuid.uuid4().hex[:8]}"
+    offline_model.script(
+        [
+            {
+                "match": marker,
+                "tool": "exec",
+                "tool_arguments": {"command": f"echo {proof}; id"},
+                "chunk_chars": 4000,
+            }
+        ]
+    )
+    run = await client.chat_send(f"agent:main:inside-{marker}", f"please {marker}")
+    end: RunEnd | None = None
+    async for event in run:
+        if isinstance(event, RunEnd):
+            end = event
+    assert end is not None and not end.aborted, end
+    assert end.text.startswith(f"{OFFLINE_LABEL} The exec tool said:"), end.text
+    assert proof not in end.text, "the command did not run"
+    assert "uid=" not in end.text
+    assert "not found" in end.text.lower() or "denied" in end.text.lower(), end.text
+
+
+# --- last: its rewrites of openclaw.json reload the gateway's config, and a turn that
+# starts during a reload fails ("plugin generation was superseded") ------------------------
 async def test_automations_pause_and_resume_through_the_config(
     client: GatewayClient, gateway
 ) -> None:  # type: ignore[no-untyped-def]
