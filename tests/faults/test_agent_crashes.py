@@ -1,5 +1,6 @@
-"""The agent task dies or is stopped in the middle of a reply (shared dev stack, real OpenClaw,
-offline model scripted to reply slowly so that the fault lands mid-stream).
+"""The agent task dies or is stopped in the middle of a reply, or its OpenClaw gateway dies
+while a reply streams to the web or into Telegram (shared dev stack, real OpenClaw, offline
+model scripted to reply slowly so that the fault lands mid-stream, the fake Bot API).
 
 One person goes through every fault of this module, each test starting from their agent
 awake (the task the last fault left running, or one woken for the test): a fault's proof is
@@ -14,7 +15,10 @@ import asyncio
 import os
 import signal
 import time
+import uuid
+from typing import Any
 
+import httpx
 import pytest
 
 from .conftest import (
@@ -37,6 +41,10 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 SLOW = {"repeat_to": 600, "chunk_chars": 6, "delay_ms": 100.0}
 """About ten seconds of streaming."""
+
+SLOW_FOR_TELEGRAM = {"repeat_to": 900, "chunk_chars": 6, "delay_ms": 100.0}
+"""About fifteen seconds of streaming: Telegram's edits are throttled, so the kill must come
+well after the first one."""
 
 
 async def test_kill9_mid_reply_the_next_task_answers_once_and_remembers(
@@ -174,6 +182,75 @@ async def test_openclaw_gateway_crash_mid_reply_is_restarted_and_answers_once(
     assert len(launches(dev_stack, user)) == launched, "the task itself survived"
     account.settle(history(user), [ws.frames], remembered=remembered)
     assert end["text"].endswith(text)
+
+
+def _bot_messages(stack: Any, chat: int) -> list[dict[str, Any]]:
+    base = str(stack.info["telegram_api_base"])
+    answer = httpx.get(f"{base}/_fake/messages", params={"chatId": chat}, timeout=10)
+    return list(answer.json())
+
+
+def _say(stack: Any, chat: int, text: str) -> dict[str, Any]:
+    base = str(stack.info["telegram_api_base"])
+    update = httpx.post(
+        f"{base}/_fake/updates", json={"chatId": chat, "text": text}, timeout=10
+    ).json()
+    httpx.post(f"{base}/_fake/deliver", timeout=60).raise_for_status()
+    return dict(update)
+
+
+async def test_gateway_killed_mid_telegram_reply_leaves_one_complete_message(
+    dev_stack, person, model, account, figure
+) -> None:  # type: ignore[no-untyped-def]
+    """A reply streaming into Telegram when OpenClaw's gateway dies: the person never reads
+    the start twice. The bot's cut-off message is edited into the full reply by the next
+    attempt (the fake Bot API records every edit)."""
+    user = person
+    launched = await awake(dev_stack, user)
+    chat = 8_200_000 + uuid.uuid4().int % 100_000
+    await asyncio.to_thread(user.pair_telegram, chat)
+
+    slow = token()
+    text = f"a long one for my phone {slow}"
+    model.script([{"match": slow, "times": 1, **SLOW_FOR_TELEGRAM}])
+    before = len(_bot_messages(dev_stack, chat))
+    update = await asyncio.to_thread(_say, dev_stack, chat, text)
+    job_id = f"tg-{update['update_id']:05d}"
+    account.sent(job_id, text)
+
+    def streaming() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in _bot_messages(dev_stack, chat)[before:]
+            if "offline model" in str(m["text"]) and len(str(m["text"])) >= 40
+        ]
+
+    [cut_off] = await wait_until(streaming, 240, "the reply streaming into Telegram", 0.2)
+    agent = dev_stack.agent_process(user)
+    status = await asyncio.to_thread(agent_status, agent)
+    killed = time.monotonic()
+    os.killpg(int(status["gatewayPid"]), signal.SIGKILL)
+
+    reply = await wait_until(
+        lambda: next((m for m in user.messages() if m.get("inReplyTo") == job_id), None),
+        240,
+        "the stored reply",
+    )
+    figure("telegram_gateway_crash_to_reply_s", time.monotonic() - killed)
+
+    def settled() -> list[dict[str, Any]] | None:
+        shown = [m for m in _bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
+        return shown if shown and shown[-1]["text"] == reply["text"] else None
+
+    shown = await wait_until(settled, 60, "the reply complete in Telegram")
+    await asyncio.sleep(3)  # anything still on its way (a second message) would show by now
+    shown = [m for m in _bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
+    assert len(shown) == 1, ("one message, not a cut-off copy beside the full one", shown)
+    assert shown[0]["messageId"] == cut_off["messageId"], "the cut-off message became the reply"
+    assert shown[0]["text"] == reply["text"]
+    assert int(shown[0]["edits"]) >= 1
+    assert len(launches(dev_stack, user)) == launched, "the task itself survived"
+    account.settle(history(user))
 
 
 def _epoch(value: str) -> float:
