@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.iam.recording import RECORDED_SUITES, RECORDING_TEST
 
 from harness import DevStackProcess, OfflineModel, SharedServers
 from serverless_openclaw.local.serve import free_port
@@ -213,8 +214,16 @@ LONGEST_FIRST = ("waits", "faults", "e2e", "browser", "openclaw", "infra")
 that mostly waits on a clock) goes before them all."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow groups run first and the fast tests last, each group in file order: pytest-xdist
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test runs once, and the slow groups run first.
+
+    Once: the IAM conformance test runs tests/control_plane again in a pytest of its own,
+    with every AWS call recorded (tests/iam/test_conformance.py; its failure lists theirs).
+    A run that collects it leaves those tests to it instead of running them twice (~95 s of
+    a worker in the full suite); the fast group, which has no conformance test, runs them
+    itself.
+
+    The slow groups run first and the fast tests last, each group in file order: pytest-xdist
     hands whole files to whichever worker is free, so many short files at the end even the
     workers out, where one long scenario last would leave the other core idle for minutes.
     A test that mostly waits on a clock (`waits`) goes first, beside the CPU-bound fault
@@ -222,6 +231,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     test, it left both cores idle for a minute. pytest-xdist keeps this order only with
     `--no-loadscope-reorder` (scripts/test); by default it sends the files with the most
     tests first."""
+
+    if any(item.nodeid == RECORDING_TEST for item in items):
+        inside = [i for i in items if i.nodeid.startswith(tuple(f"{s}/" for s in RECORDED_SUITES))]
+        if inside:
+            config.hook.pytest_deselected(items=inside)
+            kept = set(map(id, inside))
+            items[:] = [item for item in items if id(item) not in kept]
 
     def rank(item: pytest.Item) -> int:
         marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]

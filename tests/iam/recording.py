@@ -21,6 +21,13 @@ from serverless_openclaw.adapters.aws.call_log import essentials
 from serverless_openclaw.adapters.aws.clients import AwsCall
 
 CALL_LOG_ENV: Final = "SOC_TEST_AWS_CALL_LOG"
+RECORDED_SUITES: Final = ("tests/control_plane",)
+"""The suites the conformance test runs again with this recorder on, in a pytest of its own."""
+RECORDING_TEST: Final = (
+    "tests/iam/test_conformance.py::"
+    "test_every_recorded_call_of_the_control_plane_is_allowed_by_its_role"
+)
+"""That test. A run that collects it leaves RECORDED_SUITES to it (tests/conftest.py)."""
 HANDLER_ROLES: Final = {
     "ws_connect": "handlers",
     "ws_message": "handlers",

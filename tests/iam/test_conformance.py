@@ -3,9 +3,10 @@ their role's synthesized policy, evaluated with a real IAM policy evaluator (res
 conditions, the resource types each action accepts) — what moto cannot check.
 
 The control-plane tests run in a child pytest with the call recorder on
-(tests/iam/recording.py); each call is translated into IAM requests
-(`infra/iam_requests.py`) and evaluated against the policy of the role that makes it on AWS
-(`infra/iam_simulator.py`).
+(tests/iam/recording.py): in a run that collects this test that is their only run, and a
+failure of any of them fails this test with the child's summary (tests/conftest.py). Each
+call is translated into IAM requests (`infra/iam_requests.py`) and evaluated against the
+policy of the role that makes it on AWS (`infra/iam_simulator.py`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from serverless_openclaw.infra.local_iam import ACCOUNT
 from serverless_openclaw.infra.policies import Names, RolePolicy, role_policies
 
 from .conftest import templates_of
-from .recording import CALL_LOG_ENV, read
+from .recording import CALL_LOG_ENV, RECORDED_SUITES, read
 
 pytestmark = [pytest.mark.infra, pytest.mark.iam]
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED_SUITES = ("tests/control_plane",)
 
 
 def _policies(synth: Synthesized, prefix: str) -> dict[str, RolePolicy]:
@@ -95,8 +95,8 @@ def test_every_recorded_call_of_the_control_plane_is_allowed_by_its_role(
     env = {**os.environ, CALL_LOG_ENV: str(log)}
     inner = tmp_path / "inner"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", *RECORDED_SUITES, "-q", "-p", "no:cacheprovider",
-         "-x", "-o", "addopts=--strict-markers --import-mode=importlib",
+        [sys.executable, "-m", "pytest", *RECORDED_SUITES, "-q", "-rf", "-p", "no:cacheprovider",
+         "-o", "addopts=--strict-markers --import-mode=importlib",
          f"--basetemp={inner}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
