@@ -214,6 +214,7 @@ LONGEST_FIRST = ("waits", "faults", "e2e", "browser", "openclaw", "infra")
 that mostly waits on a clock) goes before them all."""
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have chosen: only what will run counts
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each test runs once, and the slow groups run first.
 
