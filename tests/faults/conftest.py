@@ -250,6 +250,23 @@ def launches(stack: Any, user: Any) -> list[dict[str, Any]]:
     return sorted(mine, key=lambda t: t["createdAt"])
 
 
+def telegram_say(stack: Any, chat_id: int, text: str) -> dict[str, Any]:
+    """A person writes to the bot; the fake Bot API builds the update and delivers it."""
+    base = str(stack.info["telegram_api_base"])
+    update = httpx.post(f"{base}/_fake/updates", json={"chatId": chat_id, "text": text})
+    update.raise_for_status()
+    statuses = httpx.post(f"{base}/_fake/deliver", timeout=60).json()["statuses"]
+    assert statuses == [200], statuses
+    return dict(update.json())
+
+
+def bot_messages(stack: Any, chat_id: int) -> list[dict[str, Any]]:
+    """What the bot sent to `chat_id` (text, message id, edits), oldest first."""
+    base = str(stack.info["telegram_api_base"])
+    answer = httpx.get(f"{base}/_fake/messages", params={"chatId": chat_id}, timeout=10)
+    return list(answer.json())
+
+
 def ecs_client(stack: Any) -> Any:
     import boto3
 

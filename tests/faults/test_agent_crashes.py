@@ -18,7 +18,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from .conftest import (
@@ -26,12 +25,14 @@ from .conftest import (
     alive,
     ask_what_i_said,
     awake,
+    bot_messages,
     history,
     is_end,
     kill_task,
     launches,
     processes_in,
     send,
+    telegram_say,
     token,
     wait_chunks,
     wait_until,
@@ -184,21 +185,6 @@ async def test_openclaw_gateway_crash_mid_reply_is_restarted_and_answers_once(
     assert end["text"].endswith(text)
 
 
-def _bot_messages(stack: Any, chat: int) -> list[dict[str, Any]]:
-    base = str(stack.info["telegram_api_base"])
-    answer = httpx.get(f"{base}/_fake/messages", params={"chatId": chat}, timeout=10)
-    return list(answer.json())
-
-
-def _say(stack: Any, chat: int, text: str) -> dict[str, Any]:
-    base = str(stack.info["telegram_api_base"])
-    update = httpx.post(
-        f"{base}/_fake/updates", json={"chatId": chat, "text": text}, timeout=10
-    ).json()
-    httpx.post(f"{base}/_fake/deliver", timeout=60).raise_for_status()
-    return dict(update)
-
-
 async def test_gateway_killed_mid_telegram_reply_leaves_one_complete_message(
     dev_stack, person, model, account, figure
 ) -> None:  # type: ignore[no-untyped-def]
@@ -213,15 +199,15 @@ async def test_gateway_killed_mid_telegram_reply_leaves_one_complete_message(
     slow = token()
     text = f"a long one for my phone {slow}"
     model.script([{"match": slow, "times": 1, **SLOW_FOR_TELEGRAM}])
-    before = len(_bot_messages(dev_stack, chat))
-    update = await asyncio.to_thread(_say, dev_stack, chat, text)
+    before = len(bot_messages(dev_stack, chat))
+    update = await asyncio.to_thread(telegram_say, dev_stack, chat, text)
     job_id = f"tg-{update['update_id']:05d}"
     account.sent(job_id, text)
 
     def streaming() -> list[dict[str, Any]]:
         return [
             m
-            for m in _bot_messages(dev_stack, chat)[before:]
+            for m in bot_messages(dev_stack, chat)[before:]
             if "offline model" in str(m["text"]) and len(str(m["text"])) >= 40
         ]
 
@@ -239,12 +225,12 @@ async def test_gateway_killed_mid_telegram_reply_leaves_one_complete_message(
     figure("telegram_gateway_crash_to_reply_s", time.monotonic() - killed)
 
     def settled() -> list[dict[str, Any]] | None:
-        shown = [m for m in _bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
+        shown = [m for m in bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
         return shown if shown and shown[-1]["text"] == reply["text"] else None
 
     shown = await wait_until(settled, 60, "the reply complete in Telegram")
     await asyncio.sleep(3)  # anything still on its way (a second message) would show by now
-    shown = [m for m in _bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
+    shown = [m for m in bot_messages(dev_stack, chat)[before:] if "offline model" in m["text"]]
     assert len(shown) == 1, ("one message, not a cut-off copy beside the full one", shown)
     assert shown[0]["messageId"] == cut_off["messageId"], "the cut-off message became the reply"
     assert shown[0]["text"] == reply["text"]

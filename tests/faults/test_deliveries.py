@@ -17,11 +17,13 @@ from .conftest import (
     agent_status,
     ask_what_i_said,
     awake,
+    bot_messages,
     history,
     is_end,
     launches,
     new_id,
     send,
+    telegram_say,
     token,
     wait_chunks,
     wait_until,
@@ -138,22 +140,8 @@ async def test_a_job_delivered_again_is_acknowledged_without_a_second_turn(
     account.settle(history(user), [ws.frames], remembered=remembered)
 
 
-def _fake(stack: Any) -> str:
-    return str(stack.info["telegram_api_base"])
-
-
-def _telegram_say(stack: Any, chat_id: int, text: str) -> dict[str, Any]:
-    """A person writes to the bot; the fake Bot API builds the update and delivers it."""
-    update = httpx.post(f"{_fake(stack)}/_fake/updates", json={"chatId": chat_id, "text": text})
-    update.raise_for_status()
-    statuses = httpx.post(f"{_fake(stack)}/_fake/deliver", timeout=60).json()["statuses"]
-    assert statuses == [200], statuses
-    return dict(update.json())
-
-
 def _bot_texts(stack: Any, chat_id: int) -> list[str]:
-    answer = httpx.get(f"{_fake(stack)}/_fake/messages", params={"chatId": chat_id}, timeout=10)
-    return [str(m["text"]) for m in answer.json()]
+    return [str(m["text"]) for m in bot_messages(stack, chat_id)]
 
 
 async def test_a_telegram_update_delivered_three_times_is_answered_once(
@@ -164,9 +152,9 @@ async def test_a_telegram_update_delivered_three_times_is_answered_once(
     chat = int(time.time() * 1000) % 10**9 + 10**9
     with user.http() as http:
         code = http.post("/api/telegram/pairing-code").json()["code"]
-    await asyncio.to_thread(_telegram_say, dev_stack, chat, f"/pair {code}")
+    await asyncio.to_thread(telegram_say, dev_stack, chat, f"/pair {code}")
     text = f"hello from my phone {token()}"
-    update = await asyncio.to_thread(_telegram_say, dev_stack, chat, text)
+    update = await asyncio.to_thread(telegram_say, dev_stack, chat, text)
     job_id = f"tg-{update['update_id']}"
     account.sent(job_id, text)
 
