@@ -234,11 +234,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tests first."""
 
     if any(item.nodeid == RECORDING_TEST for item in items):
-        inside = [i for i in items if i.nodeid.startswith(tuple(f"{s}/" for s in RECORDED_SUITES))]
+        suites = tuple(f"{suite}/" for suite in RECORDED_SUITES)
+        inside = [item for item in items if item.nodeid.startswith(suites)]
         if inside:
             config.hook.pytest_deselected(items=inside)
-            kept = set(map(id, inside))
-            items[:] = [item for item in items if id(item) not in kept]
+            items[:] = [item for item in items if not item.nodeid.startswith(suites)]
 
     def rank(item: pytest.Item) -> int:
         marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]
