@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -158,6 +159,23 @@ def person(dev_stack: DevStackProcess) -> Iterator[Any]:
     user.settings(wakeOnConnect=False)
     yield user
     with user.http() as client:
+        client.post("/api/agent/stop")
+
+
+@pytest.fixture(scope="session")
+def shared_person(dev_stack: DevStackProcess) -> Iterator[Any]:
+    """One person per worker on the session's dev stack, shared by the e2e and browser tests
+    whose proof comes after the agent's start (a conversation, attachments, a stream): the
+    first of them wakes the agent and the rest, in any of those modules, find it running,
+    instead of cold-starting an agent per module (~22 CPU-s each on a 2-core machine).
+    Tests look for their own texts and conversations in what this person accumulates.
+
+    Wake on open is on (the browser tests sign in and wait for the agent). Its idle timeout
+    is a few minutes, so that the agent stops by itself once the worker has left these tests
+    instead of idling to the session's end; a test that finds it asleep wakes it again."""
+    user = dev_stack.create_user(email="sam@example.com", idle_minutes=5)
+    yield user
+    with contextlib.suppress(httpx.HTTPError), user.http() as client:
         client.post("/api/agent/stop")
 
 

@@ -369,16 +369,12 @@ def make_user(stack: Any) -> Iterator[Callable[..., Any]]:
         _stop_agent(user)
 
 
-@pytest.fixture(scope="package")
-def chat_user(web_build: Path, dev_stack: Any) -> Iterator[Any]:
-    """One user shared by the chat tests, so that their agent cold-starts once per worker.
-    Each test still signs in on a page of its own. The agent is told to stop when the worker
-    leaves the browser tests, not when the session ends: its stop (a backup, then OpenClaw's
-    own shutdown, ~8 s) then runs beside later tests instead of at the very end, where both
-    workers wait for their stacks."""
-    user = new_user(dev_stack, "sam")
-    yield user
-    _stop_agent(user)
+@pytest.fixture
+def chat_user(web_build: Path, shared_person: Any) -> Any:
+    """The chat tests' person: the worker's shared person (tests/conftest.py), so that one
+    agent cold start serves these tests and the e2e tests beside them. Each test still signs
+    in on a page of its own, and works in a conversation of its own."""
+    return shared_person
 
 
 async def wait_until(

@@ -1,8 +1,9 @@
 """Chatting with an agent that is awake: keyboard only, stopping a long reply, a socket that dies
 in the middle of a reply, and a phone-sized screen.
 
-These tests share one user (`chat_user`) so that its agent cold-starts once per session; each
-test signs in on its own page and talks in a new conversation of its own.
+These tests share one user (`chat_user`, also the e2e tests' person) so that its agent
+cold-starts once per worker; each test signs in on its own page and talks in a new
+conversation of its own.
 """
 
 from __future__ import annotations

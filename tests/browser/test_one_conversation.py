@@ -3,9 +3,9 @@ message the agent cannot take, three questions back to back, a reply cut off by 
 (a TCP proxy between the page and the stack, cut on purpose), and a conversation deleted while
 its reply is still being written.
 
-The tests share `chat_user` (its agent cold-starts once per session); each signs in on pages of
-its own and, except the Telegram one (Telegram talks to the main conversation), talks in a new
-conversation.
+The tests share `chat_user` (its agent cold-starts once per worker, with the e2e tests); each
+signs in on pages of its own and, except the Telegram one (Telegram talks to the main
+conversation), talks in a new conversation.
 """
 
 from __future__ import annotations

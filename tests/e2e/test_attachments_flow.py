@@ -5,9 +5,10 @@ history listing them, links serving them only to their owner; Telegram photos an
 notes fetched from the (fake) Bot API. That a picture and its bytes are still there after a
 restart of the dev command is test_local_stack.py's restart scenario.
 
-The web and the Telegram tests share one person (`person`, tests/conftest.py): the second
-finds the agent the first woke, as a cold start proves nothing here (on the aws backend,
-where the web upload is an expected failure, the Telegram test wakes it)."""
+The web and the Telegram tests use the worker's shared person (`shared_person`,
+tests/conftest.py): they find the agent an earlier test woke, as a cold start proves nothing
+here (on the aws backend, where the web upload is an expected failure, the Telegram test
+wakes it)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ async def ask(user: Any, text: str, attachments: list[str]) -> dict[str, Any]:
 
 
 def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_history(
-    dev_stack, person, request
+    dev_stack, shared_person, request
 ) -> None:  # type: ignore[no-untyped-def]
     if dev_stack.backend == "aws":
         # moto with IAM enforced (the aws dev backend's default) authorizes every request by
@@ -75,7 +76,7 @@ def test_a_picture_and_a_pdf_from_the_web_reach_the_agent_and_stay_in_the_histor
         request.applymarker(
             pytest.mark.xfail(strict=True, reason="moto cannot authorize a presigned POST")
         )
-    user = person
+    user = shared_person
     picture = png(64, 48)
     photo = upload(user, "desk.png", picture, "image/png")
     report = upload(user, "report.pdf", PDF, "application/pdf")
@@ -157,8 +158,8 @@ def _wait_answers(
     raise AssertionError(f"{count} answers not stored; log: {user.stack.task_log(user)}")
 
 
-def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack, person) -> None:  # type: ignore[no-untyped-def]
-    user = person
+def test_a_telegram_photo_and_voice_note_reach_the_agent(dev_stack, shared_person) -> None:  # type: ignore[no-untyped-def]
+    user = shared_person
     chat = 9000 + uuid.uuid4().int % 1000
     user.pair_telegram(chat)
     before = len(user.messages())

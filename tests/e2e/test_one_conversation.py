@@ -3,15 +3,15 @@ two sockets of one person and a Telegram chat see the same story; three question
 question/answer pairs; a conversation deleted while its reply streams stays deleted; a message
 OpenClaw would refuse is refused at the door; the HTTP API's 401 has the documented shape.
 
-One person (and so one agent cold start) for the tests that need the agent; the stack is the
-session's shared one."""
+The tests that need the agent share the worker's person (and so at most one agent cold start
+with the e2e and browser tests beside them); the stack is the session's shared one."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -44,15 +44,11 @@ async def wait_running(user: Any, timeout: float = 240) -> None:
 
 
 @pytest.fixture(scope="module")
-def person(dev_stack: Any) -> Iterator[Any]:
-    """One person whose agent is started once for the module."""
-    user = dev_stack.create_user(idle_minutes=30)
-    user.settings(wakeOnConnect=False)
-    with user.http() as http:
+def person(shared_person: Any) -> Any:
+    """The worker's shared person (tests/conftest.py), its agent woken for this module."""
+    with shared_person.http() as http:
         http.post("/api/agent/start").raise_for_status()
-    yield user
-    with user.http() as http:
-        http.post("/api/agent/stop")
+    return shared_person
 
 
 @pytest.fixture
