@@ -59,7 +59,7 @@ from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, g
 from serverless_openclaw.agent.prewarm import fill_compile_cache
 from serverless_openclaw.core.backoff import Backoff
 from serverless_openclaw.core.snapshot import is_excluded
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime, locate
 from serverless_openclaw.settings import environ_snapshot
 

@@ -31,7 +31,8 @@ from typing import Any
 
 import httpx
 
-from serverless_openclaw.local.serve import free_port, serve_in_thread
+from serverless_openclaw.local.serve import serve_in_thread
+from serverless_openclaw.loopback import free_port
 
 from .context import Context
 from .stats import Figure, median, ratio

@@ -29,7 +29,8 @@ from serverless_openclaw.agent.supervisor import Supervisor
 from serverless_openclaw.contracts.jobs import ChatJob, WebReplyTo
 from serverless_openclaw.core.task_state import Launched, Wake
 from serverless_openclaw.local.offline_model import create_app
-from serverless_openclaw.local.serve import free_port, serve_in_thread
+from serverless_openclaw.local.serve import serve_in_thread
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.runtime.installer import install
 from serverless_openclaw.settings import AgentSettings, ModelSettings
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from serverless_openclaw.local.serve import free_port, port_is_free
+from serverless_openclaw.loopback import free_port
 
 from .agent import AgentProcess
 from .diagnostics import person_digest, stack_log_digest, task_log_digest
@@ -77,11 +77,9 @@ runs the offline model), another moto, another stack's settings."""
 
 
 def free_port_pair() -> int:
-    """A free port whose next one is free too (the aws backend's moto takes port + 1)."""
-    while True:
-        port = free_port()
-        if port < 65535 and port_is_free("127.0.0.1", port + 1):
-            return port
+    """A free port whose next one is free too (the aws backend's moto takes port + 1), both
+    below the ephemeral range: the stack binds them only when it starts (or restarts)."""
+    return free_port(count=2)
 
 
 def new_id() -> str:

@@ -29,7 +29,7 @@ import pytest
 from tests.iam.recording import RECORDED_SUITES, RECORDING_TEST
 
 from harness import DevStackProcess, OfflineModel, SharedServers
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,7 @@ class SwitchableProxy:
     reach S3 through it (`AWS_ENDPOINT_URL_S3`) while everything else talks to moto directly."""
 
     def __init__(self, target_port: int) -> None:
-        from serverless_openclaw.local.serve import free_port
+        from serverless_openclaw.loopback import free_port
 
         self.target_port = target_port
         self.port = free_port()

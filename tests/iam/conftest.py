@@ -50,7 +50,7 @@ from serverless_openclaw.infra.local_iam import (
 from serverless_openclaw.infra.node import find_or_install_node
 from serverless_openclaw.infra.policies import Names, RolePolicy, role_policies
 from serverless_openclaw.local.ecs_emulator import EcsEmulator, TaskDefinition
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.settings import HandlerSettings
 from serverless_openclaw.wiring import wire_lambda
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

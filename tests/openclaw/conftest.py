@@ -19,7 +19,7 @@ from serverless_openclaw.agent.openclaw.gateway_process import (
 )
 from serverless_openclaw.agent.prewarm import StandIn
 from serverless_openclaw.core.backoff import Backoff
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 from serverless_openclaw.settings import environ_snapshot
 

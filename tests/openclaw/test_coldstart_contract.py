@@ -28,7 +28,7 @@ from serverless_openclaw.agent.openclaw.config import (
 from serverless_openclaw.agent.openclaw.device import DeviceIdentity
 from serverless_openclaw.agent.openclaw.gateway_process import GatewayProcess, gateway_environment
 from serverless_openclaw.local.offline_model import OFFLINE_LABEL
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.runtime.installer import (
     OpenClawRuntime,
     locate,

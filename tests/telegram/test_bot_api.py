@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from serverless_openclaw.core.errors import TelegramError
-from serverless_openclaw.local.serve import free_port
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.telegram import bot_api as tg
 from serverless_openclaw.telegram.bot_api import AsyncBotApi, BotApi, TelegramApiError
 from serverless_openclaw.telegram.updates import BotCommand

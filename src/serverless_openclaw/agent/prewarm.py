@@ -43,7 +43,6 @@ import contextlib
 import json
 import logging
 import secrets
-import socket
 import tempfile
 import time
 import uuid
@@ -59,6 +58,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from serverless_openclaw.core.errors import OpenClawError, StorageUnavailable
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.runtime.installer import OpenClawRuntime, locate
 from serverless_openclaw.settings import environ_snapshot
 
@@ -326,7 +326,7 @@ async def fill_compile_cache(
             state, home, tmp = root / "state", root / "home", root / "tmp"
             for folder in (state, home, tmp):
                 folder.mkdir()
-            port = _free_port()
+            port = free_port()
             token = secrets.token_urlsafe(24)
             config = patch_config(
                 None,
@@ -358,12 +358,6 @@ async def fill_compile_cache(
     finally:
         await stand_in.stop()
     return cache
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from serverless_openclaw.core.errors import (
     StorageUnavailable,
     TransitionRejected,
 )
+from serverless_openclaw.loopback import free_port
 from serverless_openclaw.ports.factory import PortFactory
 from serverless_openclaw.runtime.installer import OpenClawRuntime
 from serverless_openclaw.settings import AgentSettings
@@ -78,12 +78,6 @@ STARTING: Final = "starting OpenClaw"
 CONNECTING: Final = "connecting"
 START_PHASES: Final = (RESTORING, CONFIGURING, STARTING, CONNECTING)
 """What the person sees while the agent wakes, in this order; then "running"."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -30,8 +30,6 @@ import json
 import logging
 import os
 import secrets
-import socket
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,7 +46,6 @@ from serverless_openclaw.adapters.aws.provision import provision
 from serverless_openclaw.adapters.aws.users import UserAdmin
 from serverless_openclaw.app.people import AgentAccess, NoAgentAccess, complete_person
 from serverless_openclaw.app.services import Services
-from serverless_openclaw.core.errors import PortInUse
 from serverless_openclaw.local.wiring import (
     local_agent_family,
     local_secret_names,
@@ -68,7 +65,7 @@ from serverless_openclaw.settings import (
 from . import cognito
 from .ecs_emulator import EcsEmulator, TaskDefinition
 from .moto_state import EmbeddedMoto
-from .serve import ServerHandle, port_is_free
+from .serve import ServerHandle
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +114,12 @@ class AwsLocalBackend:
 
     # --- start -----------------------------------------------------------------------------
     def check_ports(self) -> None:
-        if not port_is_free(self.settings.host, self.moto_port):
-            raise PortInUse(self.moto_port, "the local AWS of --backend aws; choose --port")
+        """moto's port is bound here and served at `start()`."""
+        self.moto.bind("the local AWS of --backend aws; choose --port")
 
     async def start(self) -> None:
         s = self.settings
         self.restored = await asyncio.to_thread(self.moto.start)
-        await asyncio.to_thread(self._wait_listening)
         self.progress(
             f"local AWS (moto) on {self.moto.url}"
             + (" — previous state restored" if self.restored else " — fresh state")
@@ -208,19 +204,6 @@ class AwsLocalBackend:
     def access(self) -> AgentAccess:
         """What `user add` makes besides the account: the person's own role."""
         return self.iam.people if self.iam is not None else NoAgentAccess()
-
-    def _wait_listening(self, timeout_s: float = 10.0) -> None:
-        """moto's server thread dies quietly when it cannot listen: check that it does."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection((self.settings.host, self.moto_port), timeout=1),
-            ):
-                return
-            if time.monotonic() > deadline:
-                raise PortInUse(self.moto_port, "the local AWS did not start listening")
-            time.sleep(0.05)
 
     def _cognito_pool(self) -> _Pool:
         assert self.clients is not None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +30,8 @@ from types import FrameType
 from typing import Any, Final
 
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from .serve import bind
 
 DYNAMODB_TARGET: Final = "DynamoDB_20120810."
 """`X-Amz-Target` of every DynamoDB API call (JSON protocol)."""
@@ -104,20 +107,31 @@ def create_app() -> SerialDynamoDB:
 
 class ThreadedServer:
     """The wrapped moto in a thread of this process (what moto's `ThreadedMotoServer` does,
-    with `create_app()`)."""
+    with `create_app()`), on `sock` when the caller bound its port already (see
+    `EmbeddedMoto.bind`): werkzeug would otherwise bind it only now, and on a taken port print
+    to stderr and exit the whole process."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, sock: socket.socket | None = None) -> None:
         self.host = host
         self.port = port
+        self._socket = sock
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        self._server = make_server(
-            self.host, self.port, create_app(), threaded=True, request_handler=MotoRequestHandler
-        )
+        sock = self._socket or bind(self.host, self.port, "moto")
+        self._socket = None
+        with sock:  # werkzeug serves on a duplicate of it
+            self._server = make_server(
+                self.host,
+                self.port,
+                create_app(),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=sock.fileno(),
+            )
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
 

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import pickle
+import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,16 +114,25 @@ class EmbeddedMoto:
     """moto's server in a thread of this process, optionally persisted to `snapshot`."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, snapshot: Path | None = None):
-        from serverless_openclaw.local.serve import free_port
+        from serverless_openclaw.loopback import free_port
 
         self.host = host
         self.port = port or free_port(host)
         self.snapshot = snapshot
+        self._socket: socket.socket | None = None
         self._server: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def bind(self, what: str) -> None:
+        """Take the port now, to serve on it at `start()`: a taken one is `PortInUse` naming
+        `what` before anything else runs, and nothing can take it in between."""
+        from .serve import bind
+
+        self._socket = bind(self.host, self.port, what)
+        self.port = int(self._socket.getsockname()[1])
 
     def start(self) -> bool:
         """Start serving (DynamoDB requests one at a time, as strict as DynamoDB about
@@ -132,7 +142,8 @@ class EmbeddedMoto:
 
         restored = load_snapshot(self.snapshot) if self.snapshot else False
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        self._server = ThreadedServer(self.host, self.port)
+        self._server = ThreadedServer(self.host, self.port, self._socket)
+        self._socket = None
         self._server.start()
         return restored
 
@@ -140,6 +151,9 @@ class EmbeddedMoto:
         return save_snapshot(self.snapshot) if self.snapshot else 0
 
     def stop(self) -> None:
+        if self._socket is not None:  # bound, never served
+            self._socket.close()
+            self._socket = None
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self.save()

@@ -14,12 +14,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from serverless_openclaw.core.errors import PortInUse
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+from serverless_openclaw.loopback import free_port
 
 
 def bind(host: str, port: int, what: str) -> socket.socket:
