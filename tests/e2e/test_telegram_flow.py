@@ -96,7 +96,7 @@ def test_pairing_then_a_streamed_reply_in_telegram_and_the_web_history(dev_stack
         ("assistant", "agent"),
     ]
     assert marker in str(history[0]["text"])
-    dev_stack.stop_agents()
+    user.stop_agent()  # its own only: the worker's shared person (tests/conftest.py) stays awake
 
 
 def typing_until_the_reply(stack, chat: int) -> None:  # type: ignore[no-untyped-def]

@@ -137,7 +137,7 @@ async def test_scheduled_one_shot_wakes_the_agent_and_reaches_web_and_telegram(
             history = [m for m in user.messages() if m.get("proactive")]
     finally:
         await timeline.stop()
-        dev_stack.stop_agents()
+        user.stop_agent()
 
     assert asleep.get("nextWakeJob") == "Reminder: stretch", asleep
     assert timeline.launches_since(slept_at), "the watchdog woke the sleeping agent"
