@@ -59,7 +59,13 @@ async def drop_and_paste(app: App, picture: bytes) -> None:
 async def test_pictures_and_files_sent_from_the_web_app(stack, chat_user, open_app) -> None:  # type: ignore[no-untyped-def]
     app = await open_app(stack)
     uploads: list[str] = []
-    app.page.on("request", lambda r: uploads.append(r.url) if "/api/attachments" in r.url else None)
+    # Uploads only: the page also GETs the thumbnails of earlier messages in its history.
+    app.page.on(
+        "request",
+        lambda r: (
+            uploads.append(r.url) if "/api/attachments" in r.url and r.method != "GET" else None
+        ),
+    )
     await app.sign_in(chat_user)
     await app.by("new-conversation").click()
     await app.wait_agent("running", timeout_s=COLD_START_S)
@@ -91,6 +97,7 @@ async def test_pictures_and_files_sent_from_the_web_app(stack, chat_user, open_a
     await expect(chips.nth(0).locator("img")).to_have_attribute("alt", "Preview of desk.png")
     await expect(chips.nth(0)).to_have_attribute("data-status", "ready")
     await expect(chips.nth(1)).to_have_attribute("data-status", "ready")
+    assert len(uploads) == 2, uploads  # one form each: what the check above would have seen
     await app.screenshot("chat-attachments-picked")
 
     message = await app.send("what did I send?")
