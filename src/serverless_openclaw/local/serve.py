@@ -34,14 +34,6 @@ def bind(host: str, port: int, what: str) -> socket.socket:
     return sock
 
 
-def port_is_free(host: str, port: int) -> bool:
-    try:
-        bind(host, port, "probe").close()
-    except PortInUse:
-        return False
-    return True
-
-
 class _Server(uvicorn.Server):
     """uvicorn without its signal handling (the owner of the process decides about signals)
     and with a stop that is seen at once: uvicorn looks at `should_exit` every 0.1 s, which
