@@ -73,6 +73,12 @@ def dev_stack(
 
 
 @pytest.fixture
+def alice(dev_stack: DevStackProcess) -> Any:
+    """The first of test_two_users_get_separate_agents_and_never_see_each_other's people."""
+    return dev_stack.create_user(idle_minutes=1)
+
+
+@pytest.fixture
 def fresh_dev_stack(tmp_path: Path, openclaw_runtime: object) -> Iterator[DevStackProcess]:
     stack = _stack(tmp_path / "state")
     stack.start()

@@ -134,8 +134,15 @@ async def test_cold_start_then_a_stop_and_a_restart_keep_history_settings_and_me
     assert "Miso" in answer, fresh_dev_stack.task_log(user)
 
 
-async def test_two_users_get_separate_agents_and_never_see_each_other(dev_stack) -> None:  # type: ignore[no-untyped-def]
-    alice, bob = dev_stack.create_user(idle_minutes=1), dev_stack.create_user(idle_minutes=1)
+@pytest.fixture
+def alice(shared_person):  # type: ignore[no-untyped-def]
+    """The worker's shared person (tests/conftest.py): when its agent already runs, one cold
+    start fewer; either way the two agents are separate tasks."""
+    return shared_person
+
+
+async def test_two_users_get_separate_agents_and_never_see_each_other(dev_stack, alice) -> None:  # type: ignore[no-untyped-def]
+    bob = dev_stack.create_user(idle_minutes=1)
     async with alice.ws() as a, bob.ws() as b:
         ma, mb = new_id(), new_id()
         await asyncio.gather(
