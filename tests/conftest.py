@@ -228,20 +228,9 @@ def _agents_stop_with_their_test(request: pytest.FixtureRequest) -> Iterator[Non
         stack.stop_agents(made_since=started)
 
 
-LONGEST_FIRST = ("faults", "e2e", "browser", "waits", "openclaw", "infra")
-"""The slow groups, longest first (see pytest_collection_modifyitems); `waits` (a test that
-mostly waits on a clock) after the fault suite is over, beside CPU-bound browser and OpenClaw
-files rather than beside the fault suite's own waits."""
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadfile`, but the fault suite on one worker as a whole (tests/scheduling.py)."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from tests.scheduling import FilesAndWholePackages
-
-    return FilesAndWholePackages(config, log)
+LONGEST_FIRST = ("waits", "faults", "e2e", "browser", "openclaw", "infra")
+"""The slow groups, longest tests first (see pytest_collection_modifyitems); `waits` (a test
+that mostly waits on a clock) goes before them all."""
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have chosen: only what will run counts
@@ -257,11 +246,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     The slow groups run first and the fast tests last, each group in file order: pytest-xdist
     hands whole files to whichever worker is free, so many short files at the end even the
     workers out, where one long scenario last would leave the other core idle for minutes.
-    A test that mostly waits on a clock (`waits`) goes where its group says, whatever its
-    other marks: after the fault suite, which runs on one worker as a whole
-    (tests/scheduling.py) and waits as much; beside it, both cores were a third idle.
-    pytest-xdist keeps this order only with `--no-loadscope-reorder` (scripts/test); by
-    default it sends the files with the most tests first."""
+    A test that mostly waits on a clock (`waits`) goes first, beside the CPU-bound fault
+    suite and the type check scripts/test runs meanwhile: later, next to another waiting
+    test, it left both cores idle for a minute. pytest-xdist keeps this order only with
+    `--no-loadscope-reorder` (scripts/test); by default it sends the files with the most
+    tests first."""
 
     if any(item.nodeid == RECORDING_TEST for item in items):
         suites = tuple(f"{suite}/" for suite in RECORDED_SUITES)
@@ -271,8 +260,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item in items if not item.nodeid.startswith(suites)]
 
     def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("waits"):
-            return LONGEST_FIRST.index("waits")
         marks = [i for i, name in enumerate(LONGEST_FIRST) if item.get_closest_marker(name)]
         return min(marks, default=len(LONGEST_FIRST))
 
