@@ -166,9 +166,9 @@ def person(dev_stack: DevStackProcess) -> Iterator[Any]:
 def shared_person(dev_stack: DevStackProcess) -> Iterator[Any]:
     """One person per worker on the session's dev stack, shared by the e2e and browser tests
     whose proof comes after the agent's start (a conversation, attachments, a stream, the
-    first of two people): the
-    first of them wakes the agent and the rest, in any of those modules, find it running,
-    instead of cold-starting an agent per module (~22 CPU-s each on a 2-core machine).
+    first of two people): the first of them wakes the agent and the rest, in any of those
+    modules, find it running, instead of cold-starting an agent per module (~22 CPU-s each on
+    a 2-core machine).
     Tests look for their own texts and conversations in what this person accumulates.
 
     Wake on open is on (the browser tests sign in and wait for the agent). Its idle timeout
