@@ -1,11 +1,10 @@
-"""Pairing code rules, and their agreement with the store that keeps the codes."""
+"""Pairing code rules (core/pairing.py), which the webhook and every store share."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from serverless_openclaw.adapters.aws.stores import telegram as store
-from serverless_openclaw.telegram import pairing
+from serverless_openclaw.core import pairing
 
 
 def test_generated_codes_are_canonical_and_distinct() -> None:
@@ -26,16 +25,24 @@ def test_what_cannot_be_a_code_is_recognised() -> None:
         assert pairing.normalize(typed) is None
 
 
-def test_hash_and_alphabet_agree_with_the_store() -> None:
-    assert set(pairing.ALPHABET) == set(store.CODE_ALPHABET)
-    assert pairing.CODE_LENGTH == store.CODE_LENGTH
-    assert pairing.CODE_TTL == store.CODE_TTL
+def test_every_way_of_typing_a_code_is_stored_under_its_hash() -> None:
     code = pairing.generate_code()
-    assert pairing.hash_code(code) == store.hash_code(pairing.display(code).lower())
+    typed = (code, pairing.display(code).lower(), f" {pairing.display(code)} ")
+    assert {pairing.hash_code(form) for form in typed} == {pairing.hash_code(code)}
+    assert all(pairing.may_be_code(form) for form in typed)
+    other = pairing.generate_code()
+    assert other == code or pairing.hash_code(other) != pairing.hash_code(code)
+    assert not pairing.may_be_code(code[:-1])
 
 
 def test_codes_expire_after_ten_minutes() -> None:
     issued = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    expiry = pairing.expires_at(issued)
-    assert not pairing.is_expired(expiry, issued + timedelta(minutes=9, seconds=59))
-    assert pairing.is_expired(expiry, issued + timedelta(minutes=10))
+    assert pairing.expires_at(issued) == issued + timedelta(minutes=10)
+
+
+def test_a_chat_over_its_attempts_is_told_when_its_hour_ends() -> None:
+    at = datetime(2026, 1, 1, 12, 59, 30, tzinfo=UTC)
+    refused = pairing.too_many_attempts(at)
+    assert refused.retry_after_s == 30
+    assert pairing.attempts_key(7, at) != pairing.attempts_key(7, at + timedelta(seconds=30))
+    assert pairing.attempts_key(7, at) != pairing.attempts_key(8, at)

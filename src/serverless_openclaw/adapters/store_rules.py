@@ -7,27 +7,24 @@ sees; the pieces of that shared behaviour that are plain computation live here:
 - conversation titles;
 - page cursors that name their owner, so a cursor made for one user's data is refused when
   another user presents it;
-- pairing codes: the alphabet, normalisation and hash (the same bytes as `telegram/pairing.py`
-  and the DynamoDB store; tests/contracts/test_small_stores.py holds them together), and the
-  attempt window;
 - inbox addresses and job bodies;
 - the condition of powertools' idempotency put (who may take a key);
 - timestamps: UTC, fixed-width ISO 8601 that sorts as text in the order of time, and the
   whole-second epochs DynamoDB's TTL attributes use (expiry compares at that granularity in
   every family).
+
+Pairing codes' rules are the webhook's as much as the stores': they live in core/pairing.py.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
@@ -44,11 +41,6 @@ if TYPE_CHECKING:
 ORDER_SEPARATOR: Final = "#"
 """Sorts before every character a message id may hold (`[A-Za-z0-9_.:-]`), so only replies to
 a message (whose keys extend its key) can sort between it and the next message."""
-
-CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH: Final = 8
-CODE_TTL: Final = timedelta(minutes=10)
-ATTEMPT_COUNTER_TTL: Final = timedelta(hours=2)
 
 _USER_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -142,30 +134,6 @@ def decode_cursor(cursor: str | None, *, owner: Mapping[str, str], size: int) ->
     ):
         raise InvalidRequest("invalid cursor")
     return position
-
-
-# --- pairing codes -------------------------------------------------------------------------
-def new_pairing_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalize_code(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def hash_code(code: str) -> str:
-    """The storage key of a code as typed (only hashes are stored)."""
-    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
-
-
-def attempts_key(chat_id: int, at: datetime) -> str:
-    """The counter of a chat's pairing attempts in the hour of `at`."""
-    return f"pair#{chat_id}#{epoch(at) // 3600}"
-
-
-def attempts_retry_after(at: datetime) -> int:
-    """Seconds until the attempt window of `at` ends."""
-    return 3600 - epoch(at) % 3600
 
 
 # --- inbox ---------------------------------------------------------------------------------

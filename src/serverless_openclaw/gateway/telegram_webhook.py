@@ -49,6 +49,7 @@ from serverless_openclaw.contracts.limits import (
     NUL,
     NUL_REFUSED,
 )
+from serverless_openclaw.core import pairing
 from serverless_openclaw.core.attachments import MAX_BYTES, check
 from serverless_openclaw.core.errors import (
     InvalidRequest,
@@ -60,7 +61,7 @@ from serverless_openclaw.core.errors import (
 )
 from serverless_openclaw.gateway.observability import entry, logger
 from serverless_openclaw.telegram import bot_api as tg
-from serverless_openclaw.telegram import pairing, replies
+from serverless_openclaw.telegram import replies
 from serverless_openclaw.telegram.secrets import resolve_bot_token, resolve_secrets
 from serverless_openclaw.telegram.updates import (
     Command,

@@ -10,24 +10,17 @@ from pydantic import ValidationError
 
 from serverless_openclaw.adapters.embedded.database import Database
 from serverless_openclaw.adapters.store_rules import (
-    ATTEMPT_COUNTER_TTL,
-    CODE_LENGTH,
-    CODE_TTL,
     Clock,
-    attempts_key,
-    attempts_retry_after,
     epoch,
     first_error,
-    hash_code,
     iso,
-    new_pairing_code,
-    normalize_code,
     parse_iso,
     utc,
     utc_now,
 )
 from serverless_openclaw.contracts.records import PairingCode, TelegramLink, UserSettings
-from serverless_openclaw.core.errors import InvalidRequest, NotFound, QuotaExceeded
+from serverless_openclaw.core import pairing
+from serverless_openclaw.core.errors import InvalidRequest, NotFound
 from serverless_openclaw.ports.stores import CONNECTION_TTL, ConnectionRecord, CounterStore
 
 
@@ -194,15 +187,15 @@ class EmbeddedTelegramStore:
 
     # --- pairing codes ---------------------------------------------------------------------
     def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
-        expires = utc(now or self._clock()) + CODE_TTL
-        code = new_pairing_code()
+        expires = pairing.expires_at(utc(now or self._clock()))
+        code = pairing.generate_code()
         with self._db.write() as db:
             # Only the newest code of a user works.
             db.execute("DELETE FROM pairing_codes WHERE user_id = ?", (user_id,))
             db.execute(
                 "INSERT OR REPLACE INTO pairing_codes (code_hash, user_id, expires_at) "
                 "VALUES (?, ?, ?)",
-                (hash_code(code), user_id, epoch(expires)),
+                (pairing.hash_code(code), user_id, epoch(expires)),
             )
         return PairingCode(code=code, expiresAt=expires)
 
@@ -211,20 +204,17 @@ class EmbeddedTelegramStore:
     ) -> str:
         at = utc(now or self._clock())
         attempts = self._counters.increment(
-            attempts_key(chat_id, at), expires_at=at + ATTEMPT_COUNTER_TTL
+            pairing.attempts_key(chat_id, at), expires_at=at + pairing.ATTEMPT_COUNTER_TTL
         )
         if attempts > attempts_per_hour:
-            raise QuotaExceeded(
-                "Too many pairing attempts from this chat; try again within the next hour.",
-                retry_after_s=attempts_retry_after(at),
-            )
-        if len(normalize_code(code)) != CODE_LENGTH:
+            raise pairing.too_many_attempts(at)
+        if not pairing.may_be_code(code):
             raise NotFound("unknown or expired pairing code")
         with self._db.write() as db:
             row = db.execute(
                 "DELETE FROM pairing_codes WHERE code_hash = ? AND expires_at > ? "
                 "RETURNING user_id",
-                (hash_code(code), epoch(at)),
+                (pairing.hash_code(code), epoch(at)),
             ).fetchone()
         if row is None:
             raise NotFound("unknown or expired pairing code")

@@ -12,20 +12,13 @@ from pydantic import ValidationError
 
 from serverless_openclaw.adapters.memory.clock import Clock, utc_now
 from serverless_openclaw.adapters.store_rules import (
-    ATTEMPT_COUNTER_TTL,
-    CODE_LENGTH,
-    CODE_TTL,
-    attempts_key,
-    attempts_retry_after,
     epoch,
     first_error,
-    hash_code,
-    new_pairing_code,
-    normalize_code,
     utc,
 )
 from serverless_openclaw.contracts.records import PairingCode, TelegramLink, UserSettings
-from serverless_openclaw.core.errors import InvalidRequest, NotFound, QuotaExceeded
+from serverless_openclaw.core import pairing
+from serverless_openclaw.core.errors import InvalidRequest, NotFound
 from serverless_openclaw.ports.stores import CONNECTION_TTL, ConnectionRecord, CounterStore
 
 
@@ -169,13 +162,13 @@ class MemoryTelegramStore:
 
     # --- pairing codes ---------------------------------------------------------------------
     def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
-        expires = utc(now or self._clock()) + CODE_TTL
-        code = new_pairing_code()
+        expires = pairing.expires_at(utc(now or self._clock()))
+        code = pairing.generate_code()
         with self._lock:
             for hashed, (owner, _) in list(self._codes.items()):
                 if owner == user_id:  # only the newest code of a user works
                     del self._codes[hashed]
-            self._codes[hash_code(code)] = (user_id, epoch(expires))
+            self._codes[pairing.hash_code(code)] = (user_id, epoch(expires))
         return PairingCode(code=code, expiresAt=expires)
 
     def redeem_pairing_code(
@@ -183,18 +176,15 @@ class MemoryTelegramStore:
     ) -> str:
         at = utc(now or self._clock())
         attempts = self._counters.increment(
-            attempts_key(chat_id, at), expires_at=at + ATTEMPT_COUNTER_TTL
+            pairing.attempts_key(chat_id, at), expires_at=at + pairing.ATTEMPT_COUNTER_TTL
         )
         if attempts > attempts_per_hour:
-            raise QuotaExceeded(
-                "Too many pairing attempts from this chat; try again within the next hour.",
-                retry_after_s=attempts_retry_after(at),
-            )
-        if len(normalize_code(code)) != CODE_LENGTH:
+            raise pairing.too_many_attempts(at)
+        if not pairing.may_be_code(code):
             raise NotFound("unknown or expired pairing code")
         with self._lock:
-            entry = self._codes.get(hash_code(code))
+            entry = self._codes.get(pairing.hash_code(code))
             if entry is None or entry[1] <= epoch(at):
                 raise NotFound("unknown or expired pairing code")
-            del self._codes[hash_code(code)]
+            del self._codes[pairing.hash_code(code)]
         return entry[0]

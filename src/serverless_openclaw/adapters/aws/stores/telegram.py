@@ -15,10 +15,8 @@ PutItem and DeleteItem, as before: no read permission is needed.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from serverless_openclaw.adapters.aws.stores._dynamo import (
     converted,
@@ -33,22 +31,11 @@ from serverless_openclaw.adapters.aws.stores._dynamo import (
 from serverless_openclaw.adapters.aws.stores.counters import CounterStore
 from serverless_openclaw.adapters.aws.tables import PAIRING_CODES, TELEGRAM_LINKS
 from serverless_openclaw.contracts.records import PairingCode, TelegramLink
-from serverless_openclaw.core.errors import ConditionFailed, NotFound, QuotaExceeded
+from serverless_openclaw.core import pairing
+from serverless_openclaw.core.errors import ConditionFailed, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH: Final = 8
-CODE_TTL: Final = timedelta(minutes=10)
-
-
-def normalize_code(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def hash_code(code: str) -> str:
-    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
 
 
 class TelegramStore:
@@ -131,9 +118,9 @@ class TelegramStore:
     def create_pairing_code(self, user_id: str, *, now: datetime | None = None) -> PairingCode:
         """A new single-use code; only its hash is stored."""
         issued = now or now_utc()
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        expires = issued + CODE_TTL
-        hashed = hash_code(code)
+        code = pairing.generate_code()
+        expires = pairing.expires_at(issued)
+        hashed = pairing.hash_code(code)
         with converted():
             self._db.put_item(
                 TableName=self.codes,
@@ -164,22 +151,18 @@ class TelegramStore:
         """The user the code was issued to; the code is consumed. `NotFound` for a wrong,
         used or expired code; `QuotaExceeded` after `attempts_per_hour` tries of this chat."""
         at = now or now_utc()
-        hour = epoch(at) // 3600
         attempts = self._counters.increment(
-            f"pair#{chat_id}#{hour}", expires_at=at + timedelta(hours=2)
+            pairing.attempts_key(chat_id, at), expires_at=at + pairing.ATTEMPT_COUNTER_TTL
         )
         if attempts > attempts_per_hour:
-            raise QuotaExceeded(
-                "Too many pairing attempts from this chat; try again within the next hour.",
-                retry_after_s=3600 - epoch(at) % 3600,
-            )
-        if len(normalize_code(code)) != CODE_LENGTH:
+            raise pairing.too_many_attempts(at)
+        if not pairing.may_be_code(code):
             raise NotFound("unknown or expired pairing code")
         try:
             with converted():
                 answer = self._db.delete_item(
                     TableName=self.codes,
-                    Key={"codeHash": {"S": hash_code(code)}},
+                    Key={"codeHash": {"S": pairing.hash_code(code)}},
                     ConditionExpression="attribute_exists(codeHash) AND expiresAt > :now",
                     ExpressionAttributeValues={":now": {"N": str(epoch(at))}},
                     ReturnValues="ALL_OLD",
@@ -194,7 +177,7 @@ class TelegramStore:
                     Key={"codeHash": {"S": _current_key(user_id)}},
                     ConditionExpression="#c = :h",
                     ExpressionAttributeNames={"#c": "current"},
-                    ExpressionAttributeValues={":h": {"S": hash_code(code)}},
+                    ExpressionAttributeValues={":h": {"S": pairing.hash_code(code)}},
                 )
         except ConditionFailed as exc:  # a newer code of the user made this one void
             raise NotFound("unknown or expired pairing code") from exc

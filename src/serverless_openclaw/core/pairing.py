@@ -1,8 +1,8 @@
 """Pairing codes: the one-time secret that links a Telegram chat to a signed-in web user.
 
-Pure logic, no storage. The web user gets a code (REST), types `/pair CODE` in Telegram, and
-the webhook redeems it through the Telegram store, which keys codes by `hash_code`. The rules
-here and the store's must agree byte for byte (a test holds them together):
+Pure rules, no storage, in one place: the webhook reads what a person typed with them, and
+the Telegram store of every family (DynamoDB, SQLite, memory) issues, hashes and counts codes
+with them, so the two sides agree byte for byte by construction.
 
 - short and readable: 8 characters from 31 that cannot be mistaken for one another (no 0/O,
   1/I/L), shown as `K7QM-2XCD`; what people type is forgiven (case, spaces, dashes, dots);
@@ -28,12 +28,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
+
+from serverless_openclaw.core.errors import QuotaExceeded
 
 ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH: Final = 8
 CODE_TTL: Final = timedelta(minutes=10)
+
+ATTEMPT_WINDOW_S: Final = 3600
+"""A chat's pairing attempts are counted per hour (`pairing_attempts_per_hour`)."""
+ATTEMPT_COUNTER_TTL: Final = timedelta(hours=2)
+"""How long a store keeps an hour's attempt counter: past its hour, with room for clock skew."""
 
 _SEPARATORS: Final = str.maketrans("", "", " -_.\t")
 
@@ -58,16 +65,36 @@ def normalize(typed: str) -> str | None:
 
 
 def hash_code(code: str) -> str:
-    """The storage key of a canonical code (SHA-256, hex)."""
-    return hashlib.sha256(code.encode()).hexdigest()
+    """The storage key of a code as given (SHA-256, hex, of its letters and digits in upper
+    case): the canonical code and any way of typing it hash alike."""
+    return hashlib.sha256(_letters_and_digits(code).encode()).hexdigest()
+
+
+def may_be_code(code: str) -> bool:
+    """Whether a store should look the code up at all (after its attempt is counted)."""
+    return len(_letters_and_digits(code)) == CODE_LENGTH
+
+
+def _letters_and_digits(code: str) -> str:
+    return "".join(char for char in code.upper() if char.isalnum())
 
 
 def expires_at(issued_at: datetime) -> datetime:
+    """Until when a code issued at `issued_at` may be redeemed (not included)."""
     return issued_at + CODE_TTL
 
 
-def is_expired(expiry: datetime, now: datetime | None = None) -> bool:
-    return (now or datetime.now(UTC)) >= expiry
+def attempts_key(chat_id: int, at: datetime) -> str:
+    """The counter of a chat's pairing attempts in the hour of `at`."""
+    return f"pair#{chat_id}#{int(at.timestamp()) // ATTEMPT_WINDOW_S}"
+
+
+def too_many_attempts(at: datetime) -> QuotaExceeded:
+    """What a chat over its hourly attempts is told, with the seconds until its hour ends."""
+    return QuotaExceeded(
+        "Too many pairing attempts from this chat; try again within the next hour.",
+        retry_after_s=ATTEMPT_WINDOW_S - int(at.timestamp()) % ATTEMPT_WINDOW_S,
+    )
 
 
 FAILURE_WINDOW_S: Final = 3600
