@@ -24,10 +24,10 @@ from serverless_openclaw.adapters.store_rules import (
     check_user_id,
     iso,
     parse_job,
-    user_of,
     utc,
     utc_now,
 )
+from serverless_openclaw.adapters.user_inbox import UserInboxConsumer
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, message_group
 from serverless_openclaw.core.errors import NotFound, StorageUnavailable
 from serverless_openclaw.ports.inbox import (
@@ -196,7 +196,7 @@ class EmbeddedInbox:
                 )
         return received
 
-    def _receive(
+    def receive_for(
         self, user_id: str, max_messages: int, wait_seconds: float, visibility_s: float
     ) -> list[ReceivedJob]:
         deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_S))
@@ -214,7 +214,7 @@ class EmbeddedInbox:
             with self._sent:
                 self._sent.wait(min(remaining, self._poll_s))
 
-    def _delete(self, user_id: str, receipt_handle: str) -> None:
+    def delete_for(self, user_id: str, receipt_handle: str) -> None:
         """Any receipt handle the job had deletes it (as SQS and moto do); a job already
         deleted is fine."""
         with self._db.write() as db:
@@ -223,7 +223,7 @@ class EmbeddedInbox:
                 (user_id, _message_id(receipt_handle)),
             )
 
-    def _change_visibility(self, user_id: str, receipt_handle: str, seconds: int) -> None:
+    def change_visibility_for(self, user_id: str, receipt_handle: str, seconds: int) -> None:
         with self._db.write() as db:
             changed = db.execute(
                 "UPDATE inbox_messages SET visible_at = ? WHERE user_id = ? AND message_id = ?",
@@ -262,29 +262,8 @@ def _message_id(receipt_handle: str) -> str:
     return receipt_handle.rsplit(":", 1)[0]
 
 
-class EmbeddedInboxConsumer:
+class EmbeddedInboxConsumer(UserInboxConsumer):
     """The agent's side of one user's inbox (`embedded://inbox/<user id>`)."""
 
     def __init__(self, inbox: EmbeddedInbox, queue_url: str) -> None:
-        self._inbox = inbox
-        self._user = user_of(queue_url, URL_SCHEME)
-        self.queue_url = queue_url
-
-    def receive(
-        self,
-        *,
-        max_messages: int = 1,
-        wait_seconds: int = MAX_WAIT_S,
-        visibility_timeout: int | None = None,
-    ) -> list[ReceivedJob]:
-        visibility = VISIBILITY_TIMEOUT_S if visibility_timeout is None else visibility_timeout
-        return self._inbox._receive(self._user, max_messages, wait_seconds, visibility)
-
-    def delete(self, receipt_handle: str) -> None:
-        self._inbox._delete(self._user, receipt_handle)
-
-    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
-        self._inbox._change_visibility(self._user, receipt_handle, seconds)
-
-    def depth(self) -> int:
-        return self._inbox.depth(self._user)
+        super().__init__(inbox, queue_url, URL_SCHEME)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from serverless_openclaw.adapters.memory.clock import Clock, utc_now
-from serverless_openclaw.adapters.store_rules import check_user_id, parse_job, user_of, utc
+from serverless_openclaw.adapters.store_rules import check_user_id, parse_job, utc
+from serverless_openclaw.adapters.user_inbox import UserInboxConsumer
 from serverless_openclaw.contracts.jobs import ChatJob, ControlJob, message_group
 from serverless_openclaw.core.errors import NotFound, StorageUnavailable
 from serverless_openclaw.ports.inbox import (
@@ -185,7 +186,7 @@ class MemoryInbox:
             )
         return received
 
-    def _receive(
+    def receive_for(
         self, user_id: str, max_messages: int, wait_seconds: float, visibility_s: float
     ) -> list[ReceivedJob]:
         deadline = time.monotonic() + max(0.0, min(wait_seconds, MAX_WAIT_S))
@@ -207,14 +208,14 @@ class MemoryInbox:
                 return message
         return None
 
-    def _delete(self, user_id: str, receipt_handle: str) -> None:
+    def delete_for(self, user_id: str, receipt_handle: str) -> None:
         with self._changed:
             message = self._find(user_id, receipt_handle)
             if message is not None:
                 self._queues[user_id].messages.remove(message)
                 self._changed.notify_all()
 
-    def _change_visibility(self, user_id: str, receipt_handle: str, seconds: int) -> None:
+    def change_visibility_for(self, user_id: str, receipt_handle: str, seconds: int) -> None:
         with self._changed:
             message = self._find(user_id, receipt_handle)
             if message is None:
@@ -235,29 +236,8 @@ def _first_ready(messages: list[_Message], served: set[str], now: float) -> _Mes
     return None
 
 
-class MemoryInboxConsumer:
+class MemoryInboxConsumer(UserInboxConsumer):
     """The agent's side of one user's inbox."""
 
     def __init__(self, inbox: MemoryInbox, queue_url: str) -> None:
-        self._inbox = inbox
-        self._user = user_of(queue_url, URL_SCHEME)
-        self.queue_url = queue_url
-
-    def receive(
-        self,
-        *,
-        max_messages: int = 1,
-        wait_seconds: int = MAX_WAIT_S,
-        visibility_timeout: int | None = None,
-    ) -> list[ReceivedJob]:
-        visibility = VISIBILITY_TIMEOUT_S if visibility_timeout is None else visibility_timeout
-        return self._inbox._receive(self._user, max_messages, wait_seconds, visibility)
-
-    def delete(self, receipt_handle: str) -> None:
-        self._inbox._delete(self._user, receipt_handle)
-
-    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
-        self._inbox._change_visibility(self._user, receipt_handle, seconds)
-
-    def depth(self) -> int:
-        return self._inbox.depth(self._user)
+        super().__init__(inbox, queue_url, URL_SCHEME)
