@@ -37,10 +37,11 @@ ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH: Final = 8
 CODE_TTL: Final = timedelta(minutes=10)
 
-ATTEMPT_WINDOW_S: Final = 3600
-"""A chat's pairing attempts are counted per hour (`pairing_attempts_per_hour`)."""
-ATTEMPT_COUNTER_TTL: Final = timedelta(hours=2)
-"""How long a store keeps an hour's attempt counter: past its hour, with room for clock skew."""
+WINDOW_S: Final = 3600
+"""Attempts are counted per hour: a chat's (`pairing_attempts_per_hour`, in the store) and the
+deployment's wrong codes (`pairing_failures_per_hour`, in the webhook)."""
+COUNTER_TTL: Final = timedelta(seconds=2 * WINDOW_S)
+"""How long an hour's counter is kept: past its hour, with room for clock skew."""
 
 _SEPARATORS: Final = str.maketrans("", "", " -_.\t")
 
@@ -86,25 +87,26 @@ def expires_at(issued_at: datetime) -> datetime:
 
 def attempts_key(chat_id: int, at: datetime) -> str:
     """The counter of a chat's pairing attempts in the hour of `at`."""
-    return f"pair#{chat_id}#{int(at.timestamp()) // ATTEMPT_WINDOW_S}"
+    return f"pair#{chat_id}#{_window(at)}"
 
 
 def too_many_attempts(at: datetime) -> QuotaExceeded:
     """What a chat over its hourly attempts is told, with the seconds until its hour ends."""
     return QuotaExceeded(
         "Too many pairing attempts from this chat; try again within the next hour.",
-        retry_after_s=ATTEMPT_WINDOW_S - int(at.timestamp()) % ATTEMPT_WINDOW_S,
+        retry_after_s=seconds_left_in_window(at),
     )
-
-
-FAILURE_WINDOW_S: Final = 3600
 
 
 def failures_key(at: datetime) -> str:
     """The deployment-wide counter of wrong codes in the hour of `at`."""
-    return f"pair-failures#{int(at.timestamp()) // FAILURE_WINDOW_S}"
+    return f"pair-failures#{_window(at)}"
 
 
-def failures_retry_after(at: datetime) -> int:
-    """Seconds until the failure window of `at` ends."""
-    return FAILURE_WINDOW_S - int(at.timestamp()) % FAILURE_WINDOW_S
+def seconds_left_in_window(at: datetime) -> int:
+    """Seconds until the counting hour of `at` ends."""
+    return WINDOW_S - int(at.timestamp()) % WINDOW_S
+
+
+def _window(at: datetime) -> int:
+    return int(at.timestamp()) // WINDOW_S

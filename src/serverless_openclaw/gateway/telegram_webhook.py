@@ -276,7 +276,7 @@ class _Webhook:
         failures = pairing.failures_key(now)
         if self.services.counters.value(failures) >= quotas.pairing_failures_per_hour:
             logger.warning("telegram: pairing paused (too many wrong codes this hour)")
-            self._say(chat_id, replies.pairing_paused(pairing.failures_retry_after(now)))
+            self._say(chat_id, replies.pairing_paused(pairing.seconds_left_in_window(now)))
             return "pair_paused"
         try:
             user_id = self.services.telegram.redeem_pairing_code(
@@ -286,9 +286,7 @@ class _Webhook:
             self._say(chat_id, replies.PAIR_RATE_LIMITED)
             return "pair_rate_limited"
         except NotFound:
-            self.services.counters.increment(
-                failures, expires_at=now + timedelta(seconds=2 * pairing.FAILURE_WINDOW_S)
-            )
+            self.services.counters.increment(failures, expires_at=now + pairing.COUNTER_TTL)
             self._say(chat_id, replies.PAIR_REFUSED)
             return "pair_refused"
         username = command.user.username if command.user is not None else None

@@ -176,7 +176,7 @@ class MemoryTelegramStore:
     ) -> str:
         at = utc(now or self._clock())
         attempts = self._counters.increment(
-            pairing.attempts_key(chat_id, at), expires_at=at + pairing.ATTEMPT_COUNTER_TTL
+            pairing.attempts_key(chat_id, at), expires_at=at + pairing.COUNTER_TTL
         )
         if attempts > attempts_per_hour:
             raise pairing.too_many_attempts(at)

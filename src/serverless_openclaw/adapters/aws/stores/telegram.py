@@ -152,7 +152,7 @@ class TelegramStore:
         used or expired code; `QuotaExceeded` after `attempts_per_hour` tries of this chat."""
         at = now or now_utc()
         attempts = self._counters.increment(
-            pairing.attempts_key(chat_id, at), expires_at=at + pairing.ATTEMPT_COUNTER_TTL
+            pairing.attempts_key(chat_id, at), expires_at=at + pairing.COUNTER_TTL
         )
         if attempts > attempts_per_hour:
             raise pairing.too_many_attempts(at)
